@@ -1,0 +1,89 @@
+// The backend interface: compile a shape-specialised, optimised graph into a Program (kernels in
+// execution order plus the storage every value needs), then run kernels on bound pointers.
+// Compile does shapes, layout choice and weight packing and reports every byte; run never
+// allocates. Knows nothing about HTTP, the model registry or how the arena is planned.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "graph/ir.h"
+
+namespace shoal {
+
+// Pointers bound for one kernel execution; in/out parallel Step::inputs/outputs.
+// An omitted optional input is nullptr.
+struct KernelIO {
+  const std::vector<const void*>& in;
+  const std::vector<void*>& out;
+  void* scratch;  // Step's scratch_bytes, 64-byte aligned, shared between steps
+};
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void run(const KernelIO& io) = 0;
+};
+
+// One value of a Program. Values live in the planned arena unless constant.
+struct ProgramValue {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  Dims dims;          // logical dims
+  std::string layout;  // "plain", "nChw16c", ... (informational)
+  size_t bytes = 0;   // storage size in `layout`
+  // Stored inside another value's buffer (a view: Reshape, Split, Concat elision).
+  int alias_of = -1;  // index into Program::values, always a non-alias root
+  size_t alias_offset = 0;
+  // Set for constants kernels read at run time (not packed into the kernel itself).
+  Tensor constant;
+};
+
+struct Step {
+  std::string label;  // "Conv 'model.0/conv/Conv'" (+ " + silu" when fused)
+  std::string op;     // op type or kernel kind, for profiles
+  std::unique_ptr<Kernel> kernel;
+  std::vector<int> inputs;   // indices into Program::values, -1 for omitted
+  std::vector<int> outputs;  // indices into Program::values
+  size_t scratch_bytes = 0;
+  // Output k may share input in_place[k]'s buffer (element-wise ops); -1 when not.
+  std::vector<int> in_place;
+  double flops = 0;
+};
+
+struct Program {
+  std::vector<ProgramValue> values;
+  std::vector<Step> steps;
+  // Graph inputs and outputs, dense row-major ("plain") with the graph's dtype and dims.
+  std::vector<int> inputs;
+  std::vector<int> outputs;
+  // Bytes of weights held by kernels in packed form (not counting ProgramValue constants).
+  size_t packed_weight_bytes = 0;
+};
+
+struct CompileOptions {
+  DType precision = DType::kF32;  // compute precision for floating-point kernels
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  // `g` is specialised (every value has dims) and optimised. Throws kUnsupported naming the node
+  // and what is missing.
+  virtual Program compile(const Graph& g, const CompileOptions& opts) = 0;
+};
+
+std::unique_ptr<Backend> make_reference_backend();
+std::unique_ptr<Backend> make_cpu_backend();
+// "cpu" or "reference"; throws kInvalidArgument listing the choices.
+std::unique_ptr<Backend> make_backend(const std::string& name);
+
+// Process-wide compute threads shared by all models (oneDNN/OpenMP pool). 0 = number of cores.
+void set_compute_threads(int n);
+int compute_threads();
+
+}  // namespace shoal

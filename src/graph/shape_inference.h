@@ -1,0 +1,65 @@
+// Shape and dtype inference per op (one function per op, listed in ops.def), and the pass that
+// specialises a graph to concrete input shapes: infer every value's dims and fold every node whose
+// inputs are all constant (Shape of a known tensor included) with a caller-supplied evaluator.
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "graph/ir.h"
+
+namespace shoal {
+
+// What a shape function sees: the node, its input values, constant data where known.
+class InferContext {
+ public:
+  InferContext(Graph& g, NodeId n) : graph_(g), node_id_(n) {}
+  const Node& node() const { return graph_.nodes[static_cast<size_t>(node_id_)]; }
+  int opset() const { return static_cast<int>(graph_.opset); }
+  int num_inputs() const { return node().num_inputs(); }
+  bool has_input(int i) const { return node().input(i) != kNoValue; }
+  const Value& input(int i) const;             // throws kInvalidModel if absent
+  const Dims& dims(int i) const { return input(i).dims; }
+  DType dtype(int i) const { return input(i).dtype; }
+  // Constant data of input i, or nullptr when it is not known at compile time.
+  const Tensor* constant(int i) const;
+  // Constant input i as int64 values; throws kUnsupported naming the node if not constant.
+  std::vector<int64_t> constant_ints(int i) const;
+  int num_outputs() const { return static_cast<int>(node().outputs.size()); }
+  void set_output(int i, DType dtype, Dims dims);
+  // "Conv 'name'" for error messages.
+  std::string label() const { return graph_.node_label(node_id_); }
+
+ private:
+  Graph& graph_;
+  NodeId node_id_;
+};
+
+// Sets dtype and dims of every output of node n. Throws kInvalidModel / kUnsupported with the
+// node name and the offending shapes.
+void infer_node(Graph& g, NodeId n);
+
+// Evaluates a node on host tensors: outputs are pre-allocated with inferred dtype/dims.
+using NodeEvaluator =
+    std::function<void(const Node&, const std::vector<Tensor>& in, std::vector<Tensor>& out)>;
+
+// Largest tensor the folding pass materialises as a constant.
+inline constexpr int64_t kMaxFoldBytes = int64_t{64} << 20;
+
+// Requires every graph input to have fixed dims. Infers all values in topological order; folds
+// nodes whose inputs are all constant (and Shape/Size of known dims) into constants with `eval`.
+// Folded nodes are marked dead. Throws on the first node whose shape cannot be inferred.
+void specialize_shapes(Graph& g, const NodeEvaluator& eval);
+
+// Per-op shape functions, one per ops.def entry.
+#define SHOAL_OP(name, since) void infer_##name(InferContext& c);
+#include "graph/ops.def"
+#undef SHOAL_OP
+
+// Shared helpers for shape functions.
+// NumPy-style broadcast of two shapes; throws kInvalidModel naming `label` if incompatible.
+Dims broadcast_dims(const Dims& a, const Dims& b, const std::string& label);
+// Normalises a possibly negative axis against `rank`; throws naming `label` if out of range.
+int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& label);
+
+}  // namespace shoal
