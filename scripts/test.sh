@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh Debian 12 machine: install packages; Release build + ctest;
+# clang ASan/UBSan build of the tests (slow whole-model reference runs skipped there) and a
+# bounded libFuzzer run of the model loader.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+export CCACHE_DIR="${CCACHE_DIR:-$PWD/.ccache}"
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+
+echo "== Release build and tests"
+scripts/build.sh
+(cd build && ctest --output-on-failure -j1 --timeout 1200)
+
+echo "== ASan/UBSan build (clang) and tests"
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSHOAL_SANITIZE=address,undefined -DSHOAL_FUZZ=ON -DSHOAL_BENCH=OFF >/dev/null
+ninja -C build-asan -j"$(nproc)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && SHOAL_SKIP_SLOW=1 ctest --output-on-failure -j1 --timeout 1200)
+
+echo "== fuzz the model loader for ${FUZZ_SECONDS}s"
+mkdir -p build-asan/fuzz-corpus
+cp fuzz/corpus/* build-asan/fuzz-corpus/ 2>/dev/null || true
+./build-asan/fuzz_model_loader -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 \
+  build-asan/fuzz-corpus
+echo "== all tests passed"

@@ -1,0 +1,313 @@
+#include "graph/passes.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+
+namespace shoal {
+namespace {
+
+bool is_graph_input(const Graph& g, ValueId v) {
+  return std::find(g.inputs.begin(), g.inputs.end(), v) != g.inputs.end();
+}
+
+// Makes node `from_value`'s producer write `to_value` instead, and points all other uses of
+// from_value at to_value. Used to drop a pass-through node without renaming graph outputs.
+// Returns false when from_value has no producer (a graph input or constant).
+bool retarget_producer(Graph& g, ValueId from_value, ValueId to_value) {
+  NodeId p = g.value(from_value).producer;
+  if (p < 0 || g.nodes[static_cast<size_t>(p)].dead) return false;
+  if (g.is_graph_output(from_value)) return false;
+  Node& prod = g.nodes[static_cast<size_t>(p)];
+  for (ValueId& o : prod.outputs) {
+    if (o == from_value) o = to_value;
+  }
+  g.value(to_value).producer = p;
+  g.value(from_value).producer = -1;
+  g.replace_uses(from_value, to_value);
+  return true;
+}
+
+// Producers that can take fused element-wise post-ops.
+bool accepts_post_ops(const Node& n) {
+  return n.op_type == "Conv" || n.op_type == "ConvTranspose" || n.op_type == "Gemm" ||
+         n.op_type == "MatMul";
+}
+
+bool is_float(const Value& v) { return v.dtype == DType::kF32; }
+
+// The single live consumer of v, or -1.
+NodeId sole_consumer(const std::vector<std::vector<NodeId>>& cons, ValueId v) {
+  const auto& c = cons[static_cast<size_t>(v)];
+  if (c.size() != 1) return -1;
+  return c[0];
+}
+
+}  // namespace
+
+int elide_identities(Graph& g) {
+  int count = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& n = g.nodes[i];
+    if (n.dead || n.num_inputs() < 1 || n.outputs.empty() || n.outputs[0] == kNoValue) continue;
+    bool pass_through = false;
+    if (n.op_type == "Identity") pass_through = true;
+    if (n.op_type == "Dropout" && (n.outputs.size() < 2 || n.outputs[1] == kNoValue)) {
+      pass_through = true;
+    }
+    ValueId in = n.inputs[0];
+    ValueId out = n.outputs[0];
+    const Value& vi = g.value(in);
+    const Value& vo = g.value(out);
+    if ((n.op_type == "Reshape" || n.op_type == "Cast" || n.op_type == "Squeeze" ||
+         n.op_type == "Unsqueeze" || n.op_type == "Flatten") &&
+        vi.has_shape && vo.has_shape && vi.dims == vo.dims && vi.dtype == vo.dtype) {
+      pass_through = true;
+    }
+    if (!pass_through) continue;
+    // Prefer keeping the output's name (it may be a graph output).
+    n.dead = true;
+    if (!g.is_graph_output(in) && retarget_producer(g, in, out)) {
+      ++count;
+      continue;
+    }
+    if (!g.is_graph_output(out)) {
+      g.replace_uses(out, in);
+      ++count;
+      continue;
+    }
+    n.dead = false;  // input and output are both pinned by name: keep the copy
+  }
+  return count;
+}
+
+int eliminate_dead_code(Graph& g) {
+  int count = 0;
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    auto cons = g.consumers();
+    for (size_t i = g.nodes.size(); i-- > 0;) {
+      Node& n = g.nodes[i];
+      if (n.dead) continue;
+      bool used = false;
+      for (ValueId o : n.outputs) {
+        if (o == kNoValue) continue;
+        if (g.is_graph_output(o) || !cons[static_cast<size_t>(o)].empty()) used = true;
+      }
+      if (!used) {
+        n.dead = true;
+        ++count;
+        changed = true;
+        for (ValueId v : n.inputs) {
+          if (v == kNoValue) continue;
+          auto& c = cons[static_cast<size_t>(v)];
+          c.erase(std::remove(c.begin(), c.end(), static_cast<NodeId>(i)), c.end());
+        }
+      }
+    }
+  }
+  return count;
+}
+
+int fold_batch_norm(Graph& g) {
+  int count = 0;
+  auto cons = g.consumers();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& bn = g.nodes[i];
+    if (bn.dead || bn.op_type != "BatchNormalization" || bn.num_inputs() < 5) continue;
+    if (bn.outputs.size() > 1 &&
+        std::any_of(bn.outputs.begin() + 1, bn.outputs.end(), [](ValueId v) { return v != kNoValue; })) {
+      continue;
+    }
+    ValueId x = bn.inputs[0];
+    NodeId p = g.value(x).producer;
+    if (p < 0) continue;
+    Node& conv = g.nodes[static_cast<size_t>(p)];
+    if (conv.dead || conv.op_type != "Conv" || !conv.post_ops.empty()) continue;
+    if (sole_consumer(cons, x) != static_cast<NodeId>(i) || g.is_graph_output(x)) continue;
+    const Value& w = g.value(conv.inputs[1]);
+    if (!w.is_constant() || w.dtype != DType::kF32 || w.dims.empty()) continue;
+    bool params_const = true;
+    for (int k = 1; k < 5; ++k) params_const &= g.value(bn.inputs[static_cast<size_t>(k)]).is_constant();
+    if (!params_const) continue;
+    ValueId bias_id = conv.input(2);
+    if (bias_id != kNoValue && !g.value(bias_id).is_constant()) continue;
+    int64_t oc = w.dims[0];
+    const Tensor& scale = g.value(bn.inputs[1]).constant;
+    const Tensor& beta = g.value(bn.inputs[2]).constant;
+    const Tensor& mean = g.value(bn.inputs[3]).constant;
+    const Tensor& var = g.value(bn.inputs[4]).constant;
+    if (scale.numel() != oc || beta.numel() != oc || mean.numel() != oc || var.numel() != oc) continue;
+    double eps = bn.attr_float("epsilon", 1e-5f);
+    Tensor nw = w.constant.clone();
+    Tensor nb(DType::kF32, {oc});
+    int64_t per = nw.numel() / oc;
+    for (int64_t o = 0; o < oc; ++o) {
+      double s = scale.get_f64(o) / std::sqrt(var.get_f64(o) + eps);
+      float* wp = nw.data<float>() + o * per;
+      for (int64_t k = 0; k < per; ++k) wp[k] = static_cast<float>(wp[k] * s);
+      double b0 = bias_id != kNoValue ? g.value(bias_id).constant.get_f64(o) : 0.0;
+      nb.data<float>()[o] = static_cast<float>((b0 - mean.get_f64(o)) * s + beta.get_f64(o));
+    }
+    ValueId nwid = g.add_constant(g.value(conv.inputs[1]).name + "_bnfolded", nw);
+    ValueId nbid = g.add_constant(bn.name + "_bias_bnfolded", nb);
+    Node& conv2 = g.nodes[static_cast<size_t>(p)];  // add_constant may not move nodes, but be safe
+    conv2.inputs.resize(3, kNoValue);
+    conv2.inputs[1] = nwid;
+    conv2.inputs[2] = nbid;
+    ValueId y = bn.outputs[0];
+    bn.dead = true;
+    conv2.outputs[0] = y;
+    g.value(y).producer = p;
+    ++count;
+    cons = g.consumers();
+  }
+  return count;
+}
+
+int fuse_activations(Graph& g) {
+  int count = 0;
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    auto cons = g.consumers();
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      Node& prod = g.nodes[i];
+      if (prod.dead || !accepts_post_ops(prod) || prod.outputs.empty()) continue;
+      ValueId x = prod.outputs[0];
+      if (x == kNoValue || g.is_graph_output(x) || !is_float(g.value(x))) continue;
+      const auto& users = cons[static_cast<size_t>(x)];
+      PostOp po;
+      ValueId y = kNoValue;
+      std::vector<NodeId> consumed;
+      if (users.size() == 1) {
+        Node& act = g.nodes[static_cast<size_t>(users[0])];
+        if (act.inputs.empty() || act.inputs[0] != x) continue;
+        const std::string& t = act.op_type;
+        if (t == "Relu") {
+          po.kind = PostOp::Kind::kRelu;
+        } else if (t == "LeakyRelu") {
+          po.kind = PostOp::Kind::kLeakyRelu;
+          po.alpha = act.attr_float("alpha", 0.01f);
+        } else if (t == "Sigmoid") {
+          po.kind = PostOp::Kind::kSigmoid;
+        } else if (t == "Tanh") {
+          po.kind = PostOp::Kind::kTanh;
+        } else if (t == "HardSigmoid") {
+          po.kind = PostOp::Kind::kHardSigmoid;
+          po.alpha = act.attr_float("alpha", 0.2f);
+          po.beta = act.attr_float("beta", 0.5f);
+        } else if (t == "HardSwish") {
+          po.kind = PostOp::Kind::kHardSwish;
+        } else if (t == "Clip") {
+          po.kind = PostOp::Kind::kClip;
+          float lo = -INFINITY, hi = INFINITY;
+          if (g.opset < 11) {
+            lo = act.attr_float("min", -INFINITY);
+            hi = act.attr_float("max", INFINITY);
+          } else {
+            ValueId mn = act.input(1), mx = act.input(2);
+            if (mn != kNoValue) {
+              if (!g.value(mn).is_constant()) continue;
+              lo = static_cast<float>(g.value(mn).constant.get_f64(0));
+            }
+            if (mx != kNoValue) {
+              if (!g.value(mx).is_constant()) continue;
+              hi = static_cast<float>(g.value(mx).constant.get_f64(0));
+            }
+          }
+          po.alpha = lo;
+          po.beta = hi;
+        } else {
+          continue;
+        }
+        y = act.outputs.empty() ? kNoValue : act.outputs[0];
+        consumed = {users[0]};
+      } else if (users.size() == 2) {
+        // SiLU: s = Sigmoid(x); y = Mul(x, s) (either operand order).
+        NodeId sig = -1, mul = -1;
+        for (NodeId u : users) {
+          const Node& un = g.nodes[static_cast<size_t>(u)];
+          if (un.op_type == "Sigmoid") sig = u;
+          if (un.op_type == "Mul") mul = u;
+        }
+        if (sig < 0 || mul < 0) continue;
+        const Node& sn = g.nodes[static_cast<size_t>(sig)];
+        const Node& mn = g.nodes[static_cast<size_t>(mul)];
+        ValueId s = sn.outputs[0];
+        if (g.is_graph_output(s) || sole_consumer(cons, s) != mul || mn.num_inputs() != 2) continue;
+        if (!((mn.inputs[0] == x && mn.inputs[1] == s) || (mn.inputs[0] == s && mn.inputs[1] == x))) {
+          continue;
+        }
+        po.kind = PostOp::Kind::kSilu;
+        y = mn.outputs[0];
+        consumed = {sig, mul};
+      } else {
+        continue;
+      }
+      if (y == kNoValue || g.value(y).dims != g.value(x).dims) continue;
+      for (NodeId c : consumed) g.nodes[static_cast<size_t>(c)].dead = true;
+      Node& p2 = g.nodes[i];
+      p2.post_ops.push_back(po);
+      p2.outputs[0] = y;
+      g.value(y).producer = static_cast<NodeId>(i);
+      g.value(x).producer = -1;
+      ++count;
+      changed = true;
+      cons = g.consumers();
+    }
+  }
+  return count;
+}
+
+int fuse_residual_add(Graph& g) {
+  int count = 0;
+  auto cons = g.consumers();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& prod = g.nodes[i];
+    if (prod.dead || prod.op_type != "Conv" || prod.outputs.empty()) continue;
+    ValueId x = prod.outputs[0];
+    if (x == kNoValue || g.is_graph_output(x) || !is_float(g.value(x))) continue;
+    NodeId a = sole_consumer(cons, x);
+    if (a < 0) continue;
+    Node& add = g.nodes[static_cast<size_t>(a)];
+    if (add.op_type != "Add" || add.num_inputs() != 2) continue;
+    ValueId other = add.inputs[0] == x ? add.inputs[1] : add.inputs[0];
+    if (other == x) continue;
+    const Value& ov = g.value(other);
+    if (ov.dims != g.value(x).dims || ov.dtype != g.value(x).dtype) continue;
+    ValueId y = add.outputs[0];
+    add.dead = true;
+    prod.inputs.resize(std::max<size_t>(prod.inputs.size(), 3), kNoValue);
+    prod.inputs.push_back(other);
+    PostOp po;
+    po.kind = PostOp::Kind::kAdd;
+    po.input = static_cast<int>(prod.inputs.size() - 1);
+    prod.post_ops.push_back(po);
+    prod.outputs[0] = y;
+    g.value(y).producer = static_cast<NodeId>(i);
+    g.value(x).producer = -1;
+    ++count;
+    cons = g.consumers();
+  }
+  if (count) g.topo_sort();
+  return count;
+}
+
+PassStats optimize(Graph& g, const OptimizeOptions& opts) {
+  PassStats s;
+  s["elide_identities"] = elide_identities(g);
+  s["dce"] = eliminate_dead_code(g);
+  if (opts.fold_batch_norm) s["fold_batch_norm"] = fold_batch_norm(g);
+  if (opts.fuse_activations) s["fuse_activations"] = fuse_activations(g);
+  if (opts.fuse_residual_add) {
+    s["fuse_residual_add"] = fuse_residual_add(g);
+    if (opts.fuse_activations) s["fuse_activations"] += fuse_activations(g);
+  }
+  s["dce"] += eliminate_dead_code(g);
+  return s;
+}
+
+}  // namespace shoal

@@ -1,0 +1,31 @@
+// Graph optimisation passes over a shape-specialised graph (run after specialize_shapes, which
+// already folded constants): identity elision, dead-code elimination, Conv+BatchNorm folding,
+// activation fusion into the producing Conv/ConvTranspose/Gemm/MatMul (Sigmoid·Mul = SiLU) and
+// residual Add fusion. Every pass keeps graph output names and the topological order.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "graph/ir.h"
+
+namespace shoal {
+
+struct OptimizeOptions {
+  bool fold_batch_norm = true;
+  bool fuse_activations = true;
+  bool fuse_residual_add = true;
+};
+
+// Counts of what each pass changed, e.g. {"fuse_silu": 57, "dce": 3}.
+using PassStats = std::map<std::string, int>;
+
+int elide_identities(Graph& g);       // Identity, Dropout, no-op Reshape/Cast
+int eliminate_dead_code(Graph& g);    // nodes whose outputs nobody reads
+int fold_batch_norm(Graph& g);        // Conv(const W, const B) -> BatchNormalization(const)
+int fuse_activations(Graph& g);       // producer + Relu/LeakyRelu/Sigmoid/SiLU/HardSigmoid/...
+int fuse_residual_add(Graph& g);      // producer(+acts) -> Add(same-shape other)
+
+PassStats optimize(Graph& g, const OptimizeOptions& opts = {});
+
+}  // namespace shoal

@@ -1,0 +1,446 @@
+#include "runtime/compiled_model.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "backend/reference/reference.h"
+#include "core/error.h"
+#include "graph/shape_inference.h"
+
+namespace shoal {
+namespace {
+
+size_t value_bytes(const Value& v) {
+  return static_cast<size_t>(
+      checked_mul(num_elements(v.dims), static_cast<int64_t>(dtype_size(v.dtype))));
+}
+
+// Naive sum and max-live bound of a graph as it stands (every non-constant value its own buffer).
+void graph_activation_stats(const Graph& g, size_t* naive, size_t* max_live) {
+  std::vector<NodeId> order = g.live_nodes();
+  std::vector<int> first(g.values.size(), -2), last(g.values.size(), -2);
+  for (ValueId v : g.inputs) first[static_cast<size_t>(v)] = -1;
+  for (size_t s = 0; s < order.size(); ++s) {
+    const Node& n = g.nodes[static_cast<size_t>(order[s])];
+    for (ValueId o : n.outputs) {
+      if (o != kNoValue && !g.value(o).is_constant()) first[static_cast<size_t>(o)] = static_cast<int>(s);
+    }
+    for (ValueId i : n.inputs) {
+      if (i != kNoValue) last[static_cast<size_t>(i)] = static_cast<int>(s);
+    }
+  }
+  for (ValueId v : g.outputs) last[static_cast<size_t>(v)] = static_cast<int>(order.size());
+  std::vector<BufferRequest> reqs;
+  for (size_t v = 0; v < g.values.size(); ++v) {
+    if (first[v] == -2 || g.values[v].is_constant()) continue;
+    BufferRequest r;
+    r.bytes = value_bytes(g.values[v]);
+    r.first = first[v];
+    r.last = std::max(last[v], first[v]);
+    reqs.push_back(r);
+  }
+  // Only the bounds are needed: compute them without placing.
+  size_t sum = 0;
+  int hi = static_cast<int>(order.size()) + 1;
+  std::vector<long long> delta(static_cast<size_t>(hi + 2), 0);
+  for (const BufferRequest& r : reqs) {
+    size_t b = (r.bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+    sum += b;
+    delta[static_cast<size_t>(r.first + 1)] += static_cast<long long>(b);
+    delta[static_cast<size_t>(r.last + 2)] -= static_cast<long long>(b);
+  }
+  long long live = 0, best = 0;
+  for (long long d : delta) {
+    live += d;
+    best = std::max(best, live);
+  }
+  *naive = sum;
+  *max_live = static_cast<size_t>(best);
+}
+
+// Multiply-adds x2 of the compute-heavy ops, from the graph (backend-independent).
+double graph_flops(const Graph& g) {
+  double total = 0;
+  for (NodeId id : g.live_nodes()) {
+    const Node& n = g.nodes[static_cast<size_t>(id)];
+    if (n.outputs.empty() || n.outputs[0] == kNoValue || n.num_inputs() < 2) continue;
+    const Dims& out = g.value(n.outputs[0]).dims;
+    const Dims& w = g.value(n.inputs[1]).dims;
+    double out_elems = static_cast<double>(num_elements(out));
+    if (n.op_type == "Conv" && w.size() >= 2) {
+      double k = 1;
+      for (size_t i = 1; i < w.size(); ++i) k *= static_cast<double>(w[i]);
+      total += 2.0 * out_elems * k;
+    } else if (n.op_type == "ConvTranspose" && w.size() >= 2) {
+      const Dims& in = g.value(n.inputs[0]).dims;
+      double k = 1;
+      for (size_t i = 1; i < w.size(); ++i) k *= static_cast<double>(w[i]);
+      total += 2.0 * static_cast<double>(num_elements(in)) * k;
+    } else if (n.op_type == "MatMul") {
+      const Dims& a = g.value(n.inputs[0]).dims;
+      if (!a.empty()) total += 2.0 * out_elems * static_cast<double>(a.back());
+    } else if (n.op_type == "Gemm") {
+      const Dims& a = g.value(n.inputs[0]).dims;
+      if (a.size() == 2) total += 2.0 * out_elems * static_cast<double>(n.attr_int("transA", 0) ? a[0] : a[1]);
+    }
+  }
+  return total;
+}
+
+}  // namespace
+
+std::map<std::string, Dims> resolve_input_dims(const Graph& model,
+                                               const std::map<std::string, Dims>& overrides) {
+  std::map<std::string, Dims> result;
+  for (const auto& [name, dims] : overrides) {
+    bool found = false;
+    for (ValueId v : model.inputs) found |= model.value(v).name == name;
+    if (!found) {
+      fail(ErrorCode::kInvalidArgument, "the model has no input '{}'; its inputs are: {}", name,
+           describe_inputs(model));
+    }
+  }
+  for (ValueId v : model.inputs) {
+    const Value& val = model.value(v);
+    auto it = overrides.find(val.name);
+    if (it != overrides.end()) {
+      const Dims& d = it->second;
+      bool ok = !val.has_shape || d.size() == val.dims.size();
+      for (size_t i = 0; ok && val.has_shape && i < d.size(); ++i) {
+        ok = val.dims[i] < 0 || val.dims[i] == d[i];
+      }
+      for (int64_t x : d) ok &= x > 0;
+      if (!ok) {
+        fail(ErrorCode::kInvalidArgument, "input '{}': shape {} does not fit the model's {}",
+             val.name, dims_str(d), describe_inputs(model));
+      }
+      result[val.name] = d;
+      continue;
+    }
+    if (!val.has_shape) {
+      fail(ErrorCode::kInvalidArgument, "input '{}' has no declared shape; give its dims",
+           val.name);
+    }
+    for (size_t i = 0; i < val.dims.size(); ++i) {
+      if (val.dims[i] < 0) {
+        std::string p = i < val.dim_params.size() ? val.dim_params[i] : "";
+        fail(ErrorCode::kInvalidArgument,
+             "input '{}' has a symbolic dim {} ('{}'); give concrete dims (e.g. --shape {}=...)",
+             val.name, i, p, val.name);
+      }
+    }
+    result[val.name] = val.dims;
+  }
+  return result;
+}
+
+std::string describe_inputs(const Graph& model) {
+  std::string s;
+  for (ValueId v : model.inputs) {
+    const Value& val = model.value(v);
+    if (!s.empty()) s += "; ";
+    s += val.name + ": " + std::string(dtype_name(val.dtype)) + " [";
+    for (size_t i = 0; i < val.dims.size(); ++i) {
+      if (i) s += ",";
+      if (val.dims[i] < 0) {
+        s += i < val.dim_params.size() && !val.dim_params[i].empty() ? val.dim_params[i] : "?";
+      } else {
+        s += std::to_string(val.dims[i]);
+      }
+    }
+    s += "]";
+  }
+  return s;
+}
+
+std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model,
+                                                      const CompileRequest& req) {
+  auto cm = std::shared_ptr<CompiledModel>(new CompiledModel());
+  Graph g = model;
+  auto dims = resolve_input_dims(g, req.input_dims);
+  for (ValueId v : g.inputs) {
+    Value& val = g.value(v);
+    val.dims = dims.at(val.name);
+    val.has_shape = true;
+  }
+  const int opset = static_cast<int>(g.opset);
+  specialize_shapes(g, [opset](const Node& n, const std::vector<Tensor>& in,
+                               std::vector<Tensor>& out) { reference_eval(n, opset, in, out); });
+  graph_activation_stats(g, &cm->memory_.naive_activation_bytes,
+                         &cm->memory_.exported_max_live_bytes);
+  if (req.optimize_graph) cm->pass_stats_ = optimize(g, req.optimize);
+
+  cm->flops_ = graph_flops(g);
+  auto backend = make_backend(req.backend);
+  cm->backend_name_ = backend->name();
+  CompileOptions opts;
+  opts.precision = req.precision;
+  cm->program_ = backend->compile(g, opts);
+
+  for (ValueId v : g.inputs) cm->inputs_.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
+  for (ValueId v : g.outputs) {
+    cm->outputs_.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
+  }
+  cm->plan();
+  return cm;
+}
+
+void CompiledModel::plan() {
+  Program& p = program_;
+  const size_t nv = p.values.size();
+  const int nsteps = static_cast<int>(p.steps.size());
+  auto root_of = [&](int v) { return p.values[static_cast<size_t>(v)].alias_of >= 0 ? p.values[static_cast<size_t>(v)].alias_of : v; };
+
+  // In-place: an element-wise output takes its input's buffer when the input dies there.
+  std::vector<int> last_read(nv, -1);
+  for (int s = 0; s < nsteps; ++s) {
+    for (int v : p.steps[static_cast<size_t>(s)].inputs) {
+      if (v >= 0) last_read[static_cast<size_t>(root_of(v))] = s;
+    }
+  }
+  for (int v : p.outputs) last_read[static_cast<size_t>(root_of(v))] = nsteps;
+  std::vector<bool> pinned(nv, false);  // graph I/O and constants never share by in-place
+  for (int v : p.inputs) pinned[static_cast<size_t>(root_of(v))] = true;
+  for (int v : p.outputs) pinned[static_cast<size_t>(root_of(v))] = true;
+  for (int s = 0; s < nsteps; ++s) {
+    Step& st = p.steps[static_cast<size_t>(s)];
+    for (size_t k = 0; k < st.in_place.size() && k < st.outputs.size(); ++k) {
+      int j = st.in_place[k];
+      if (j < 0 || j >= static_cast<int>(st.inputs.size())) continue;
+      int in = st.inputs[static_cast<size_t>(j)];
+      int out = st.outputs[k];
+      if (in < 0 || out < 0) continue;
+      ProgramValue& iv = p.values[static_cast<size_t>(in)];
+      ProgramValue& ov = p.values[static_cast<size_t>(out)];
+      if (iv.alias_of >= 0 || ov.alias_of >= 0 || iv.constant.defined()) continue;
+      if (pinned[static_cast<size_t>(in)] || pinned[static_cast<size_t>(out)]) continue;
+      if (last_read[static_cast<size_t>(in)] != s || iv.bytes < ov.bytes) continue;
+      bool has_views = false;
+      for (const ProgramValue& pv : p.values) has_views |= pv.alias_of == out;
+      if (has_views) continue;
+      ov.alias_of = in;
+      ov.alias_offset = 0;
+      last_read[static_cast<size_t>(in)] = last_read[static_cast<size_t>(out)];
+    }
+  }
+
+  // Liveness per root buffer.
+  std::vector<int> first(nv, nsteps + 1), last(nv, -2);
+  for (int v : p.inputs) first[static_cast<size_t>(root_of(v))] = -1;
+  for (int s = 0; s < nsteps; ++s) {
+    const Step& st = p.steps[static_cast<size_t>(s)];
+    for (int v : st.outputs) {
+      if (v < 0) continue;
+      size_t r = static_cast<size_t>(root_of(v));
+      first[r] = std::min(first[r], s);
+      last[r] = std::max(last[r], s);
+    }
+    for (int v : st.inputs) {
+      if (v < 0) continue;
+      size_t r = static_cast<size_t>(root_of(v));
+      last[r] = std::max(last[r], s);
+    }
+  }
+  for (int v : p.outputs) last[static_cast<size_t>(root_of(v))] = nsteps;
+  for (int v : p.inputs) last[static_cast<size_t>(root_of(v))] = std::max(last[static_cast<size_t>(root_of(v))], -1);
+
+  std::vector<BufferRequest> reqs;
+  std::vector<int> req_value;  // value index, or -(step+1) for a step's scratch
+  for (size_t v = 0; v < nv; ++v) {
+    const ProgramValue& pv = p.values[v];
+    if (pv.alias_of >= 0 || pv.constant.defined() || last[v] == -2) continue;
+    BufferRequest r;
+    r.bytes = pv.bytes;
+    r.first = std::min(first[v], last[v]);
+    r.last = last[v];
+    reqs.push_back(r);
+    req_value.push_back(static_cast<int>(v));
+  }
+  for (int s = 0; s < nsteps; ++s) {
+    if (p.steps[static_cast<size_t>(s)].scratch_bytes == 0) continue;
+    reqs.push_back({p.steps[static_cast<size_t>(s)].scratch_bytes, s, s});
+    req_value.push_back(-(s + 1));
+  }
+  ArenaPlan plan = plan_arena(reqs);
+  std::string bad = validate_plan(reqs, plan);
+  if (!bad.empty()) fail(ErrorCode::kInternal, "arena plan invalid: {}", bad);
+
+  offset_.assign(nv, SIZE_MAX);
+  std::vector<size_t> scratch(static_cast<size_t>(nsteps), 0);
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    if (req_value[i] >= 0) {
+      offset_[static_cast<size_t>(req_value[i])] = plan.offsets[i];
+    } else {
+      scratch[static_cast<size_t>(-req_value[i] - 1)] = plan.offsets[i];
+    }
+  }
+  for (size_t v = 0; v < nv; ++v) {
+    const ProgramValue& pv = p.values[v];
+    if (pv.alias_of >= 0 && offset_[static_cast<size_t>(pv.alias_of)] != SIZE_MAX) {
+      offset_[v] = offset_[static_cast<size_t>(pv.alias_of)] + pv.alias_offset;
+    }
+  }
+  step_scratch_ = std::move(scratch);
+
+  memory_.arena_bytes = plan.arena_bytes;
+  memory_.max_live_bytes = plan.max_live_bytes;
+  memory_.program_naive_bytes = plan.naive_bytes;
+  memory_.packed_weight_bytes = p.packed_weight_bytes;
+  size_t consts = 0;
+  std::vector<bool> seen(nv, false);
+  for (const Step& st : p.steps) {
+    for (int v : st.inputs) {
+      if (v >= 0 && p.values[static_cast<size_t>(v)].constant.defined() && !seen[static_cast<size_t>(v)]) {
+        seen[static_cast<size_t>(v)] = true;
+        consts += p.values[static_cast<size_t>(v)].constant.nbytes();
+      }
+    }
+  }
+  memory_.weights_bytes = consts + p.packed_weight_bytes;
+}
+
+void CompiledModel::check_inputs(const std::vector<Tensor>& inputs) const {
+  auto expected = [&]() {
+    std::string s;
+    for (const TensorInfo& t : inputs_) {
+      if (!s.empty()) s += "; ";
+      s += t.name + ": " + std::string(dtype_name(t.dtype)) + " " + dims_str(t.dims);
+    }
+    return s;
+  };
+  if (inputs.size() != inputs_.size()) {
+    fail(ErrorCode::kInvalidArgument, "the model takes {} input(s), got {}; expected {}",
+         inputs_.size(), inputs.size(), expected());
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    if (!t.defined()) {
+      fail(ErrorCode::kInvalidArgument, "input '{}' is missing; expected {}", inputs_[i].name,
+           expected());
+    }
+    if (t.dtype() != inputs_[i].dtype || t.dims() != inputs_[i].dims) {
+      fail(ErrorCode::kInvalidArgument,
+           "input '{}' is {} {} but this compiled model expects {} {} (expected inputs: {})",
+           inputs_[i].name, dtype_name(t.dtype()), dims_str(t.dims()),
+           dtype_name(inputs_[i].dtype), dims_str(inputs_[i].dims), expected());
+    }
+  }
+}
+
+std::vector<Tensor> CompiledModel::run(const std::vector<Tensor>& inputs, void* arena) const {
+  check_inputs(inputs);
+  auto* base = static_cast<uint8_t*>(arena);
+  auto ptr = [&](int v) -> void* {
+    if (v < 0) return nullptr;
+    const ProgramValue& pv = program_.values[static_cast<size_t>(v)];
+    if (pv.constant.defined()) return const_cast<void*>(pv.constant.raw());
+    return base + offset_[static_cast<size_t>(v)];
+  };
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::memcpy(ptr(program_.inputs[i]), inputs[i].raw(), inputs[i].nbytes());
+  }
+  std::vector<const void*> in;
+  std::vector<void*> out;
+  for (size_t s = 0; s < program_.steps.size(); ++s) {
+    const Step& st = program_.steps[s];
+    in.clear();
+    out.clear();
+    for (int v : st.inputs) in.push_back(ptr(v));
+    for (int v : st.outputs) out.push_back(ptr(v));
+    KernelIO io{in, out, st.scratch_bytes ? base + step_scratch_[s] : nullptr};
+    st.kernel->run(io);
+  }
+  std::vector<Tensor> result;
+  for (size_t i = 0; i < program_.outputs.size(); ++i) {
+    Tensor t(outputs_[i].dtype, outputs_[i].dims);
+    std::memcpy(t.raw(), ptr(program_.outputs[i]), t.nbytes());
+    result.push_back(std::move(t));
+  }
+  return result;
+}
+
+std::vector<double> CompiledModel::profile(const std::vector<Tensor>& inputs, void* arena) const {
+  check_inputs(inputs);
+  auto* base = static_cast<uint8_t*>(arena);
+  auto ptr = [&](int v) -> void* {
+    if (v < 0) return nullptr;
+    const ProgramValue& pv = program_.values[static_cast<size_t>(v)];
+    if (pv.constant.defined()) return const_cast<void*>(pv.constant.raw());
+    return base + offset_[static_cast<size_t>(v)];
+  };
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::memcpy(ptr(program_.inputs[i]), inputs[i].raw(), inputs[i].nbytes());
+  }
+  std::vector<double> times;
+  std::vector<const void*> in;
+  std::vector<void*> out;
+  for (size_t s = 0; s < program_.steps.size(); ++s) {
+    const Step& st = program_.steps[s];
+    in.clear();
+    out.clear();
+    for (int v : st.inputs) in.push_back(ptr(v));
+    for (int v : st.outputs) out.push_back(ptr(v));
+    KernelIO io{in, out, st.scratch_bytes ? base + step_scratch_[s] : nullptr};
+    auto t0 = std::chrono::steady_clock::now();
+    st.kernel->run(io);
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  return times;
+}
+
+HostBuffer::HostBuffer(size_t bytes) : size_(bytes) {
+  size_t alloc = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  data_ = std::aligned_alloc(64, alloc);
+  if (!data_) fail(ErrorCode::kOutOfMemory, "cannot allocate an arena of {} bytes", bytes);
+}
+
+HostBuffer::~HostBuffer() { std::free(data_); }
+
+HostBuffer::HostBuffer(HostBuffer&& o) noexcept : data_(o.data_), size_(o.size_) {
+  o.data_ = nullptr;
+  o.size_ = 0;
+}
+
+HostBuffer& HostBuffer::operator=(HostBuffer&& o) noexcept {
+  if (this != &o) {
+    std::free(data_);
+    data_ = o.data_;
+    size_ = o.size_;
+    o.data_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+Session::Session(std::shared_ptr<CompiledModel> model)
+    : model_(std::move(model)), arena_(model_->arena_bytes()) {}
+
+std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
+  return model_->run(inputs, arena_.data());
+}
+
+std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) {
+  std::vector<Tensor> in;
+  for (const TensorInfo& t : model_->inputs()) {
+    auto it = inputs.find(t.name);
+    in.push_back(it == inputs.end() ? Tensor() : it->second);
+  }
+  for (const auto& [name, t] : inputs) {
+    bool known = false;
+    for (const TensorInfo& i : model_->inputs()) known |= i.name == name;
+    if (!known) {
+      std::string names;
+      for (const TensorInfo& i : model_->inputs()) names += (names.empty() ? "" : ", ") + i.name;
+      fail(ErrorCode::kInvalidArgument, "the model has no input '{}'; its inputs are: {}", name,
+           names);
+    }
+  }
+  auto out = run(in);
+  std::map<std::string, Tensor> r;
+  for (size_t i = 0; i < out.size(); ++i) r[model_->outputs()[i].name] = std::move(out[i]);
+  return r;
+}
+
+}  // namespace shoal

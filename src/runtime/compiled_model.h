@@ -1,0 +1,119 @@
+// CompiledModel: an imported graph specialised to fixed input shapes, optimised, compiled by a
+// backend into a Program, with its activation arena planned. Session: a CompiledModel plus one
+// arena, the simplest way to run a model. Knows nothing about HTTP or the model registry.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "graph/ir.h"
+#include "graph/passes.h"
+#include "memory/planner.h"
+
+namespace shoal {
+
+struct CompileRequest {
+  std::string backend = "cpu";  // "cpu" or "reference"
+  DType precision = DType::kF32;
+  // Dims per input name; required for symbolic dims, optional otherwise (must then match).
+  std::map<std::string, Dims> input_dims;
+  OptimizeOptions optimize;
+  bool optimize_graph = true;
+};
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  Dims dims;
+};
+
+struct MemoryReport {
+  size_t weights_bytes = 0;        // constants the program reads + packed weights held by kernels
+  size_t packed_weight_bytes = 0;  // of which packed by kernels
+  size_t arena_bytes = 0;          // planned activation arena (incl. I/O buffers and scratch)
+  size_t naive_activation_bytes = 0;  // as exported: sum of every activation, no reuse
+  size_t max_live_bytes = 0;          // lower bound for the compiled program's arena
+  size_t exported_max_live_bytes = 0;  // lower bound as exported (before fusion and views)
+  size_t program_naive_bytes = 0;      // compiled program, sum of its buffers without reuse
+};
+
+class CompiledModel {
+ public:
+  // Throws shoal::Error (kInvalidArgument for bad input dims, kUnsupported, kInvalidModel).
+  static std::shared_ptr<CompiledModel> compile(const Graph& model, const CompileRequest& req);
+
+  const std::vector<TensorInfo>& inputs() const { return inputs_; }
+  const std::vector<TensorInfo>& outputs() const { return outputs_; }
+  const Program& program() const { return program_; }
+  const MemoryReport& memory() const { return memory_; }
+  const PassStats& pass_stats() const { return pass_stats_; }
+  double flops() const { return flops_; }
+  const std::string& backend_name() const { return backend_name_; }
+  size_t arena_bytes() const { return memory_.arena_bytes; }
+
+  // Runs once. `inputs` parallel inputs() (checked: dtype and dims, with a message listing what is
+  // expected). `arena` must hold arena_bytes() and be 64-byte aligned; one execution at a time
+  // per arena. Returns fresh output tensors parallel to outputs().
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs, void* arena) const;
+
+  // Per-step wall time of one run (profiling), parallel to program().steps.
+  std::vector<double> profile(const std::vector<Tensor>& inputs, void* arena) const;
+
+ private:
+  void plan();
+  void check_inputs(const std::vector<Tensor>& inputs) const;
+
+  Program program_;
+  std::vector<TensorInfo> inputs_;
+  std::vector<TensorInfo> outputs_;
+  std::vector<size_t> offset_;  // per program value: byte offset in the arena (views included)
+  MemoryReport memory_;
+  PassStats pass_stats_;
+  double flops_ = 0;
+  std::string backend_name_;
+  std::vector<size_t> step_scratch_;  // per step: scratch offset in the arena
+};
+
+// An aligned host buffer (arena).
+class HostBuffer {
+ public:
+  HostBuffer() = default;
+  explicit HostBuffer(size_t bytes);
+  ~HostBuffer();
+  HostBuffer(HostBuffer&& o) noexcept;
+  HostBuffer& operator=(HostBuffer&& o) noexcept;
+  HostBuffer(const HostBuffer&) = delete;
+  HostBuffer& operator=(const HostBuffer&) = delete;
+  void* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+class Session {
+ public:
+  explicit Session(std::shared_ptr<CompiledModel> model);
+  const CompiledModel& model() const { return *model_; }
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+  // By name; every input must be given.
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs);
+
+ private:
+  std::shared_ptr<CompiledModel> model_;
+  HostBuffer arena_;
+};
+
+// Dims of every graph input: declared dims with `overrides` applied. Throws kInvalidArgument
+// naming the input when a symbolic dim has no value or an override contradicts a fixed dim.
+std::map<std::string, Dims> resolve_input_dims(const Graph& model,
+                                               const std::map<std::string, Dims>& overrides);
+
+// "images: float32 [1,3,640,640]; ..." for error messages.
+std::string describe_inputs(const Graph& model);
+
+}  // namespace shoal
