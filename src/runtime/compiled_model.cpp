@@ -66,6 +66,7 @@ double graph_flops(const Graph& g) {
   for (NodeId id : g.live_nodes()) {
     const Node& n = g.nodes[static_cast<size_t>(id)];
     if (n.outputs.empty() || n.outputs[0] == kNoValue || n.num_inputs() < 2) continue;
+    if (n.inputs[0] == kNoValue || n.inputs[1] == kNoValue) continue;
     const Dims& out = g.value(n.outputs[0]).dims;
     const Dims& w = g.value(n.inputs[1]).dims;
     double out_elems = static_cast<double>(num_elements(out));

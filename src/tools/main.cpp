@@ -84,6 +84,7 @@ struct CommonOptions {
   std::string backend = "cpu";
   int threads = 0;
   std::vector<std::string> shapes;
+  bool no_optimize = false;
 };
 
 void add_common(CLI::App* sub, CommonOptions& o) {
@@ -91,6 +92,7 @@ void add_common(CLI::App* sub, CommonOptions& o) {
   sub->add_option("--backend", o.backend, "cpu or reference")->check(CLI::IsMember({"cpu", "reference"}));
   sub->add_option("--threads", o.threads, "compute threads (default: all cores)");
   sub->add_option("--shape", o.shapes, "input dims NAME=d0,d1,... (for dynamic models)");
+  sub->add_flag("--no-optimize", o.no_optimize, "skip graph fusions (for debugging)");
 }
 
 std::map<std::string, Dims> shape_overrides(const CommonOptions& o) {
@@ -109,6 +111,7 @@ int cmd_inspect(const CommonOptions& o, bool json) {
   }
   CompileRequest req;
   req.backend = o.backend;
+  req.optimize_graph = !o.no_optimize;
   req.input_dims = shape_overrides(o);
   auto cm = CompiledModel::compile(g, req);
   const MemoryReport& m = cm->memory();
@@ -190,6 +193,7 @@ int cmd_run(const CommonOptions& o, const std::vector<std::string>& input_args, 
   for (const auto& [name, t] : given) dims[name] = t.dims();
   CompileRequest req;
   req.backend = o.backend;
+  req.optimize_graph = !o.no_optimize;
   req.input_dims = dims;
   auto cm = CompiledModel::compile(g, req);
   Session s(cm);
@@ -244,6 +248,7 @@ int cmd_bench(const CommonOptions& o, int batch, int runs, int warmup, bool json
   }
   CompileRequest req;
   req.backend = o.backend;
+  req.optimize_graph = !o.no_optimize;
   req.input_dims = dims;
   auto t0 = std::chrono::steady_clock::now();
   auto cm = CompiledModel::compile(g, req);

@@ -1,0 +1,278 @@
+// Conv and ConvTranspose on oneDNN convolution / deconvolution primitives, with fused post-ops
+// (activations as eltwise post-ops, residual Add/Mul as binary post-ops). Weights are reordered
+// once into the primitive's preferred blocked format and owned by the kernel.
+//
+// Layout: src and dst come in the layouts the layout pass chose. oneDNN only has fast kernels for
+// matching families (nChw16c -> nChw16c, plain -> plain, and plain -> nChw16c for few input
+// channels); for other combinations the kernel converts src or dst through scratch around a fast
+// primitive instead of accepting a reference implementation.
+#include <algorithm>
+
+#include "backend/cpu/cpu_ops.h"
+#include "core/error.h"
+#include "graph/op_geometry.h"
+
+namespace shoal::cpu {
+namespace {
+
+using tag = dnnl::memory::format_tag;
+
+struct ConvParams {
+  bool transpose = false;
+  int64_t group = 1;
+  ConvGeometry geo;
+  dnnl::memory::dims strides, dilates, pad_l, pad_r;
+};
+
+ConvParams conv_params(const OpContext& c) {
+  ConvParams p;
+  p.transpose = c.node.op_type == "ConvTranspose";
+  const Dims& x = c.in[0].dims;
+  const Dims& w = c.in[1].dims;
+  const Dims& y = c.out[0].dims;
+  if (w.size() != x.size()) {
+    fail(ErrorCode::kInvalidModel, "{}: weight {} and input {} ranks differ", c.label, dims_str(w),
+         dims_str(x));
+  }
+  std::vector<int64_t> kernel(w.begin() + 2, w.end());
+  p.geo = p.transpose ? compute_conv_transpose_geometry(c.node, x, kernel, c.label)
+                      : compute_conv_geometry(c.node, x, kernel, false, c.label);
+  p.group = c.node.attr_int("group", 1);
+  for (int64_t i = 0; i < p.geo.spatial; ++i) {
+    size_t s = static_cast<size_t>(i);
+    int64_t range = (p.geo.kernel[s] - 1) * p.geo.dilation[s] + 1;
+    int64_t ys = y[s + 2], xs = x[s + 2];
+    p.strides.push_back(p.geo.stride[s]);
+    p.dilates.push_back(p.geo.dilation[s] - 1);  // oneDNN counts dilation from 0
+    p.pad_l.push_back(p.geo.pad_begin[s]);
+    // Right padding: ONNX's, unless oneDNN's output-size formula needs another value.
+    if (p.transpose) {
+      p.pad_r.push_back((xs - 1) * p.geo.stride[s] + range - p.geo.pad_begin[s] - ys);
+    } else {
+      int64_t pr = p.geo.pad_end[s];
+      if ((xs - range + p.geo.pad_begin[s] + pr) / p.geo.stride[s] + 1 != ys) {
+        pr = (ys - 1) * p.geo.stride[s] + range - xs - p.geo.pad_begin[s];
+      }
+      p.pad_r.push_back(pr);
+    }
+  }
+  return p;
+}
+
+// ONNX weights as a oneDNN memory descriptor (oihw / goihw order; ConvTranspose's
+// [IC, OC/g, k...] is described with permuted strides).
+dnnl::memory::desc user_weights_md(const OpContext& c, const ConvParams& p) {
+  const Dims& w = c.in[1].dims;
+  const int64_t g = p.group;
+  int64_t ks = 1;
+  for (size_t i = 2; i < w.size(); ++i) ks *= w[i];
+  dnnl::memory::dims dims, strides;
+  std::vector<int64_t> kstrides;
+  for (size_t i = 2; i < w.size(); ++i) {
+    int64_t s = 1;
+    for (size_t j = i + 1; j < w.size(); ++j) s *= w[j];
+    kstrides.push_back(s);
+  }
+  if (!p.transpose) {
+    int64_t oc = w[0], icg = w[1];
+    if (g == 1) {
+      dims = {oc, icg};
+      strides = {icg * ks, ks};
+    } else {
+      dims = {g, oc / g, icg};
+      strides = {oc / g * icg * ks, icg * ks, ks};
+    }
+  } else {
+    int64_t ic = w[0], ocg = w[1], icg = ic / g;
+    if (g == 1) {
+      dims = {ocg, ic};
+      strides = {ks, ocg * ks};
+    } else {
+      dims = {g, ocg, icg};
+      strides = {icg * ocg * ks, ks, ocg * ks};
+    }
+  }
+  for (size_t i = 2; i < w.size(); ++i) dims.push_back(w[i]);
+  strides.insert(strides.end(), kstrides.begin(), kstrides.end());
+  return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides);
+}
+
+dnnl::memory::desc any_md(const dnnl::memory::desc& like) {
+  return dnnl::memory::desc(like.dims(), like.data_type(), tag::any);
+}
+
+struct Candidate {
+  Layout src, dst;
+};
+
+}  // namespace
+
+bool conv_supported(const OpContext& c, std::string* why) {
+  if (!all_f32(c, why)) return false;
+  if (c.in.size() < 2 || !c.in[1].present() || c.out.empty() || !c.out[0].present()) {
+    *why = "missing input or output";
+    return false;
+  }
+  size_t rank = c.in[0].dims.size();
+  if (rank < 3 || rank > 5) {
+    *why = fmt::format("rank {} input", rank);
+    return false;
+  }
+  if (!c.in[1].constant) {
+    *why = "weights computed at run time";
+    return false;
+  }
+  if (c.in.size() > 2 && c.in[2].present() && !c.in[2].constant) {
+    *why = "bias computed at run time";
+    return false;
+  }
+  ConvParams p = conv_params(c);
+  for (int64_t r : p.pad_r) {
+    if (p.transpose && r < 0) {
+      *why = "output_shape/output_padding beyond the padded input";
+      return false;
+    }
+  }
+  int64_t g = p.group;
+  const Dims& w = c.in[1].dims;
+  int64_t ic = c.in[0].dims[1], oc = c.out[0].dims[1];
+  bool ok = g >= 1 && ic % g == 0 && oc % g == 0 &&
+            (p.transpose ? (w[0] == ic && w[1] * g == oc) : (w[0] == oc && w[1] * g == ic));
+  if (!ok) {
+    *why =
+        fmt::format("weights {} do not match group {} and channels {}->{}", dims_str(w), g, ic, oc);
+    return false;
+  }
+  for (const PostOp& po : c.node.post_ops) {
+    if (po.kind == PostOp::Kind::kAdd || po.kind == PostOp::Kind::kMul) {
+      if (po.input < 0 || po.input >= static_cast<int>(c.in.size()) ||
+          !c.in[static_cast<size_t>(po.input)].present() ||
+          c.in[static_cast<size_t>(po.input)].dims.size() > rank) {
+        *why = "fused operand missing or of higher rank";
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
+KernelBuild build_conv(const OpContext& c) {
+  require_f32(c);
+  const ConvParams p = conv_params(c);
+  const Dims& x = c.in[0].dims;
+  const Dims& y = c.out[0].dims;
+  const DType dt = c.precision;
+  const bool has_bias = c.in.size() > 2 && c.in[2].present();
+  const Layout sl = c.in[0].layout, dl = c.out[0].layout;
+
+  dnnl::memory::desc wu = user_weights_md(c, p);
+  dnnl::memory::desc bias_md =
+      has_bias ? make_md(DType::kF32, {y[1]}, Layout::kPlain) : dnnl::memory::desc();
+
+  std::vector<Candidate> cands = {{sl, dl}, {sl, sl}, {dl, dl}};
+  if (x.size() == 4) cands.push_back({Layout::kBlocked16, Layout::kBlocked16});
+  cands.push_back({Layout::kPlain, Layout::kPlain});
+
+  auto try_create = [&](const Candidate& cd, dnnl::primitive_desc* out_pd,
+                        PostOpChain* out_chain) -> bool {
+    dnnl::memory::desc src = make_md(dt, x, cd.src);
+    dnnl::memory::desc dst = make_md(dt, y, cd.dst);
+    PostOpChain chain = make_post_ops(c, y, cd.dst);
+    dnnl::primitive_attr attr = user_scratchpad_attr();
+    attr.set_post_ops(chain.ops);
+    try {
+      if (p.transpose) {
+        dnnl::deconvolution_forward::desc d =
+            has_bias
+                ? dnnl::deconvolution_forward::desc(
+                      dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
+                      src, any_md(wu), bias_md, dst, p.strides, p.dilates, p.pad_l, p.pad_r)
+                : dnnl::deconvolution_forward::desc(
+                      dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
+                      src, any_md(wu), dst, p.strides, p.dilates, p.pad_l, p.pad_r);
+        *out_pd = dnnl::deconvolution_forward::primitive_desc(d, attr, dnnl_engine());
+      } else {
+        dnnl::convolution_forward::desc d =
+            has_bias ? dnnl::convolution_forward::desc(
+                           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                           src, any_md(wu), bias_md, dst, p.strides, p.dilates, p.pad_l, p.pad_r)
+                     : dnnl::convolution_forward::desc(
+                           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                           src, any_md(wu), dst, p.strides, p.dilates, p.pad_l, p.pad_r);
+        *out_pd = dnnl::convolution_forward::primitive_desc(d, attr, dnnl_engine());
+      }
+    } catch (const dnnl::error&) {
+      return false;
+    }
+    *out_chain = std::move(chain);
+    return true;
+  };
+
+  // First candidate with a fast implementation; else the first that exists at all.
+  dnnl::primitive_desc pd, fallback_pd;
+  PostOpChain chain, fallback_chain;
+  Candidate chosen{}, fallback{};
+  bool found = false, have_fallback = false;
+  for (const Candidate& cd : cands) {
+    dnnl::primitive_desc cur;
+    PostOpChain ch;
+    if (!try_create(cd, &cur, &ch)) continue;
+    if (!is_reference_impl(impl_name(cur))) {
+      pd = cur;
+      chain = std::move(ch);
+      chosen = cd;
+      found = true;
+      break;
+    }
+    if (!have_fallback) {
+      fallback_pd = cur;
+      fallback_chain = std::move(ch);
+      fallback = cd;
+      have_fallback = true;
+    }
+  }
+  if (!found) {
+    if (!have_fallback) {
+      fail(ErrorCode::kUnsupported, "{}: oneDNN has no {} for input {} weights {} output {}",
+           c.label, p.transpose ? "deconvolution" : "convolution", dims_str(x),
+           dims_str(c.in[1].dims), dims_str(y));
+    }
+    pd = fallback_pd;
+    chain = std::move(fallback_chain);
+    chosen = fallback;
+  }
+
+  auto k = std::make_unique<DnnlKernel>();
+  KernelBuild kb;
+  // Source, converted when the primitive wants the other layout.
+  ArgSource src = k->input(kb.use_input(0), make_md(dt, x, sl));
+  if (chosen.src != sl) {
+    ArgSource tmp = k->scratch(make_md(dt, x, chosen.src));
+    k->add_reorder(src, tmp);
+    src = tmp;
+  }
+  ArgSource weights = k->own(pd.query_md(dnnl::query::weights_md), wu, c.in[1].constant->raw());
+  std::vector<std::pair<int, ArgSource>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}};
+  if (has_bias) args.emplace_back(DNNL_ARG_BIAS, k->own(bias_md, bias_md, c.in[2].constant->raw()));
+  ArgSource dst = k->output(0, make_md(dt, y, dl));
+  ArgSource dst_int = chosen.dst == dl ? dst : k->scratch(make_md(dt, y, chosen.dst));
+  args.emplace_back(DNNL_ARG_DST, dst_int);
+  add_post_op_args(chain, c, kb, *k, args);
+  k->add(dnnl::primitive(pd), pd, std::move(args));
+  if (chosen.dst != dl) k->add_reorder(dst_int, dst);
+  kb.set_dnnl(std::move(k));
+
+  // flops: 2 * (output or input elements) * (channels per group) * kernel size.
+  double ksize = 1;
+  for (int64_t kdim : p.geo.kernel) ksize *= static_cast<double>(kdim);
+  if (p.transpose) {
+    kb.flops =
+        2.0 * static_cast<double>(num_elements(x)) * static_cast<double>(y[1] / p.group) * ksize;
+  } else {
+    kb.flops =
+        2.0 * static_cast<double>(num_elements(y)) * static_cast<double>(x[1] / p.group) * ksize;
+  }
+  return kb;
+}
+
+}  // namespace shoal::cpu

@@ -1,0 +1,141 @@
+// Internal interface between the cpu backend's compile driver (cpu_backend.cpp: layouts, views,
+// step order) and its per-op kernel builders (one file per op family). A builder sees one node
+// with the dtype, dims, layout and constant data of each input and output, and returns a kernel
+// with its scratch, packed-weight bytes and flops. Knows nothing about the arena planner.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/dnnl_util.h"
+#include "graph/ir.h"
+
+namespace shoal::cpu {
+
+struct ValueInfo {
+  DType dtype = DType::kUndefined;  // kUndefined for an omitted optional input/output
+  Dims dims;
+  Layout layout = Layout::kPlain;
+  const Tensor* constant = nullptr;  // compile-time data when known
+  bool present() const { return dtype != DType::kUndefined; }
+};
+
+struct OpContext {
+  const Node& node;
+  std::string label;  // "Conv 'name'" for messages
+  int opset = 0;
+  DType precision = DType::kF32;  // compute precision for floating-point kernels
+  std::vector<ValueInfo> in;      // parallel node.inputs
+  std::vector<ValueInfo> out;     // parallel node.outputs
+};
+
+struct KernelBuild {
+  std::unique_ptr<Kernel> kernel;
+  // Node input slots the kernel reads at run time, in KernelIO::in order.
+  std::vector<int> inputs;
+  size_t scratch_bytes = 0;
+  size_t packed_bytes = 0;
+  double flops = 0;
+  std::string impl;       // "brgconv:avx512_core", "generic", "copy", ...
+  bool in_place = false;  // output 0 may share the buffer of KernelIO input 0
+
+  // Position of node input `slot` in KernelIO::in (added on first use).
+  int use_input(int slot);
+  // Takes a DnnlKernel: its scratch, owned bytes and implementation names.
+  void set_dnnl(std::unique_ptr<DnnlKernel> k);
+};
+
+// How an op's layouts are chosen by the layout pass.
+enum class LayoutClass : uint8_t {
+  kPlain,    // every input and output plain
+  kFree,     // data input in any layout (the kernel adapts), output chosen freely (Conv)
+  kUniform,  // input 0 (unless `broadcasting`) and inputs with the output's dims share the
+             // output's layout; the rest plain
+};
+
+struct NativeOp {
+  const char* op_type;
+  LayoutClass layout_class;
+  // kUniform ops with NumPy broadcasting: only inputs with the output's dims carry its layout.
+  bool broadcasting;
+  // False (with a reason) when this node's attributes/dtypes need the generic kernel.
+  bool (*supported)(const OpContext& c, std::string* why);
+  KernelBuild (*build)(const OpContext& c);
+};
+
+// The natively implemented ops (native_ops.cpp); nullptr when `op_type` has none.
+const NativeOp* find_native_op(const std::string& op_type);
+
+// oneDNN post-ops for node.post_ops on a destination of `dst_dims` in `dst_layout`. kAdd/kMul
+// read node input slots: same-dims operands in `dst_layout`, broadcast ones plain.
+struct PostOpChain {
+  dnnl::post_ops ops;
+  struct Binary {
+    int post_op_index;  // position in `ops`
+    int slot;           // node input slot
+    dnnl::memory::desc md;
+  };
+  std::vector<Binary> binaries;
+  bool empty() const { return ops.len() == 0; }
+};
+// `chain` holds post-ops the kernel itself adds first (e.g. Gemm's C).
+PostOpChain make_post_ops(const OpContext& c, const Dims& dst_dims, Layout dst_layout,
+                          PostOpChain chain = {});
+// Appends the memory arguments of the binary post-ops (inputs bound through `kb`).
+// Call before adding the main primitive: operands in the wrong layout get a reorder first.
+void add_post_op_args(const PostOpChain& chain, const OpContext& c, KernelBuild& kb, DnnlKernel& k,
+                      std::vector<std::pair<int, ArgSource>>& args);
+// Runs node.post_ops as separate in-place primitives on `dst` (for primitives that reject them).
+void append_post_op_calls(const OpContext& c, KernelBuild& kb, DnnlKernel& k, const ArgSource& dst,
+                          const Dims& dst_dims, Layout dst_layout);
+// Layout a binary post-op / broadcast operand of `dims` takes next to a destination.
+Layout operand_layout(const Dims& dims, const Dims& dst_dims, Layout dst_layout);
+
+// fp32 only for now; throws kUnsupported naming the node for other precisions.
+void require_f32(const OpContext& c);
+// True when every present input and output is float32.
+bool all_f32(const OpContext& c, std::string* why);
+
+// Builders shared by the driver.
+// The generic kernel: the reference implementation on plain data (exact for data movement).
+KernelBuild build_generic(const OpContext& c);
+// Strided byte copies (Concat/Split/Slice pieces that cannot be views): piece k copies `count`
+// chunks of `chunk` bytes from node input `in_slot` to KernelIO output `out_index`. Works for
+// plain and nChw16c alike when pieces are whole 16-channel blocks.
+struct CopyPiece {
+  int in_slot = 0;       // node input slot
+  int out_index = 0;     // KernelIO output
+  size_t in_offset = 0;  // bytes
+  size_t in_stride = 0;  // bytes between consecutive chunks
+  size_t out_offset = 0;
+  size_t out_stride = 0;
+  size_t chunk = 0;   // bytes per chunk
+  int64_t count = 0;  // chunks
+};
+KernelBuild build_copy(std::vector<CopyPiece> pieces);
+// Converts input slot 0 from `from` to `to` layout (a reorder step).
+KernelBuild build_reorder(DType t, const Dims& dims, Layout from, Layout to);
+
+// Per-op builders (one file per op family).
+bool conv_supported(const OpContext& c, std::string* why);
+KernelBuild build_conv(const OpContext& c);  // Conv and ConvTranspose
+bool pool_supported(const OpContext& c, std::string* why);
+KernelBuild build_pool(const OpContext& c);
+bool resize_supported(const OpContext& c, std::string* why);
+KernelBuild build_resize(const OpContext& c);
+bool eltwise_supported(const OpContext& c, std::string* why);
+KernelBuild build_eltwise(const OpContext& c);
+bool binary_supported(const OpContext& c, std::string* why);
+KernelBuild build_binary(const OpContext& c);
+bool softmax_supported(const OpContext& c, std::string* why);
+KernelBuild build_softmax(const OpContext& c);
+bool matmul_supported(const OpContext& c, std::string* why);
+KernelBuild build_matmul(const OpContext& c);  // MatMul and Gemm
+bool transpose_supported(const OpContext& c, std::string* why);
+KernelBuild build_transpose(const OpContext& c);
+bool batch_norm_supported(const OpContext& c, std::string* why);
+KernelBuild build_batch_norm(const OpContext& c);
+
+}  // namespace shoal::cpu

@@ -1,0 +1,231 @@
+#include "backend/cpu/dnnl_util.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <cstring>
+#include <unordered_map>
+
+#include "core/error.h"
+
+namespace shoal {
+namespace {
+
+// 0 = not set: OMP_NUM_THREADS if given, else the number of cores (OpenMP's default).
+std::atomic<int> g_threads{0};
+
+int default_threads() {
+  static const int n = omp_get_max_threads();
+  return n;
+}
+
+}  // namespace
+
+void set_compute_threads(int n) {
+  g_threads.store(n > 0 ? n : 0);
+  cpu::sync_threads();
+}
+
+int compute_threads() {
+  int n = g_threads.load();
+  return n > 0 ? n : default_threads();
+}
+
+namespace cpu {
+
+const char* layout_name(Layout l) { return l == Layout::kBlocked16 ? "nChw16c" : "plain"; }
+
+dnnl::engine& dnnl_engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream& dnnl_stream() {
+  thread_local dnnl::stream s(dnnl_engine());
+  return s;
+}
+
+void sync_threads() {
+  int want = compute_threads();
+  if (omp_get_max_threads() != want) omp_set_num_threads(want);
+}
+
+dnnl::memory::data_type dnnl_dtype(DType t) {
+  using dt = dnnl::memory::data_type;
+  switch (t) {
+    case DType::kF32:
+      return dt::f32;
+    case DType::kBF16:
+      return dt::bf16;
+    case DType::kF16:
+      return dt::f16;
+    case DType::kI8:
+      return dt::s8;
+    case DType::kU8:
+      return dt::u8;
+    case DType::kI32:
+      return dt::s32;
+    default:
+      break;
+  }
+  fail(ErrorCode::kUnsupported, "cpu backend: oneDNN has no {} data type", dtype_name(t));
+}
+
+dnnl::memory::dims dnnl_dims(const Dims& d) {
+  if (d.empty()) return {1};
+  return dnnl::memory::dims(d.begin(), d.end());
+}
+
+Dims pad_rank(const Dims& d, size_t rank) {
+  Dims r(rank > d.size() ? rank - d.size() : 0, 1);
+  r.insert(r.end(), d.begin(), d.end());
+  return r;
+}
+
+dnnl::memory::desc make_md(DType t, const Dims& d, Layout l) {
+  dnnl::memory::dims dims = dnnl_dims(d);
+  if (l == Layout::kBlocked16) {
+    if (dims.size() != 4) {
+      fail(ErrorCode::kInternal, "cpu backend: nChw16c needs rank 4, got {}", dims_str(d));
+    }
+    return dnnl::memory::desc(dims, dnnl_dtype(t), dnnl::memory::format_tag::nChw16c);
+  }
+  dnnl::memory::dims strides(dims.size(), 1);
+  for (size_t i = dims.size(); i-- > 1;) strides[i - 1] = strides[i] * dims[i];
+  return dnnl::memory::desc(dims, dnnl_dtype(t), strides);
+}
+
+size_t storage_bytes(DType t, const Dims& d, Layout l) {
+  int64_t n = 1;
+  for (size_t i = 0; i < d.size(); ++i) {
+    int64_t x = d[i];
+    if (l == Layout::kBlocked16 && i == 1) x = (x + 15) / 16 * 16;
+    n = checked_mul(n, x);
+  }
+  return static_cast<size_t>(checked_mul(n, static_cast<int64_t>(dtype_size(t))));
+}
+
+std::string impl_name(const dnnl::primitive_desc_base& pd) {
+  const char* s = pd.impl_info_str();
+  return s ? s : "?";
+}
+
+bool is_reference_impl(const std::string& impl) { return impl.rfind("ref", 0) == 0; }
+
+dnnl::primitive_attr user_scratchpad_attr() {
+  dnnl::primitive_attr a;
+  a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return a;
+}
+
+namespace {
+constexpr size_t kAlign = 64;
+size_t align_up(size_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
+}  // namespace
+
+ArgSource DnnlKernel::input(int index, const dnnl::memory::desc& md) const {
+  ArgSource a;
+  a.kind = ArgSource::Kind::kInput;
+  a.index = index;
+  a.md = md;
+  return a;
+}
+
+ArgSource DnnlKernel::output(int index, const dnnl::memory::desc& md) const {
+  ArgSource a;
+  a.kind = ArgSource::Kind::kOutput;
+  a.index = index;
+  a.md = md;
+  return a;
+}
+
+ArgSource DnnlKernel::own(const dnnl::memory::desc& md, const dnnl::memory::desc& src_md,
+                          const void* data) {
+  ArgSource a;
+  a.kind = ArgSource::Kind::kOwned;
+  a.md = md;
+  a.owned = dnnl::memory(md, dnnl_engine());
+  dnnl::memory src(src_md, dnnl_engine(), const_cast<void*>(data));
+  if (md == src_md) {
+    std::memcpy(a.owned.get_data_handle(), data, md.get_size());
+  } else {
+    dnnl::reorder(src, a.owned).execute(dnnl_stream(), src, a.owned);
+    dnnl_stream().wait();
+  }
+  owned_bytes_ += md.get_size();
+  return a;
+}
+
+ArgSource DnnlKernel::scratch(const dnnl::memory::desc& md) {
+  ArgSource a;
+  a.kind = ArgSource::Kind::kScratch;
+  a.md = md;
+  a.offset = intermediate_bytes_;
+  intermediate_bytes_ = align_up(intermediate_bytes_ + md.get_size());
+  return a;
+}
+
+void DnnlKernel::add(dnnl::primitive prim, const dnnl::primitive_desc_base& pd,
+                     std::vector<std::pair<int, ArgSource>> args, bool main) {
+  Call c;
+  c.prim = std::move(prim);
+  c.args = std::move(args);
+  dnnl::memory::desc sp = pd.scratchpad_desc();
+  if (sp.get_size() > 0) {
+    c.has_scratchpad = true;
+    c.scratchpad_md = sp;
+    scratchpad_bytes_ = std::max(scratchpad_bytes_, align_up(sp.get_size()));
+  }
+  (main ? main_impls_ : other_impls_).push_back(impl_name(pd));
+  calls_.push_back(std::move(c));
+}
+
+void DnnlKernel::add_reorder(const ArgSource& src, const ArgSource& dst) {
+  dnnl::reorder::primitive_desc pd(dnnl_engine(), src.md, dnnl_engine(), dst.md,
+                                   user_scratchpad_attr());
+  add(dnnl::reorder(pd), pd, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}}, false);
+}
+
+std::string DnnlKernel::main_impl() const {
+  if (!main_impls_.empty()) return main_impls_.front();
+  if (!other_impls_.empty()) return other_impls_.front();
+  return "none";
+}
+
+void DnnlKernel::run(const KernelIO& io) {
+  sync_threads();
+  dnnl::engine& eng = dnnl_engine();
+  dnnl::stream& strm = dnnl_stream();
+  char* scratch = static_cast<char*>(io.scratch);
+  std::unordered_map<int, dnnl::memory> args;
+  for (const Call& c : calls_) {
+    args.clear();
+    for (const auto& [key, a] : c.args) {
+      void* p = nullptr;
+      switch (a.kind) {
+        case ArgSource::Kind::kInput:
+          p = const_cast<void*>(io.in[static_cast<size_t>(a.index)]);
+          break;
+        case ArgSource::Kind::kOutput:
+          p = io.out[static_cast<size_t>(a.index)];
+          break;
+        case ArgSource::Kind::kScratch:
+          p = scratch + a.offset;
+          break;
+        case ArgSource::Kind::kOwned:
+          args.emplace(key, a.owned);
+          continue;
+      }
+      args.emplace(key, dnnl::memory(a.md, eng, p));
+    }
+    if (c.has_scratchpad) {
+      args.emplace(DNNL_ARG_SCRATCHPAD,
+                   dnnl::memory(c.scratchpad_md, eng, scratch + intermediate_bytes_));
+    }
+    c.prim.execute(strm, args);
+  }
+  strm.wait();
+}
+
+}  // namespace cpu
+}  // namespace shoal

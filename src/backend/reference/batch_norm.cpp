@@ -1,0 +1,76 @@
+// Reference BatchNormalization: inference form y = (x - mean) / sqrt(var + eps) * scale + bias
+// per channel (axis 1); training form (training_mode, or extra outputs before opset 14) uses the
+// batch statistics and also outputs the running mean/var updated with `momentum`.
+#include <cmath>
+#include <vector>
+
+#include "backend/reference/ref_util.h"
+
+namespace shoal {
+
+using namespace ref;
+
+void ref_BatchNormalization(RefArgs& a) {
+  const Node& node = a.node;
+  const Tensor& x = input(a, 0);
+  if (!dtype_is_float(x.dtype())) fail_dtype(node, x.dtype());
+  const Dims& d = x.dims();
+  const int64_t batch = d[0], ch = d[1];
+  const int64_t plane = dims_product(d, 2, d.size());
+  const double eps = node.attr_float("epsilon", 1e-5f);
+  const double momentum = node.attr_float("momentum", 0.9f);
+
+  const std::vector<double> xv = read_f64(x);
+  const std::vector<double> scale = read_f64(input(a, 1));
+  const std::vector<double> bias = read_f64(input(a, 2));
+  std::vector<double> mean = read_f64(input(a, 3));
+  std::vector<double> var = read_f64(input(a, 4));
+
+  int outputs = 0;
+  for (size_t i = 1; i < a.out.size(); ++i) outputs += a.out[i].defined();
+  const bool training = a.opset >= 14 ? node.attr_int("training_mode", 0) != 0 : outputs > 0;
+  if (training) {
+    std::vector<double> bmean(static_cast<size_t>(ch), 0.0), bvar(static_cast<size_t>(ch), 0.0);
+    const double count = static_cast<double>(batch * plane);
+    for (int64_t c = 0; c < ch; ++c) {
+      double s = 0;
+      for (int64_t n = 0; n < batch; ++n) {
+        const double* p = xv.data() + (n * ch + c) * plane;
+        for (int64_t i = 0; i < plane; ++i) s += p[i];
+      }
+      const double mu = s / count;
+      double q = 0;
+      for (int64_t n = 0; n < batch; ++n) {
+        const double* p = xv.data() + (n * ch + c) * plane;
+        for (int64_t i = 0; i < plane; ++i) q += (p[i] - mu) * (p[i] - mu);
+      }
+      bmean[c] = mu;
+      bvar[c] = q / count;
+    }
+    std::vector<double> run_mean(mean.size()), run_var(var.size());
+    for (int64_t c = 0; c < ch; ++c) {
+      run_mean[c] = mean[c] * momentum + bmean[c] * (1 - momentum);
+      run_var[c] = var[c] * momentum + bvar[c] * (1 - momentum);
+    }
+    const std::vector<double>* extra[] = {&run_mean, &run_var, &bmean, &bvar};
+    for (size_t i = 1; i < a.out.size() && i <= 4; ++i) {
+      if (a.out[i].defined()) write_f64(a.out[i], *extra[i - 1]);
+    }
+    mean = bmean;
+    var = bvar;
+  }
+
+  std::vector<double> yv(xv.size());
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t c = 0; c < ch; ++c) {
+      const double inv = 1.0 / std::sqrt(var[c] + eps);
+      const int64_t base = (n * ch + c) * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        yv[base + i] = (xv[base + i] - mean[c]) * inv * scale[c] + bias[c];
+      }
+    }
+  }
+  write_f64(a.out[0], yv);
+}
+
+}  // namespace shoal

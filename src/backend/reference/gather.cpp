@@ -1,0 +1,56 @@
+// Gather along any axis with int32/int64 indices (negative ones count from the end): one memcpy of
+// the inner block per (outer index, index).
+#include <cstring>
+
+#include "backend/reference/kernel_util.h"
+#include "backend/reference/reference.h"
+#include "core/error.h"
+#include "graph/shape_inference.h"
+
+namespace shoal {
+
+void ref_Gather(RefArgs& a) {
+  const Tensor& data = a.in[0];
+  const Tensor& idx = a.in[1];
+  Tensor& out = a.out[0];
+  const std::string label = kernel_label(a.node);
+  const int64_t axis = normalize_axis(a.node.attr_int("axis", 0), data.rank(), label);
+  const Dims& dd = data.dims();
+  const int64_t n_axis = dd[static_cast<size_t>(axis)];
+  int64_t outer = 1;
+  int64_t inner = 1;
+  for (int64_t k = 0; k < data.rank(); ++k) {
+    if (k < axis) outer *= dd[static_cast<size_t>(k)];
+    if (k > axis) inner *= dd[static_cast<size_t>(k)];
+  }
+  const int64_t n_idx = idx.numel();
+  if (out.numel() != outer * n_idx * inner) {
+    fail(ErrorCode::kInternal, "{}: output {} does not match data {} and indices {}", label,
+         dims_str(out.dims()), dims_str(dd), dims_str(idx.dims()));
+  }
+  std::vector<int64_t> pos(static_cast<size_t>(n_idx));
+  for (int64_t j = 0; j < n_idx; ++j) {
+    int64_t v = idx.dtype() == DType::kI32   ? idx.data<int32_t>()[j]
+                : idx.dtype() == DType::kI64 ? idx.data<int64_t>()[j]
+                                             : idx.get_i64(j);
+    if (v < -n_axis || v >= n_axis) {
+      fail(ErrorCode::kInvalidArgument, "{}: index {} is out of range for axis {} of size {}",
+           label, v, axis, n_axis);
+    }
+    pos[static_cast<size_t>(j)] = v < 0 ? v + n_axis : v;
+  }
+  const size_t es = dtype_size(data.dtype());
+  const size_t block = static_cast<size_t>(inner) * es;
+  const char* src = static_cast<const char*>(data.raw());
+  char* dst = static_cast<char*>(out.raw());
+  if (block == 0) return;
+  for (int64_t o = 0; o < outer; ++o) {
+    const char* row = src + static_cast<size_t>(o * n_axis) * block;
+    for (int64_t j = 0; j < n_idx; ++j) {
+      std::memcpy(dst, row + static_cast<size_t>(pos[static_cast<size_t>(j)]) * block, block);
+      dst += block;
+    }
+  }
+}
+
+}  // namespace shoal

@@ -1,0 +1,295 @@
+// Shape functions of the neural-network ops: convolution, pooling, normalisation, resampling,
+// matrix products and softmax.
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "graph/op_geometry.h"
+#include "graph/shape_inference.h"
+
+namespace shoal {
+namespace {
+
+void require_float(const InferContext& c, int i, const char* role) {
+  if (!dtype_is_float(c.dtype(i))) {
+    fail(ErrorCode::kUnsupported, "{}: {} has dtype {}, expected a floating-point type", c.label(),
+         role, dtype_name(c.dtype(i)));
+  }
+}
+
+void require_same_dtype(const InferContext& c, int i, int j, const char* role_i,
+                        const char* role_j) {
+  if (c.dtype(i) != c.dtype(j)) {
+    fail(ErrorCode::kInvalidModel, "{}: {} dtype {} differs from {} dtype {}", c.label(), role_i,
+         dtype_name(c.dtype(i)), role_j, dtype_name(c.dtype(j)));
+  }
+}
+
+void require_rank(const InferContext& c, int i, size_t min_rank, const char* role) {
+  if (c.dims(i).size() < min_rank) {
+    fail(ErrorCode::kInvalidModel, "{}: {} {} must have rank >= {}", c.label(), role,
+         dims_str(c.dims(i)), min_rank);
+  }
+}
+
+// kernel_shape attribute, checked against the weight's spatial dims when both are known.
+std::vector<int64_t> conv_kernel(const InferContext& c, const Dims& w) {
+  std::vector<int64_t> k(w.begin() + 2, w.end());
+  if (c.node().has_attr("kernel_shape")) {
+    std::vector<int64_t> attr = c.node().attr_ints("kernel_shape");
+    if (attr != k) {
+      fail(ErrorCode::kInvalidModel, "{}: kernel_shape {} does not match weight {}", c.label(),
+           dims_str(attr), dims_str(w));
+    }
+  }
+  return k;
+}
+
+void check_bias(const InferContext& c, int i, int64_t m) {
+  if (!c.has_input(i)) return;
+  const Dims& b = c.dims(i);
+  if (b.size() != 1 || b[0] != m) {
+    fail(ErrorCode::kInvalidModel, "{}: bias {} does not match {} output channels", c.label(),
+         dims_str(b), m);
+  }
+  require_same_dtype(c, i, 0, "bias", "input");
+}
+
+int64_t group_attr(const InferContext& c) {
+  int64_t group = c.node().attr_int("group", 1);
+  if (group < 1) fail(ErrorCode::kInvalidModel, "{}: group {} must be >= 1", c.label(), group);
+  return group;
+}
+
+void infer_pool(InferContext& c, bool is_max) {
+  require_rank(c, 0, 3, "input");
+  DType t = c.dtype(0);
+  if (!dtype_is_float(t) && !(is_max && (t == DType::kI8 || t == DType::kU8))) {
+    fail(ErrorCode::kUnsupported, "{}: input dtype {} is not supported", c.label(), dtype_name(t));
+  }
+  if (!c.node().has_attr("kernel_shape")) {
+    fail(ErrorCode::kInvalidModel, "{}: missing attribute kernel_shape", c.label());
+  }
+  const Dims& x = c.dims(0);
+  bool ceil_mode = c.node().attr_int("ceil_mode", 0) != 0;
+  ConvGeometry g =
+      compute_conv_geometry(c.node(), x, c.node().attr_ints("kernel_shape"), ceil_mode, c.label());
+  Dims out = {x[0], x[1]};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  c.set_output(0, t, out);
+  if (c.num_outputs() > 1 && c.node().outputs[1] != kNoValue) {
+    if (!is_max) fail(ErrorCode::kInvalidModel, "{}: AveragePool has one output", c.label());
+    c.set_output(1, DType::kI64, out);
+  }
+}
+
+void infer_global_pool(InferContext& c) {
+  require_rank(c, 0, 2, "input");
+  require_float(c, 0, "input");
+  Dims out = c.dims(0);
+  for (size_t i = 2; i < out.size(); ++i) out[i] = 1;
+  c.set_output(0, c.dtype(0), out);
+}
+
+void infer_softmax_family(InferContext& c) {
+  require_float(c, 0, "input");
+  const Dims& x = c.dims(0);
+  int64_t def = c.opset() >= 13 ? -1 : 1;
+  int64_t rank = static_cast<int64_t>(x.size());
+  if (rank == 0) fail(ErrorCode::kInvalidModel, "{}: input must have rank >= 1", c.label());
+  normalize_axis(c.node().attr_int("axis", def), rank, c.label());
+  c.set_output(0, c.dtype(0), x);
+}
+
+void infer_resize_like(InferContext& c) {
+  require_rank(c, 0, 1, "input");
+  DType t = c.dtype(0);
+  if (t == DType::kBool || t == DType::kUndefined) {
+    fail(ErrorCode::kUnsupported, "{}: input dtype {} is not supported", c.label(), dtype_name(t));
+  }
+  const Node& n = c.node();
+  const Tensor* roi = nullptr;
+  const Tensor* scales = nullptr;
+  const Tensor* sizes = nullptr;
+  auto constant_input = [&](int i, const char* what) -> const Tensor* {
+    if (!c.has_input(i)) return nullptr;
+    const Tensor* k = c.constant(i);
+    if (!k) {
+      // An empty placeholder (opset 11 requires `scales` even when `sizes` is used).
+      if (c.input(i).has_shape && num_elements(c.dims(i)) == 0) return nullptr;
+      fail(ErrorCode::kUnsupported, "{}: {} must be known at compile time", c.label(), what);
+    }
+    return k;
+  };
+  bool upsample = n.op_type == "Upsample";
+  if (upsample) {
+    if (c.opset() >= 9) scales = constant_input(1, "scales");
+  } else if (c.opset() < 11) {
+    scales = constant_input(1, "scales");
+  } else {
+    if (n.attr_string("coordinate_transformation_mode", "half_pixel") == "tf_crop_and_resize") {
+      roi = constant_input(1, "roi");
+    }
+    scales = constant_input(2, "scales");
+    sizes = constant_input(3, "sizes");
+  }
+  const std::string mode = n.attr_string("mode", "nearest");
+  if (mode != "nearest" && mode != "linear" && mode != "cubic" &&
+      !(upsample && mode == "bilinear")) {
+    fail(ErrorCode::kUnsupported, "{}: unknown mode '{}'", c.label(), mode);
+  }
+  ResizeGeometry g =
+      compute_resize_geometry(n, c.opset(), c.dims(0), roi, scales, sizes, c.label());
+  c.set_output(0, t, g.out);
+}
+
+}  // namespace
+
+void infer_Conv(InferContext& c) {
+  require_rank(c, 0, 3, "input");
+  require_float(c, 0, "input");
+  require_same_dtype(c, 1, 0, "weight", "input");
+  const Dims& x = c.dims(0);
+  const Dims& w = c.dims(1);
+  if (w.size() != x.size()) {
+    fail(ErrorCode::kInvalidModel, "{}: weight {} must have the rank of input {}", c.label(),
+         dims_str(w), dims_str(x));
+  }
+  int64_t group = group_attr(c);
+  if (x[1] % group != 0 || w[1] * group != x[1]) {
+    if (group == 1) {
+      fail(ErrorCode::kInvalidModel, "{}: weight {} does not match input channels {}", c.label(),
+           dims_str(w), x[1]);
+    }
+    fail(ErrorCode::kInvalidModel, "{}: weight {} does not match input channels {} with group {}",
+         c.label(), dims_str(w), x[1], group);
+  }
+  if (w[0] % group != 0) {
+    fail(ErrorCode::kInvalidModel, "{}: {} output channels are not divisible by group {}",
+         c.label(), w[0], group);
+  }
+  check_bias(c, 2, w[0]);
+  ConvGeometry g = compute_conv_geometry(c.node(), x, conv_kernel(c, w), false, c.label());
+  Dims out = {x[0], w[0]};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  c.set_output(0, c.dtype(0), out);
+}
+
+void infer_ConvTranspose(InferContext& c) {
+  require_rank(c, 0, 3, "input");
+  require_float(c, 0, "input");
+  require_same_dtype(c, 1, 0, "weight", "input");
+  const Dims& x = c.dims(0);
+  const Dims& w = c.dims(1);
+  if (w.size() != x.size()) {
+    fail(ErrorCode::kInvalidModel, "{}: weight {} must have the rank of input {}", c.label(),
+         dims_str(w), dims_str(x));
+  }
+  int64_t group = group_attr(c);
+  if (w[0] != x[1] || x[1] % group != 0) {
+    fail(ErrorCode::kInvalidModel, "{}: weight {} does not match input channels {} with group {}",
+         c.label(), dims_str(w), x[1], group);
+  }
+  int64_t m = checked_mul(w[1], group);
+  check_bias(c, 2, m);
+  ConvGeometry g = compute_conv_transpose_geometry(c.node(), x, conv_kernel(c, w), c.label());
+  Dims out = {x[0], m};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  c.set_output(0, c.dtype(0), out);
+}
+
+void infer_BatchNormalization(InferContext& c) {
+  require_rank(c, 0, 2, "input");
+  require_float(c, 0, "input");
+  if (c.opset() < 9 && c.node().attr_int("spatial", 1) == 0) {
+    fail(ErrorCode::kUnsupported, "{}: spatial=0 (per-activation statistics) is not supported",
+         c.label());
+  }
+  const Dims& x = c.dims(0);
+  static const char* kRoles[] = {"input", "scale", "bias", "mean", "var"};
+  for (int i = 1; i < 5; ++i) {
+    const Dims& d = c.dims(i);
+    if (d.size() != 1 || d[0] != x[1]) {
+      fail(ErrorCode::kInvalidModel, "{}: {} {} does not match {} channels of input {}", c.label(),
+           kRoles[i], dims_str(d), x[1], dims_str(x));
+    }
+    require_float(c, i, kRoles[i]);
+  }
+  c.set_output(0, c.dtype(0), x);
+  for (int i = 1; i < c.num_outputs(); ++i) {
+    if (c.node().outputs[static_cast<size_t>(i)] != kNoValue) {
+      c.set_output(i, c.dtype(3), Dims{x[1]});
+    }
+  }
+}
+
+void infer_MaxPool(InferContext& c) { infer_pool(c, true); }
+void infer_AveragePool(InferContext& c) { infer_pool(c, false); }
+void infer_GlobalAveragePool(InferContext& c) { infer_global_pool(c); }
+void infer_GlobalMaxPool(InferContext& c) { infer_global_pool(c); }
+void infer_Resize(InferContext& c) { infer_resize_like(c); }
+void infer_Upsample(InferContext& c) { infer_resize_like(c); }
+
+void infer_MatMul(InferContext& c) {
+  require_same_dtype(c, 1, 0, "B", "A");
+  DType t = c.dtype(0);
+  if (!dtype_is_float(t) && t != DType::kI32 && t != DType::kI64) {
+    fail(ErrorCode::kUnsupported, "{}: dtype {} is not supported", c.label(), dtype_name(t));
+  }
+  Dims a = c.dims(0), b = c.dims(1);
+  if (a.empty() || b.empty()) {
+    fail(ErrorCode::kInvalidModel, "{}: MatMul inputs {} and {} must have rank >= 1", c.label(),
+         dims_str(a), dims_str(b));
+  }
+  bool a_vec = a.size() == 1, b_vec = b.size() == 1;
+  if (a_vec) a.insert(a.begin(), 1);
+  if (b_vec) b.push_back(1);
+  int64_t k = a.back();
+  if (b[b.size() - 2] != k) {
+    fail(ErrorCode::kInvalidModel, "{}: inner dims of {} and {} differ", c.label(),
+         dims_str(c.dims(0)), dims_str(c.dims(1)));
+  }
+  Dims batch =
+      broadcast_dims(Dims(a.begin(), a.end() - 2), Dims(b.begin(), b.end() - 2), c.label());
+  Dims out = batch;
+  if (!a_vec) out.push_back(a[a.size() - 2]);
+  if (!b_vec) out.push_back(b.back());
+  c.set_output(0, t, out);
+}
+
+void infer_Gemm(InferContext& c) {
+  require_same_dtype(c, 1, 0, "B", "A");
+  DType t = c.dtype(0);
+  if (!dtype_is_float(t) && t != DType::kI32 && t != DType::kI64) {
+    fail(ErrorCode::kUnsupported, "{}: dtype {} is not supported", c.label(), dtype_name(t));
+  }
+  const Dims& a = c.dims(0);
+  const Dims& b = c.dims(1);
+  if (a.size() != 2 || b.size() != 2) {
+    fail(ErrorCode::kInvalidModel, "{}: A {} and B {} must be 2-D", c.label(), dims_str(a),
+         dims_str(b));
+  }
+  bool ta = c.node().attr_int("transA", 0) != 0;
+  bool tb = c.node().attr_int("transB", 0) != 0;
+  int64_t m = ta ? a[1] : a[0], k = ta ? a[0] : a[1];
+  int64_t kb = tb ? b[1] : b[0], n = tb ? b[0] : b[1];
+  if (k != kb) {
+    fail(ErrorCode::kInvalidModel, "{}: A {} (transA={}) and B {} (transB={}) inner dims differ",
+         c.label(), dims_str(a), ta, dims_str(b), tb);
+  }
+  Dims out = {m, n};
+  if (c.has_input(2)) {
+    require_same_dtype(c, 2, 0, "C", "A");
+    const Dims& cd = c.dims(2);
+    if (cd.size() > 2 || broadcast_dims(cd, out, c.label()) != out) {
+      fail(ErrorCode::kInvalidModel, "{}: C {} is not broadcastable to {}", c.label(), dims_str(cd),
+           dims_str(out));
+    }
+  }
+  c.set_output(0, t, out);
+}
+
+void infer_Softmax(InferContext& c) { infer_softmax_family(c); }
+void infer_LogSoftmax(InferContext& c) { infer_softmax_family(c); }
+
+}  // namespace shoal

@@ -1,0 +1,236 @@
+#include "graph/shape_inference.h"
+
+#include <algorithm>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/error.h"
+
+namespace shoal {
+
+namespace {
+
+using InferFn = void (*)(InferContext&);
+
+const std::unordered_map<std::string_view, InferFn>& infer_table() {
+  static const std::unordered_map<std::string_view, InferFn> table = {
+#define SHOAL_OP(name, since) {#name, &infer_##name},
+#include "graph/ops.def"
+#undef SHOAL_OP
+  };
+  return table;
+}
+
+// Rethrows `e` with the node label in front unless the message already names it.
+[[noreturn]] void rethrow_labelled(const Error& e, const std::string& label) {
+  std::string_view msg = e.what();
+  if (msg.rfind(label, 0) == 0) throw e;
+  throw Error(e.code(), label + ": " + std::string(msg));
+}
+
+std::string symbolic_dims_str(const Value& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.dims.size(); ++i) {
+    if (i) s += ",";
+    if (v.dims[i] >= 0) {
+      s += std::to_string(v.dims[i]);
+    } else if (i < v.dim_params.size() && !v.dim_params[i].empty()) {
+      s += v.dim_params[i];
+    } else {
+      s += "?";
+    }
+  }
+  return s + "]";
+}
+
+bool dims_fixed(const Dims& d) {
+  for (int64_t x : d) {
+    if (x < 0) return false;
+  }
+  return true;
+}
+
+// Ops whose output is a view of input 0 with other dims: folding shares the constant's storage.
+bool is_view_op(const std::string& op) {
+  return op == "Identity" || op == "Reshape" || op == "Flatten" || op == "Squeeze" ||
+         op == "Unsqueeze";
+}
+
+}  // namespace
+
+const Value& InferContext::input(int i) const {
+  ValueId id = node().input(i);
+  if (id == kNoValue) fail(ErrorCode::kInvalidModel, "{}: input {} is missing", label(), i);
+  return graph_.value(id);
+}
+
+const Tensor* InferContext::constant(int i) const {
+  ValueId id = node().input(i);
+  if (id == kNoValue) return nullptr;
+  const Value& v = graph_.value(id);
+  return v.is_constant() ? &v.constant : nullptr;
+}
+
+std::vector<int64_t> InferContext::constant_ints(int i) const {
+  const Tensor* t = constant(i);
+  if (!t) {
+    fail(ErrorCode::kUnsupported,
+         "{}: input {} ('{}') must be known at compile time (a constant or computed from shapes)",
+         label(), i, input(i).name);
+  }
+  if (dtype_is_float(t->dtype())) {
+    fail(ErrorCode::kInvalidModel, "{}: input {} ('{}') must be an integer tensor, not {}", label(),
+         i, input(i).name, dtype_name(t->dtype()));
+  }
+  return t->to_i64_vector();
+}
+
+void InferContext::set_output(int i, DType dtype, Dims dims) {
+  const Node& n = node();
+  if (i < 0 || i >= num_outputs() || n.outputs[static_cast<size_t>(i)] == kNoValue) return;
+  if (dims_fixed(dims)) {
+    int64_t bytes = checked_mul(num_elements(dims), static_cast<int64_t>(dtype_size(dtype)));
+    if (bytes > kMaxTensorBytes) {
+      fail(ErrorCode::kLimit, "{}: output {} {} of {} needs {} bytes, above the limit of {}",
+           label(), i, dims_str(dims), dtype_name(dtype), bytes, kMaxTensorBytes);
+    }
+  }
+  Value& v = graph_.value(n.outputs[static_cast<size_t>(i)]);
+  v.dtype = dtype;
+  v.dims = std::move(dims);
+  v.has_shape = true;
+}
+
+void infer_node(Graph& g, NodeId n) {
+  const Node& node = g.nodes.at(static_cast<size_t>(n));
+  const std::string label = g.node_label(n);
+  if (!node.domain.empty() && node.domain != "ai.onnx") {
+    fail(ErrorCode::kUnsupported, "{}: operator domain '{}' is not supported", label, node.domain);
+  }
+  auto it = infer_table().find(node.op_type);
+  if (it == infer_table().end()) {
+    fail(ErrorCode::kUnsupported, "{}: operator '{}' is not supported", label, node.op_type);
+  }
+  for (ValueId v : node.inputs) {
+    if (v == kNoValue) continue;
+    const Value& val = g.value(v);
+    if (!val.has_shape && !val.is_constant()) {
+      fail(ErrorCode::kInvalidModel, "{}: input '{}' has no known shape", label, val.name);
+    }
+  }
+  InferContext ctx(g, n);
+  try {
+    it->second(ctx);
+  } catch (const Error& e) {
+    rethrow_labelled(e, label);
+  }
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    ValueId o = node.outputs[i];
+    if (o != kNoValue && !g.value(o).has_shape) {
+      fail(ErrorCode::kInternal, "{}: shape function left output {} ('{}') unset", label, i,
+           g.value(o).name);
+    }
+  }
+}
+
+void specialize_shapes(Graph& g, const NodeEvaluator& eval) {
+  for (ValueId id : g.inputs) {
+    const Value& v = g.value(id);
+    if (v.is_constant()) continue;
+    if (!v.has_shape || !dims_fixed(v.dims)) {
+      fail(ErrorCode::kInvalidArgument,
+           "input '{}' has symbolic dims {}: give it fixed dims before specialising", v.name,
+           v.has_shape ? symbolic_dims_str(v) : std::string("(no shape)"));
+    }
+  }
+  for (NodeId n : g.live_nodes()) {
+    infer_node(g, n);
+    Node& node = g.nodes[static_cast<size_t>(n)];
+    bool all_const = true;
+    for (ValueId v : node.inputs) {
+      if (v != kNoValue && !g.value(v).is_constant()) all_const = false;
+    }
+    bool dims_only = node.op_type == "Shape" || node.op_type == "Size";
+    if (!all_const && !dims_only) continue;
+    bool fits = true;
+    for (ValueId o : node.outputs) {
+      if (o == kNoValue) continue;
+      const Value& v = g.value(o);
+      if (checked_mul(num_elements(v.dims), static_cast<int64_t>(dtype_size(v.dtype))) >
+          kMaxFoldBytes) {
+        fits = false;
+      }
+    }
+    if (!fits) continue;
+    const std::string label = g.node_label(n);
+    if (is_view_op(node.op_type) && node.post_ops.empty()) {
+      const Value& in = g.value(node.inputs[0]);
+      Value& out = g.value(node.outputs[0]);
+      if (in.dtype == out.dtype) {
+        out.constant = in.constant.reshaped(out.dims);
+        node.dead = true;
+        continue;
+      }
+    }
+    std::vector<Tensor> in;
+    in.reserve(node.inputs.size());
+    for (ValueId v : node.inputs) {
+      if (v == kNoValue) {
+        in.emplace_back();
+      } else if (g.value(v).is_constant()) {
+        in.push_back(g.value(v).constant);
+      } else {  // Shape/Size read dims only: pass a tensor without data
+        in.push_back(Tensor::borrow(g.value(v).dtype, g.value(v).dims, nullptr));
+      }
+    }
+    std::vector<Tensor> out;
+    out.reserve(node.outputs.size());
+    for (ValueId o : node.outputs) {
+      if (o == kNoValue) {
+        out.emplace_back();
+      } else {
+        out.emplace_back(g.value(o).dtype, g.value(o).dims);
+      }
+    }
+    try {
+      eval(node, in, out);
+    } catch (const Error& e) {
+      // A kernel the folding evaluator lacks is not fatal: the node stays for run time.
+      if (e.code() == ErrorCode::kUnsupported && !dims_only) continue;
+      rethrow_labelled(e, label);
+    }
+    for (size_t i = 0; i < node.outputs.size(); ++i) {
+      if (node.outputs[i] != kNoValue) g.value(node.outputs[i]).constant = std::move(out[i]);
+    }
+    node.dead = true;
+  }
+}
+
+Dims broadcast_dims(const Dims& a, const Dims& b, const std::string& label) {
+  size_t r = std::max(a.size(), b.size());
+  Dims out(r);
+  for (size_t i = 0; i < r; ++i) {
+    int64_t x = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    int64_t y = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (x == y || y == 1) {
+      out[i] = x;
+    } else if (x == 1) {
+      out[i] = y;
+    } else if (x < 0 || y < 0) {  // symbolic against a fixed dim > 1: the fixed one wins
+      out[i] = x < 0 ? y : x;
+    } else {
+      fail(ErrorCode::kInvalidModel, "{}: cannot broadcast {} with {}", label, dims_str(a),
+           dims_str(b));
+    }
+  }
+  return out;
+}
+
+int64_t normalize_axis(int64_t axis, int64_t rank, const std::string& label) {
+  if (axis < -rank || axis >= rank) {
+    fail(ErrorCode::kInvalidModel, "{}: axis {} is out of range for rank {}", label, axis, rank);
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+}  // namespace shoal

@@ -1,0 +1,770 @@
+// Model builder on the ONNX protobuf classes. Layer and tensor names follow Ultralytics' exports
+// ("/model.2/cv1/conv/Conv", "model.2.cv1.conv.weight") so messages and profiles look familiar.
+//
+// Weights: plain random init makes deep SiLU stacks vanish or explode (no fixed gain is stable:
+// SiLU is ~x/2 near 0 and ~ReLU far from it). So the builder does what conditioning the shared
+// models did: BatchNorm calibrated on data. While building, it runs the network on one smooth
+// calibration image (batch 1, at most kCalibSize pixels, plain float loops) and rescales every
+// Conv per output channel so its output there has std gamma ~ U(0.75, 1.25) and mean
+// beta ~ U(-0.25, 0.25), i.e. BN folded with that image's statistics. Head output convs are
+// calibrated to fixed logit ranges (class logits mean -7, std 1.5), so a few anchors score
+// above 0.25 and the outputs depend strongly on the input.
+#include "onnx/builder.h"
+
+#include <onnx/onnx_pb.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "core/error.h"
+
+namespace shoal {
+namespace {
+
+constexpr const char* kCocoNames[80] = {"person",        "bicycle",      "car",
+                                        "motorcycle",    "airplane",     "bus",
+                                        "train",         "truck",        "boat",
+                                        "traffic light", "fire hydrant", "stop sign",
+                                        "parking meter", "bench",        "bird",
+                                        "cat",           "dog",          "horse",
+                                        "sheep",         "cow",          "elephant",
+                                        "bear",          "zebra",        "giraffe",
+                                        "backpack",      "umbrella",     "handbag",
+                                        "tie",           "suitcase",     "frisbee",
+                                        "skis",          "snowboard",    "sports ball",
+                                        "kite",          "baseball bat", "baseball glove",
+                                        "skateboard",    "surfboard",    "tennis racket",
+                                        "bottle",        "wine glass",   "cup",
+                                        "fork",          "knife",        "spoon",
+                                        "bowl",          "banana",       "apple",
+                                        "sandwich",      "orange",       "broccoli",
+                                        "carrot",        "hot dog",      "pizza",
+                                        "donut",         "cake",         "chair",
+                                        "couch",         "potted plant", "bed",
+                                        "dining table",  "toilet",       "tv",
+                                        "laptop",        "mouse",        "remote",
+                                        "keyboard",      "cell phone",   "microwave",
+                                        "oven",          "toaster",      "sink",
+                                        "refrigerator",  "book",         "clock",
+                                        "vase",          "scissors",     "teddy bear",
+                                        "hair drier",    "toothbrush"};
+
+constexpr int kCalibSize = 640;  // calibration image side (pixels), capped by imgsz
+
+struct Range {
+  float lo, hi;
+};
+constexpr Range kBnGamma = {0.75f, 1.25f};
+constexpr Range kBnBeta = {-0.25f, 0.25f};
+// Detect head outputs on the calibration image: DFL bin logits, class logits.
+constexpr Range kBoxLogitStd = {1.0f, 2.0f};
+constexpr Range kBoxLogitMean = {-0.5f, 0.5f};
+constexpr Range kClassLogitStd = {1.25f, 1.75f};
+constexpr Range kClassLogitMean = {-9.5f, -8.5f};
+
+// A batch-1 CHW float activation used only for calibration while building.
+struct Act {
+  int c = 0, h = 0, w = 0;
+  std::vector<float> d;
+  Act() = default;
+  Act(int c_, int h_, int w_)
+      : c(c_),
+        h(h_),
+        w(w_),
+        d(static_cast<size_t>(c_) * static_cast<size_t>(h_) * static_cast<size_t>(w_)) {}
+  size_t plane() const { return static_cast<size_t>(h) * static_cast<size_t>(w); }
+  float* ch(int i) { return d.data() + static_cast<size_t>(i) * plane(); }
+  const float* ch(int i) const { return d.data() + static_cast<size_t>(i) * plane(); }
+};
+
+// Direct convolution (no bias), padding k/2; for calibration only. Loops keep one output row and
+// the input rows it reads in cache.
+Act conv_forward(const Act& x, const std::vector<float>& w, int c2, int k, int s) {
+  int p = k / 2;
+  int ho = (x.h + 2 * p - k) / s + 1, wo = (x.w + 2 * p - k) / s + 1;
+  Act y(c2, ho, wo);
+  size_t kk = static_cast<size_t>(k) * static_cast<size_t>(k);
+  // Per kx: the ox range with 0 <= ox*s - p + kx < x.w, so inner loops have no bounds checks.
+  std::vector<int> ox0(static_cast<size_t>(k)), ox1(static_cast<size_t>(k));
+  for (int kx = 0; kx < k; ++kx) {
+    ox0[static_cast<size_t>(kx)] = std::max(0, (p - kx + s - 1) / s);
+    ox1[static_cast<size_t>(kx)] = std::min(wo, (x.w - 1 + p - kx) / s + 1);
+  }
+  constexpr int kBlock = 4;  // output channels per pass: each input row load feeds 4 rows
+  for (int o0 = 0; o0 < c2; o0 += kBlock) {
+    int nb = std::min(kBlock, c2 - o0);
+    for (int oy = 0; oy < ho; ++oy) {
+      float* out[kBlock];
+      for (int b = 0; b < kBlock; ++b) {
+        out[b] = y.ch(o0 + std::min(b, nb - 1)) + static_cast<size_t>(oy) * static_cast<size_t>(wo);
+      }
+      for (int i = 0; i < x.c; ++i) {
+        for (int ky = 0; ky < k; ++ky) {
+          int iy = oy * s - p + ky;
+          if (iy < 0 || iy >= x.h) continue;
+          const float* row = x.ch(i) + static_cast<size_t>(iy) * static_cast<size_t>(x.w);
+          for (int kx = 0; kx < k; ++kx) {
+            float wv[kBlock];
+            for (int b = 0; b < kBlock; ++b) {
+              size_t oc = static_cast<size_t>(o0 + b);
+              wv[b] = b < nb ? w[(oc * static_cast<size_t>(x.c) + static_cast<size_t>(i)) * kk +
+                                 static_cast<size_t>(ky * k + kx)]
+                             : 0.f;
+            }
+            const float* in = row - p + kx;
+            int a = ox0[static_cast<size_t>(kx)], e = ox1[static_cast<size_t>(kx)];
+            if (nb == kBlock) {
+              float* __restrict r0 = out[0];
+              float* __restrict r1 = out[1];
+              float* __restrict r2 = out[2];
+              float* __restrict r3 = out[3];
+              const float* __restrict src = in;
+              if (s == 1) {
+                for (int ox = a; ox < e; ++ox) {
+                  float v = src[ox];
+                  r0[ox] += wv[0] * v;
+                  r1[ox] += wv[1] * v;
+                  r2[ox] += wv[2] * v;
+                  r3[ox] += wv[3] * v;
+                }
+              } else {
+                for (int ox = a; ox < e; ++ox) {
+                  float v = src[ox * s];
+                  r0[ox] += wv[0] * v;
+                  r1[ox] += wv[1] * v;
+                  r2[ox] += wv[2] * v;
+                  r3[ox] += wv[3] * v;
+                }
+              }
+            } else {
+              for (int b = 0; b < nb; ++b) {
+                for (int ox = a; ox < e; ++ox) out[b][ox] += wv[b] * in[ox * s];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return y;
+}
+
+Act silu(Act x) {
+  for (float& v : x.d) v = v / (1.f + std::exp(-v));
+  return x;
+}
+
+Act concat_channels(const std::vector<const Act*>& xs) {
+  int c = 0;
+  for (const Act* a : xs) c += a->c;
+  Act y(c, xs[0]->h, xs[0]->w);
+  auto out = y.d.begin();
+  for (const Act* a : xs) out = std::copy(a->d.begin(), a->d.end(), out);
+  return y;
+}
+
+Act slice_channels(const Act& x, int from, int n) {
+  Act y(n, x.h, x.w);
+  std::copy(x.ch(from), x.ch(from) + y.d.size(), y.d.begin());
+  return y;
+}
+
+// MaxPool k5 s1 p2.
+Act maxpool5(const Act& x) {
+  Act y(x.c, x.h, x.w);
+  for (int c = 0; c < x.c; ++c) {
+    for (int oy = 0; oy < x.h; ++oy) {
+      for (int ox = 0; ox < x.w; ++ox) {
+        float m = -INFINITY;
+        for (int iy = std::max(0, oy - 2); iy <= std::min(x.h - 1, oy + 2); ++iy) {
+          for (int ix = std::max(0, ox - 2); ix <= std::min(x.w - 1, ox + 2); ++ix) {
+            m = std::max(m, x.ch(c)[iy * x.w + ix]);
+          }
+        }
+        y.ch(c)[oy * x.w + ox] = m;
+      }
+    }
+  }
+  return y;
+}
+
+// Nearest x2.
+Act upsample2(const Act& x) {
+  Act y(x.c, x.h * 2, x.w * 2);
+  for (int c = 0; c < x.c; ++c) {
+    for (int oy = 0; oy < y.h; ++oy) {
+      for (int ox = 0; ox < y.w; ++ox) y.ch(c)[oy * y.w + ox] = x.ch(c)[(oy / 2) * x.w + ox / 2];
+    }
+  }
+  return y;
+}
+
+// The calibration input in [0, 1]: the left half uniform noise (what tests feed), the right half
+// smooth and image-like (waves, blocks, a little noise), so both kinds of input are in range.
+Act calibration_image(int size, std::mt19937& rng) {
+  Act x(3, size, size);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  for (int c = 0; c < 3; ++c) {
+    auto fc = static_cast<float>(c);
+    for (int y = 0; y < size; ++y) {
+      for (int xx = 0; xx < size; ++xx) {
+        float v = u(rng);
+        if (xx >= size / 2) {
+          float wave = std::sin(0.11f * static_cast<float>(xx) + fc) *
+                       std::cos(0.07f * static_cast<float>(y) - fc);
+          float block = static_cast<float>((xx / 16 + y / 16 + c) % 3) - 1.f;
+          v = std::clamp(0.5f + 0.25f * wave + 0.1f * block + 0.1f * (v - 0.5f), 0.f, 1.f);
+        }
+        x.ch(c)[y * size + xx] = v;
+      }
+    }
+  }
+  return x;
+}
+
+int make_divisible(double x, int divisor) {
+  return std::max(divisor, static_cast<int>(std::ceil(x / divisor)) * divisor);
+}
+
+// Accumulates nodes and initializers of one GraphProto.
+class ModelBuilder {
+ public:
+  ModelBuilder(uint32_t seed, int opset) : rng_(seed) {
+    model_.set_ir_version(opset >= 18 ? 9 : 8);
+    model_.set_producer_name("shoal-builder");
+    model_.set_producer_version("1");
+    auto* op = model_.add_opset_import();
+    op->set_domain("");
+    op->set_version(opset);
+    g_ = model_.mutable_graph();
+  }
+
+  onnx::GraphProto& graph() { return *g_; }
+  std::mt19937& rng() { return rng_; }
+
+  void add_input(const std::string& name, const std::vector<int64_t>& dims) {
+    set_value_info(g_->add_input(), name, dims);
+  }
+  void add_output(const std::string& name, const std::vector<int64_t>& dims) {
+    set_value_info(g_->add_output(), name, dims);
+  }
+  void add_metadata(const std::string& k, const std::string& v) {
+    auto* p = model_.add_metadata_props();
+    p->set_key(k);
+    p->set_value(v);
+  }
+
+  std::string initializer(const std::string& name, const std::vector<int64_t>& dims,
+                          const std::vector<float>& data) {
+    onnx::TensorProto* t = g_->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : dims) t->add_dims(d);
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(data.data()), data.size() * 4));
+    return name;
+  }
+
+  // A Constant node holding int64 values (shapes, splits), named like torch's exports.
+  std::string const_i64(const std::string& scope, const std::vector<int64_t>& v) {
+    std::string name = fmt::format("{}/Constant_{}", scope, const_count_++);
+    onnx::NodeProto* n = g_->add_node();
+    n->set_op_type("Constant");
+    n->set_name(name);
+    n->add_output(name + "_output_0");
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name("value");
+    a->set_type(onnx::AttributeProto::TENSOR);
+    onnx::TensorProto* t = a->mutable_t();
+    t->set_data_type(onnx::TensorProto::INT64);
+    t->add_dims(static_cast<int64_t>(v.size()));
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * 8));
+    return name + "_output_0";
+  }
+
+  std::string const_f32(const std::string& scope, const std::vector<float>& v) {
+    std::string name = fmt::format("{}/Constant_{}", scope, const_count_++);
+    onnx::NodeProto* n = g_->add_node();
+    n->set_op_type("Constant");
+    n->set_name(name);
+    n->add_output(name + "_output_0");
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name("value");
+    a->set_type(onnx::AttributeProto::TENSOR);
+    onnx::TensorProto* t = a->mutable_t();
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_dims(static_cast<int64_t>(v.size()));
+    for (float x : v) t->add_float_data(x);
+    return name + "_output_0";
+  }
+
+  // Adds a node named `name` with `n_out` outputs "<name>_output_<k>".
+  onnx::NodeProto* node(const std::string& op, const std::string& name,
+                        const std::vector<std::string>& inputs, int n_out = 1) {
+    onnx::NodeProto* n = g_->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (const auto& i : inputs) n->add_input(i);
+    for (int k = 0; k < n_out; ++k) n->add_output(fmt::format("{}_output_{}", name, k));
+    return n;
+  }
+  std::string op(const std::string& type, const std::string& name,
+                 const std::vector<std::string>& inputs) {
+    return node(type, name, inputs)->output(0);
+  }
+
+  static void attr(onnx::NodeProto* n, const std::string& k, int64_t v) {
+    auto* a = n->add_attribute();
+    a->set_name(k);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+  }
+  static void attr(onnx::NodeProto* n, const std::string& k, const std::vector<int64_t>& v) {
+    auto* a = n->add_attribute();
+    a->set_name(k);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v) a->add_ints(x);
+  }
+  static void attr(onnx::NodeProto* n, const std::string& k, const std::string& v) {
+    auto* a = n->add_attribute();
+    a->set_name(k);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(v);
+  }
+  static void attr(onnx::NodeProto* n, const std::string& k, float v) {
+    auto* a = n->add_attribute();
+    a->set_name(k);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+  }
+
+  // Calibration activations by tensor name (batch 1); see the file comment.
+  void set_act(const std::string& name, Act a) { acts_[name] = std::move(a); }
+  const Act& act(const std::string& name) const {
+    auto it = acts_.find(name);
+    if (it == acts_.end())
+      fail(ErrorCode::kInternal, "builder: no calibration activation for '{}'", name);
+    return it->second;
+  }
+
+  // Conv with random weights rescaled per output channel so that its output on the calibration
+  // image has std ~ U(gamma) and mean ~ U(beta) (BatchNorm folded with calibrated statistics).
+  std::string conv(const std::string& scope, const std::string& wname, const std::string& x, int c1,
+                   int c2, int k, int s, Range gamma = kBnGamma, Range beta = kBnBeta) {
+    int fan_in = c1 * k * k;
+    std::normal_distribution<float> nd(0.f, 1.f / std::sqrt(static_cast<float>(fan_in)));
+    std::vector<float> w(static_cast<size_t>(c2) * static_cast<size_t>(fan_in));
+    for (float& v : w) v = nd(rng_);
+    Act y = conv_forward(act(x), w, c2, k, s);
+    std::uniform_real_distribution<float> ug(gamma.lo, gamma.hi), ub(beta.lo, beta.hi);
+    // Per-channel means, one pooled std for the layer: tiny maps (2x2 at stride 32 of a 64-pixel
+    // input) give per-channel stds too noisy to divide by.
+    std::vector<double> means(static_cast<size_t>(c2));
+    double var = 0;
+    for (int o = 0; o < c2; ++o) {
+      const float* yo = y.ch(o);
+      double sum = 0, sum2 = 0;
+      for (size_t i = 0; i < y.plane(); ++i) {
+        sum += yo[i];
+        sum2 += static_cast<double>(yo[i]) * yo[i];
+      }
+      double n = static_cast<double>(y.plane());
+      means[static_cast<size_t>(o)] = sum / n;
+      var += std::max(0.0, sum2 / n - (sum / n) * (sum / n));
+    }
+    double sd = std::sqrt(var / c2);
+    std::vector<float> b(static_cast<size_t>(c2));
+    for (int o = 0; o < c2; ++o) {
+      float* yo = y.ch(o);
+      float g = ug(rng_), bt = ub(rng_);
+      auto scale = static_cast<float>(g / std::max(sd, 1e-3));
+      auto shift = static_cast<float>(bt - means[static_cast<size_t>(o)] * scale);
+      for (int i = 0; i < fan_in; ++i)
+        w[static_cast<size_t>(o) * static_cast<size_t>(fan_in) + static_cast<size_t>(i)] *= scale;
+      for (size_t i = 0; i < y.plane(); ++i) yo[i] = yo[i] * scale + shift;
+      b[static_cast<size_t>(o)] = shift;
+    }
+    std::string wn = initializer(wname + ".weight", {c2, c1, k, k}, w);
+    std::string bn = initializer(wname + ".bias", {c2}, b);
+    onnx::NodeProto* n = node("Conv", scope + "/Conv", {x, wn, bn});
+    attr(n, "dilations", std::vector<int64_t>{1, 1});
+    attr(n, "group", int64_t{1});
+    attr(n, "kernel_shape", std::vector<int64_t>{k, k});
+    int64_t p = k / 2;
+    attr(n, "pads", std::vector<int64_t>{p, p, p, p});
+    attr(n, "strides", std::vector<int64_t>{s, s});
+    set_act(n->output(0), std::move(y));
+    return n->output(0);
+  }
+
+  // Ultralytics Conv block: Conv (BN folded) + SiLU exported as Sigmoid and Mul.
+  std::string conv_silu(const std::string& scope, const std::string& wname, const std::string& x,
+                        int c1, int c2, int k, int s) {
+    std::string y = conv(scope + "/conv", wname + ".conv", x, c1, c2, k, s);
+    std::string sg = op("Sigmoid", scope + "/act/Sigmoid", {y});
+    std::string out = op("Mul", scope + "/act/Mul", {y, sg});
+    set_act(out, silu(act(y)));
+    acts_.erase(y);
+    return out;
+  }
+
+  std::string serialize() const {
+    std::string bytes;
+    if (!model_.SerializeToString(&bytes)) {
+      fail(ErrorCode::kInternal, "the built ONNX model could not be serialized");
+    }
+    return bytes;
+  }
+
+ private:
+  static void set_value_info(onnx::ValueInfoProto* vi, const std::string& name,
+                             const std::vector<int64_t>& dims) {
+    vi->set_name(name);
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(onnx::TensorProto::FLOAT);
+    auto* shape = tt->mutable_shape();
+    for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
+  }
+
+  onnx::ModelProto model_;
+  onnx::GraphProto* g_ = nullptr;
+  std::mt19937 rng_;
+  int const_count_ = 0;
+  std::unordered_map<std::string, Act> acts_;
+};
+
+void check_options(const BuilderOptions& o, bool detector) {
+  if (o.opset < 13 || o.opset > 19) {
+    fail(ErrorCode::kInvalidArgument, "builder: opset {} out of range 13..19", o.opset);
+  }
+  if (o.num_classes < 1 || o.num_classes > 10000) {
+    fail(ErrorCode::kInvalidArgument, "builder: num_classes {} out of range 1..10000",
+         o.num_classes);
+  }
+  if (o.batch < 1 || o.batch > 64)
+    fail(ErrorCode::kInvalidArgument, "builder: batch {} out of range 1..64", o.batch);
+  if (!(o.width > 0 && o.width <= 4) || !(o.depth > 0 && o.depth <= 4)) {
+    fail(ErrorCode::kInvalidArgument, "builder: width {} / depth {} out of range (0, 4]", o.width,
+         o.depth);
+  }
+  if (o.max_channels < 8)
+    fail(ErrorCode::kInvalidArgument, "builder: max_channels {} below 8", o.max_channels);
+  if (detector) {
+    if (o.imgsz < 32 || o.imgsz > 4096 || o.imgsz % 32 != 0) {
+      fail(ErrorCode::kInvalidArgument,
+           "builder: detector imgsz {} must be a multiple of 32 in "
+           "32..4096",
+           o.imgsz);
+    }
+    if (o.reg_max < 1 || o.reg_max > 64) {
+      fail(ErrorCode::kInvalidArgument, "builder: reg_max {} out of range 1..64", o.reg_max);
+    }
+    if (o.head_channels < 0 || o.head_channels > 4096) {
+      fail(ErrorCode::kInvalidArgument, "builder: head_channels {} out of range", o.head_channels);
+    }
+  } else if (o.imgsz < 8 || o.imgsz > 4096) {
+    fail(ErrorCode::kInvalidArgument, "builder: classifier imgsz {} out of range 8..4096", o.imgsz);
+  }
+}
+
+void add_common_metadata(ModelBuilder& b, const BuilderOptions& o, const char* task,
+                         const char* kind, int stride) {
+  b.add_metadata(
+      "description",
+      fmt::format("Shoal builder {} with random weights (seed {}); not trained", kind, o.seed));
+  b.add_metadata("author", "Shoal");
+  b.add_metadata("version", "shoal-builder-1");
+  b.add_metadata("license", "AGPL-3.0 License (architecture); random weights");
+  b.add_metadata("task", task);
+  b.add_metadata("stride", std::to_string(stride));
+  b.add_metadata("batch", std::to_string(o.batch));
+  b.add_metadata("imgsz", fmt::format("[{}, {}]", o.imgsz, o.imgsz));
+  b.add_metadata("names", class_names_metadata(o.num_classes));
+}
+
+// Channel Concat (axis 1) named `name`, with its calibration activation.
+std::string concat(ModelBuilder& b, const std::string& name, const std::vector<std::string>& xs) {
+  onnx::NodeProto* n = b.node("Concat", name, xs);
+  ModelBuilder::attr(n, "axis", int64_t{1});
+  std::vector<const Act*> acts;
+  for (const auto& x : xs) acts.push_back(&b.act(x));
+  b.set_act(n->output(0), concat_channels(acts));
+  return n->output(0);
+}
+
+// C2f(c1, c2, n, shortcut): cv1 1x1 to 2c, Split in two, n Bottlenecks on the last part (3x3,
+// 3x3, + residual), Concat of all parts, cv2 1x1.
+std::string c2f(ModelBuilder& b, int idx, const std::string& x, int c1, int c2, int n,
+                bool shortcut) {
+  std::string scope = fmt::format("/model.{}", idx);
+  std::string wn = fmt::format("model.{}", idx);
+  int c = c2 / 2;
+  std::string y = b.conv_silu(scope + "/cv1", wn + ".cv1", x, c1, 2 * c, 1, 1);
+  std::string split = b.const_i64(scope, {c, c});
+  onnx::NodeProto* sp = b.node("Split", scope + "/Split", {y, split}, 2);
+  ModelBuilder::attr(sp, "axis", int64_t{1});
+  std::vector<std::string> parts = {sp->output(0), sp->output(1)};
+  b.set_act(parts[0], slice_channels(b.act(y), 0, c));
+  b.set_act(parts[1], slice_channels(b.act(y), c, c));
+  for (int i = 0; i < n; ++i) {
+    std::string ms = fmt::format("{}/m.{}", scope, i);
+    std::string mw = fmt::format("{}.m.{}", wn, i);
+    std::string h = b.conv_silu(ms + "/cv1", mw + ".cv1", parts.back(), c, c, 3, 1);
+    h = b.conv_silu(ms + "/cv2", mw + ".cv2", h, c, c, 3, 1);
+    if (shortcut) {
+      Act sum = b.act(h);
+      const Act& r = b.act(parts.back());
+      for (size_t k = 0; k < sum.d.size(); ++k) sum.d[k] += r.d[k];
+      h = b.op("Add", ms + "/Add", {parts.back(), h});
+      b.set_act(h, std::move(sum));
+    }
+    parts.push_back(h);
+  }
+  return b.conv_silu(scope + "/cv2", wn + ".cv2", concat(b, scope + "/Concat", parts), (2 + n) * c,
+                     c2, 1, 1);
+}
+
+std::string sppf(ModelBuilder& b, int idx, const std::string& x, int c1, int c2) {
+  std::string scope = fmt::format("/model.{}", idx);
+  std::string wn = fmt::format("model.{}", idx);
+  int c = c1 / 2;
+  std::string y = b.conv_silu(scope + "/cv1", wn + ".cv1", x, c1, c, 1, 1);
+  std::vector<std::string> parts = {y};
+  for (int i = 0; i < 3; ++i) {
+    std::string name = i == 0 ? scope + "/m/MaxPool" : fmt::format("{}/m_{}/MaxPool", scope, i);
+    onnx::NodeProto* mp = b.node("MaxPool", name, {parts.back()});
+    ModelBuilder::attr(mp, "ceil_mode", int64_t{0});
+    ModelBuilder::attr(mp, "dilations", std::vector<int64_t>{1, 1});
+    ModelBuilder::attr(mp, "kernel_shape", std::vector<int64_t>{5, 5});
+    ModelBuilder::attr(mp, "pads", std::vector<int64_t>{2, 2, 2, 2});
+    ModelBuilder::attr(mp, "strides", std::vector<int64_t>{1, 1});
+    b.set_act(mp->output(0), maxpool5(b.act(parts.back())));
+    parts.push_back(mp->output(0));
+  }
+  return b.conv_silu(scope + "/cv2", wn + ".cv2", concat(b, scope + "/Concat", parts), 4 * c, c2, 1,
+                     1);
+}
+
+std::string upsample(ModelBuilder& b, int idx, const std::string& x) {
+  std::string scope = fmt::format("/model.{}", idx);
+  std::string scales = b.const_f32(scope, {1.f, 1.f, 2.f, 2.f});
+  onnx::NodeProto* r = b.node("Resize", scope + "/Resize", {x, "", scales});
+  ModelBuilder::attr(r, "coordinate_transformation_mode", std::string("asymmetric"));
+  ModelBuilder::attr(r, "cubic_coeff_a", -0.75f);
+  ModelBuilder::attr(r, "mode", std::string("nearest"));
+  ModelBuilder::attr(r, "nearest_mode", std::string("floor"));
+  b.set_act(r->output(0), upsample2(b.act(x)));
+  return r->output(0);
+}
+
+std::string concat(ModelBuilder& b, int idx, const std::vector<std::string>& xs) {
+  return concat(b, fmt::format("/model.{}/Concat", idx), xs);
+}
+
+}  // namespace
+
+std::string class_names_metadata(int num_classes) {
+  std::string s = "{";
+  for (int i = 0; i < num_classes; ++i) {
+    if (i) s += ", ";
+    std::string name = i < 80 ? kCocoNames[i] : fmt::format("class{}", i);
+    s += fmt::format("{}: '{}'", i, name);
+  }
+  return s + "}";
+}
+
+std::string build_yolo_detector_onnx(const BuilderOptions& o) {
+  check_options(o, true);
+  ModelBuilder b(o.seed, o.opset);
+  auto ch = [&](int c) { return make_divisible(std::min(c, o.max_channels) * o.width, 8); };
+  auto rep = [&](int n) { return std::max(1, static_cast<int>(std::lround(n * o.depth))); };
+  const int nc = o.num_classes;
+  const int64_t batch = o.batch;
+
+  b.add_input("images", {batch, 3, o.imgsz, o.imgsz});
+  b.set_act("images", calibration_image(std::min(o.imgsz, kCalibSize), b.rng()));
+  // Backbone.
+  std::string x = b.conv_silu("/model.0", "model.0", "images", 3, ch(64), 3, 2);
+  x = b.conv_silu("/model.1", "model.1", x, ch(64), ch(128), 3, 2);
+  x = c2f(b, 2, x, ch(128), ch(128), rep(3), true);
+  x = b.conv_silu("/model.3", "model.3", x, ch(128), ch(256), 3, 2);
+  std::string p3 = c2f(b, 4, x, ch(256), ch(256), rep(6), true);
+  x = b.conv_silu("/model.5", "model.5", p3, ch(256), ch(512), 3, 2);
+  std::string p4 = c2f(b, 6, x, ch(512), ch(512), rep(6), true);
+  x = b.conv_silu("/model.7", "model.7", p4, ch(512), ch(1024), 3, 2);
+  x = c2f(b, 8, x, ch(1024), ch(1024), rep(3), true);
+  std::string p5 = sppf(b, 9, x, ch(1024), ch(1024));
+  // Neck (PAN).
+  x = concat(b, 11, {upsample(b, 10, p5), p4});
+  std::string h12 = c2f(b, 12, x, ch(1024) + ch(512), ch(512), rep(3), false);
+  x = concat(b, 14, {upsample(b, 13, h12), p3});
+  std::string out_p3 = c2f(b, 15, x, ch(512) + ch(256), ch(256), rep(3), false);
+  x = b.conv_silu("/model.16", "model.16", out_p3, ch(256), ch(256), 3, 2);
+  x = concat(b, 17, {x, h12});
+  std::string out_p4 = c2f(b, 18, x, ch(256) + ch(512), ch(512), rep(3), false);
+  x = b.conv_silu("/model.19", "model.19", out_p4, ch(512), ch(512), 3, 2);
+  x = concat(b, 20, {x, p5});
+  std::string out_p5 = c2f(b, 21, x, ch(512) + ch(1024), ch(1024), rep(3), false);
+
+  // Detect head.
+  const int reg = o.reg_max;
+  const std::vector<std::string> feats = {out_p3, out_p4, out_p5};
+  const std::vector<int> chans = {ch(256), ch(512), ch(1024)};
+  const std::vector<int> strides = {8, 16, 32};
+  int c2 = o.head_channels ? o.head_channels : std::max({16, chans[0] / 4, reg * 4});
+  int c3 = o.head_channels ? o.head_channels : std::max(chans[0], std::min(nc, 100));
+  const int no = 4 * reg + nc;
+  const std::string hs = "/model.22";
+  std::vector<std::string> flat;
+  int64_t anchors_total = 0;
+  for (int i = 0; i < 3; ++i) {
+    std::string s2 = fmt::format("{}/cv2.{}", hs, i), w2 = fmt::format("model.22.cv2.{}", i);
+    std::string a = b.conv_silu(s2 + ".0", w2 + ".0", feats[i], chans[i], c2, 3, 1);
+    a = b.conv_silu(s2 + ".1", w2 + ".1", a, c2, c2, 3, 1);
+    a = b.conv(s2 + ".2", w2 + ".2", a, c2, 4 * reg, 1, 1, kBoxLogitStd, kBoxLogitMean);
+    std::string s3 = fmt::format("{}/cv3.{}", hs, i), w3 = fmt::format("model.22.cv3.{}", i);
+    std::string c = b.conv_silu(s3 + ".0", w3 + ".0", feats[i], chans[i], c3, 3, 1);
+    c = b.conv_silu(s3 + ".1", w3 + ".1", c, c3, c3, 3, 1);
+    c = b.conv(s3 + ".2", w3 + ".2", c, c3, nc, 1, 1, kClassLogitStd, kClassLogitMean);
+    onnx::NodeProto* cat =
+        b.node("Concat", fmt::format("{}/Concat{}", hs, i ? "_" + std::to_string(i) : ""), {a, c});
+    ModelBuilder::attr(cat, "axis", int64_t{1});
+    std::string shape = b.const_i64(hs, {batch, no, -1});
+    flat.push_back(b.op("Reshape",
+                        fmt::format("{}/Reshape{}", hs, i ? "_" + std::to_string(i) : ""),
+                        {cat->output(0), shape}));
+    int64_t g = o.imgsz / strides[static_cast<size_t>(i)];
+    anchors_total += g * g;
+  }
+  onnx::NodeProto* all = b.node("Concat", hs + "/Concat_3", flat);
+  ModelBuilder::attr(all, "axis", int64_t{2});
+  std::string split = b.const_i64(hs, {4 * reg, nc});
+  onnx::NodeProto* sp = b.node("Split", hs + "/Split", {all->output(0), split}, 2);
+  ModelBuilder::attr(sp, "axis", int64_t{1});
+  std::string box = sp->output(0), cls = sp->output(1);
+
+  // DFL: softmax over reg_max bins per side, expectation by a fixed 1x1 conv with weights 0..15.
+  std::string dshape = b.const_i64(hs + "/dfl", {batch, 4, reg, anchors_total});
+  std::string d = b.op("Reshape", hs + "/dfl/Reshape", {box, dshape});
+  onnx::NodeProto* tr = b.node("Transpose", hs + "/dfl/Transpose", {d});
+  ModelBuilder::attr(tr, "perm", std::vector<int64_t>{0, 2, 1, 3});
+  onnx::NodeProto* sm = b.node("Softmax", hs + "/dfl/Softmax", {tr->output(0)});
+  ModelBuilder::attr(sm, "axis", int64_t{1});
+  std::vector<float> bins(static_cast<size_t>(reg));
+  for (int i = 0; i < reg; ++i) bins[static_cast<size_t>(i)] = static_cast<float>(i);
+  std::string dw = b.initializer("model.22.dfl.conv.weight", {1, reg, 1, 1}, bins);
+  onnx::NodeProto* dc = b.node("Conv", hs + "/dfl/conv/Conv", {sm->output(0), dw});
+  ModelBuilder::attr(dc, "dilations", std::vector<int64_t>{1, 1});
+  ModelBuilder::attr(dc, "group", int64_t{1});
+  ModelBuilder::attr(dc, "kernel_shape", std::vector<int64_t>{1, 1});
+  ModelBuilder::attr(dc, "pads", std::vector<int64_t>{0, 0, 0, 0});
+  ModelBuilder::attr(dc, "strides", std::vector<int64_t>{1, 1});
+  std::string dist = b.op("Reshape", hs + "/dfl/Reshape_1",
+                          {dc->output(0), b.const_i64(hs + "/dfl", {batch, 4, anchors_total})});
+
+  // Anchor decode (dist2bbox, xywh) and stride scaling.
+  std::vector<float> anchors(static_cast<size_t>(2 * anchors_total));
+  std::vector<float> stride_row(static_cast<size_t>(anchors_total));
+  int64_t k = 0;
+  for (int i = 0; i < 3; ++i) {
+    int g = o.imgsz / strides[static_cast<size_t>(i)];
+    for (int y = 0; y < g; ++y) {
+      for (int xx = 0; xx < g; ++xx, ++k) {
+        anchors[static_cast<size_t>(k)] = static_cast<float>(xx) + 0.5f;
+        anchors[static_cast<size_t>(anchors_total + k)] = static_cast<float>(y) + 0.5f;
+        stride_row[static_cast<size_t>(k)] = static_cast<float>(strides[static_cast<size_t>(i)]);
+      }
+    }
+  }
+  std::string anc = b.initializer("/model.22/anchors", {1, 2, anchors_total}, anchors);
+  std::string str = b.initializer("/model.22/strides", {1, anchors_total}, stride_row);
+  onnx::NodeProto* lr = b.node("Split", hs + "/Split_1", {dist, b.const_i64(hs, {2, 2})}, 2);
+  ModelBuilder::attr(lr, "axis", int64_t{1});
+  std::string x1y1 = b.op("Sub", hs + "/Sub", {anc, lr->output(0)});
+  std::string x2y2 = b.op("Add", hs + "/Add", {anc, lr->output(1)});
+  std::string sum = b.op("Add", hs + "/Add_1", {x1y1, x2y2});
+  std::string two = b.const_f32(hs, {2.f});
+  std::string cxy = b.op("Div", hs + "/Div", {sum, two});
+  std::string wh = b.op("Sub", hs + "/Sub_1", {x2y2, x1y1});
+  onnx::NodeProto* xywh = b.node("Concat", hs + "/Concat_4", {cxy, wh});
+  ModelBuilder::attr(xywh, "axis", int64_t{1});
+  std::string dbox = b.op("Mul", hs + "/Mul", {xywh->output(0), str});
+  std::string scores = b.op("Sigmoid", hs + "/Sigmoid", {cls});
+  onnx::NodeProto* out = b.node("Concat", hs + "/Concat_5", {dbox, scores});
+  ModelBuilder::attr(out, "axis", int64_t{1});
+  out->set_output(0, "output0");
+  b.add_output("output0", {batch, 4 + nc, anchors_total});
+
+  add_common_metadata(b, o, "detect", "YOLOv8-like detector", 32);
+  return b.serialize();
+}
+
+std::string build_classifier_onnx(const BuilderOptions& o) {
+  check_options(o, false);
+  ModelBuilder b(o.seed, o.opset);
+  auto ch = [&](int c) { return make_divisible(std::min(c, o.max_channels) * o.width, 8); };
+  const int nc = o.num_classes;
+  b.add_input("images", {o.batch, 3, o.imgsz, o.imgsz});
+  b.set_act("images", calibration_image(std::min(o.imgsz, kCalibSize), b.rng()));
+  std::string x = b.conv_silu("/model.0", "model.0", "images", 3, ch(64), 3, 2);
+  x = b.conv_silu("/model.1", "model.1", x, ch(64), ch(128), 3, 2);
+  x = b.conv_silu("/model.2/conv", "model.2.conv", x, ch(128), ch(256), 1, 1);
+  const int cf = ch(256);
+  std::vector<double> feat(static_cast<size_t>(cf));  // calibration features after pooling
+  {
+    const Act& a = b.act(x);
+    for (int c = 0; c < cf; ++c) {
+      double sum = 0;
+      for (size_t i = 0; i < a.plane(); ++i) sum += a.ch(c)[i];
+      feat[static_cast<size_t>(c)] = sum / static_cast<double>(a.plane());
+    }
+  }
+  x = b.op("GlobalAveragePool", "/model.2/pool/GlobalAveragePool", {x});
+  onnx::NodeProto* fl = b.node("Flatten", "/model.2/Flatten", {x});
+  ModelBuilder::attr(fl, "axis", int64_t{1});
+  // Linear layer scaled so class logits on the calibration image have a std of 2 (a confident
+  // but not one-hot softmax), as the shared classifier was conditioned.
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> w(static_cast<size_t>(nc) * static_cast<size_t>(cf)),
+      bias(static_cast<size_t>(nc));
+  for (float& v : w) v = nd(b.rng());
+  std::uniform_real_distribution<float> ub(-0.5f, 0.5f);
+  for (float& v : bias) v = ub(b.rng());
+  double sum = 0, sum2 = 0;
+  for (int k = 0; k < nc; ++k) {
+    double l = 0;
+    for (int c = 0; c < cf; ++c)
+      l += w[static_cast<size_t>(k * cf + c)] * feat[static_cast<size_t>(c)];
+    sum += l;
+    sum2 += l * l;
+  }
+  double mean = sum / nc, sd = std::sqrt(std::max(0.0, sum2 / nc - mean * mean));
+  auto scale = static_cast<float>(2.0 / std::max(sd, 1e-3));
+  if (nc == 1) scale = 1.f;
+  for (float& v : w) v *= scale;
+  std::string wn = b.initializer("model.2.linear.weight", {nc, cf}, w);
+  std::string bn = b.initializer("model.2.linear.bias", {nc}, bias);
+  onnx::NodeProto* gm = b.node("Gemm", "/model.2/linear/Gemm", {fl->output(0), wn, bn});
+  ModelBuilder::attr(gm, "alpha", 1.f);
+  ModelBuilder::attr(gm, "beta", 1.f);
+  ModelBuilder::attr(gm, "transB", int64_t{1});
+  onnx::NodeProto* sm = b.node("Softmax", "/model.2/Softmax", {gm->output(0)});
+  ModelBuilder::attr(sm, "axis", int64_t{1});
+  sm->set_output(0, "output0");
+  b.add_output("output0", {o.batch, nc});
+  add_common_metadata(b, o, "classify", "classifier", 1);
+  return b.serialize();
+}
+
+void save_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) fail(ErrorCode::kInvalidArgument, "cannot open '{}' for writing", path);
+  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  f.close();
+  if (!f) fail(ErrorCode::kInvalidArgument, "cannot write {} bytes to '{}'", bytes.size(), path);
+}
+
+}  // namespace shoal

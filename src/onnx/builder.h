@@ -1,0 +1,41 @@
+// Builds small ONNX models (serialized ModelProto bytes) with seeded random weights, so tests and
+// benchmarks run on a fresh clone without ../shared. Knows nothing about the graph IR or backends.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace shoal {
+
+struct BuilderOptions {
+  uint32_t seed = 0;        // std::mt19937 seed; the same options give the same bytes
+  int imgsz = 640;          // square input size (detector: a multiple of 32; classifier: any >= 8)
+  int num_classes = 80;     // class names are COCO's for the first 80, then "class<i>"
+  double width = 0.25;      // channel multiplier (Ultralytics n 0.25, s 0.5, m 0.75)
+  double depth = 0.33;      // C2f repeat multiplier (n/s 0.33, m 0.67)
+  int max_channels = 1024;  // channel cap applied before `width` (Ultralytics max_channels)
+  int reg_max = 16;         // DFL bins per box side
+  int head_channels = 0;    // Detect head hidden channels (box and class branch); 0 = Ultralytics'
+  int batch = 1;
+  int opset = 17;  // ai.onnx opset, 13..19
+};
+
+// A YOLOv8-like detector: Conv(+Sigmoid·Mul SiLU) blocks, C2f (Split/Concat, residual Add),
+// SPPF (3 MaxPool k5), nearest Resize x2, the v8 Detect head with DFL (Reshape/Transpose/Softmax/
+// 1x1 Conv) and anchor decode (Sub/Add/Div/Mul, Sigmoid class scores). Input `images`
+// [batch,3,imgsz,imgsz] float32; output `output0` [batch, 4+nc, N] with N = sum (imgsz/s)^2 over
+// strides 8/16/32. metadata_props as Ultralytics writes them (task, stride, imgsz, batch, names).
+// Throws shoal::Error (kInvalidArgument) for options out of range.
+std::string build_yolo_detector_onnx(const BuilderOptions& opts);
+
+// A tiny classifier: 3 Conv+SiLU, GlobalAveragePool, Flatten, Gemm, Softmax. Input `images`
+// [batch,3,imgsz,imgsz]; output `output0` [batch, nc] probabilities; metadata task=classify.
+std::string build_classifier_onnx(const BuilderOptions& opts);
+
+// Ultralytics' names dict string: "{0: 'person', 1: 'bicycle', ...}".
+std::string class_names_metadata(int num_classes);
+
+// Writes `bytes` to `path` (throws kInvalidArgument when the file cannot be written).
+void save_bytes(const std::string& path, const std::string& bytes);
+
+}  // namespace shoal

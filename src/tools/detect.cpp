@@ -1,0 +1,236 @@
+// `shoal detect MODEL IMAGE...`: the vision pipeline on image files and folders, printing a
+// table or one JSON document, optionally saving annotated images. Each file succeeds or fails
+// on its own; the exit code is non-zero when any failed.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <opencv2/imgcodecs.hpp>
+#include <optional>
+
+#include "backend/backend.h"
+#include "core/error.h"
+#include "vision/detector.h"
+#include "vision/draw.h"
+#include "vision/image_io.h"
+#include "vision/result_json.h"
+
+namespace shoal {
+namespace {
+
+struct DetectArgs {
+  std::string model;
+  std::vector<std::string> images;
+  float conf = 0.25f;
+  std::optional<float> iou;
+  bool agnostic_flag = false, class_aware_flag = false;
+  int max_det = 300;
+  bool json = false;
+  std::string save_dir;
+  std::string family, task, names;
+  int threads = 0;
+  std::string backend = "cpu";
+  bool no_masks = false;
+};
+
+DetectArgs g_args;
+CLI::App* g_cmd = nullptr;
+
+// The file name to save an annotated image under (unique within one run).
+std::string save_name(const std::string& path, std::map<std::string, int>& used) {
+  std::filesystem::path p(path);
+  std::string stem = p.stem().string(), ext = p.extension().string();
+  if (!vision::has_image_extension(path)) ext = ".jpg";
+  std::string name = stem + ext;
+  int& n = used[name];
+  if (n > 0) name = stem + "_" + std::to_string(n) + ext;
+  ++n;
+  return name;
+}
+
+void print_progress(size_t done, size_t total, const std::string& current) {
+  const int width = 30;
+  const int filled = static_cast<int>(width * done / std::max<size_t>(total, 1));
+  std::string bar(static_cast<size_t>(filled), '=');
+  if (filled < width) bar += '>';
+  bar.resize(width, ' ');
+  std::string name = std::filesystem::path(current).filename().string();
+  if (name.size() > 40) name = name.substr(0, 37) + "...";
+  fmt::print(stderr, "\r[{}] {}/{} {:<40}", bar, done, total, name);
+  std::fflush(stderr);
+}
+
+void print_table(const vision::Result& r, const vision::ModelInfo& info) {
+  if (!r.error.empty()) {
+    fmt::print("{}: FAILED: {}\n\n", r.image, r.error);
+    return;
+  }
+  const bool cls = info.task == vision::Task::kClassify;
+  fmt::print(
+      "{}  {}x{}  {} {}  (decode {:.1f} ms, pre {:.1f} ms, inference {:.1f} ms, post {:.1f} ms)\n",
+      r.image, r.width, r.height, cls ? r.top5.size() : r.detections.size(),
+      cls ? "classes" : "detections", r.decode_ms, r.preprocess_ms, r.inference_ms,
+      r.postprocess_ms);
+  if (cls) {
+    fmt::print("  {:>3}  {:<20} {:>8}\n", "#", "class", "prob");
+    for (size_t i = 0; i < r.top5.size(); ++i) {
+      fmt::print("  {:>3}  {:<20} {:>8.4f}\n", i + 1, r.top5[i].class_name, r.top5[i].score);
+    }
+  } else if (!r.detections.empty()) {
+    const bool seg = info.task == vision::Task::kSegment, pose = info.task == vision::Task::kPose;
+    fmt::print("  {:>3}  {:<20} {:>6} {:>8} {:>8} {:>8} {:>8}{}\n", "#", "class", "score", "x1",
+               "y1", "x2", "y2",
+               seg    ? "  mask px"
+               : pose ? "  keypoints>0.5"
+                      : "");
+    for (size_t i = 0; i < r.detections.size(); ++i) {
+      const vision::Detection& d = r.detections[i];
+      std::string extra;
+      if (seg) extra = fmt::format("  {:>7}", d.mask.empty() ? 0 : cv::countNonZero(d.mask));
+      if (pose) {
+        int vis = 0;
+        for (const vision::Keypoint& k : d.keypoints) vis += k.v > 0.5f ? 1 : 0;
+        extra = fmt::format("  {:>2}/{}", vis, d.keypoints.size());
+      }
+      fmt::print("  {:>3}  {:<20} {:>6.3f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f}{}\n", i + 1,
+                 d.class_name, d.score, d.box.x1, d.box.y1, d.box.x2, d.box.y2, extra);
+    }
+  }
+  fmt::print("\n");
+}
+
+int run_detect(const DetectArgs& a) {
+  set_compute_threads(a.threads);
+  vision::DetectorOptions opt;
+  opt.conf = a.conf;
+  opt.iou = a.iou;
+  if (a.agnostic_flag) opt.agnostic = true;
+  if (a.class_aware_flag) opt.agnostic = false;
+  opt.max_det = a.max_det;
+  opt.masks = !a.no_masks;
+  opt.hints.family = a.family;
+  opt.hints.task = a.task;
+  opt.hints.names_file = a.names;
+  opt.backend = a.backend;
+  vision::Detector det = vision::Detector::open(a.model, opt);
+  const vision::ModelInfo& info = det.info();
+
+  std::vector<std::string> paths = vision::expand_image_args(a.images);
+  if (paths.empty()) {
+    fail(ErrorCode::kInvalidArgument, "no images found in {}", fmt::join(a.images, ", "));
+  }
+  if (!a.save_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(a.save_dir, ec);
+    if (ec) fail(ErrorCode::kInvalidArgument, "--save '{}': {}", a.save_dir, ec.message());
+  }
+  if (!a.json) {
+    fmt::print("model {}: {} {}, {} classes, input {}x{} ({})\n\n", a.model,
+               vision::family_name(info.family), vision::task_name(info.task), info.num_classes,
+               info.input_width, info.input_height, info.source);
+  }
+  const bool progress = isatty(STDERR_FILENO) && paths.size() > 1;
+  std::map<std::string, int> used_names;
+  nlohmann::json all = nlohmann::json::array();
+  int failed = 0;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (progress) print_progress(i, paths.size(), paths[i]);
+    vision::Result r;
+    cv::Mat img;
+    try {
+      const auto t0 = std::chrono::steady_clock::now();
+      img = vision::read_image(paths[i]);
+      const double decode_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      r = det.detect(img);
+      r.image = paths[i];
+      r.decode_ms = decode_ms;
+    } catch (const Error& e) {
+      r = vision::Result();
+      r.image = paths[i];
+      r.error = fmt::format("{} ({})", e.what(), error_code_name(e.code()));
+    } catch (const std::exception& e) {
+      r = vision::Result();
+      r.image = paths[i];
+      r.error = e.what();
+    }
+    if (!r.error.empty()) {
+      ++failed;
+      if (a.json) {  // the table (stdout) shows it otherwise
+        if (progress) fmt::print(stderr, "\n");
+        fmt::print(stderr, "shoal detect: {}\n", r.error);
+      }
+    } else if (!a.save_dir.empty()) {
+      const std::string out =
+          (std::filesystem::path(a.save_dir) / save_name(paths[i], used_names)).string();
+      bool ok = false;
+      try {
+        ok = cv::imwrite(out, vision::annotate(img, r));
+      } catch (const cv::Exception&) {
+        ok = false;
+      }
+      if (!ok) {
+        ++failed;
+        fmt::print(stderr, "shoal detect: cannot write annotated image '{}'\n", out);
+      }
+    }
+    if (a.json) {
+      all.push_back(vision::result_to_json(r));
+    } else {
+      if (progress) fmt::print(stderr, "\r{:80}\r", "");
+      print_table(r, info);
+    }
+  }
+  if (progress) fmt::print(stderr, "\r{:80}\r", "");
+  if (a.json) std::cout << all.dump() << "\n";
+  if (failed > 0) {
+    fmt::print(stderr, "shoal detect: {} of {} images failed\n", failed, paths.size());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_detect_command(CLI::App& app) {
+  DetectArgs& a = g_args;
+  CLI::App* sub =
+      app.add_subcommand("detect", "detect/segment/pose/classify images with a YOLO model");
+  sub->add_option("model", a.model, "ONNX model (YOLOv5u/v8/11 detect, seg, pose, cls; YOLOX)")
+      ->required();
+  sub->add_option("images", a.images, "image files or folders (JPEG, PNG, BMP)")->required();
+  sub->add_option("--conf", a.conf, "score threshold: keep scores > conf (default 0.25)")
+      ->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--iou", a.iou, "NMS IoU threshold (default 0.7; YOLOX 0.45)")
+      ->check(CLI::Range(0.0, 1.0));
+  // Two plain flags: CLI11 2.1 sets an std::optional<bool> flag to false when it is absent.
+  auto* agnostic = sub->add_flag("--agnostic", a.agnostic_flag,
+                                 "class-agnostic NMS (default: class-aware; YOLOX: agnostic)");
+  sub->add_flag("--class-aware", a.class_aware_flag, "class-aware NMS (e.g. for YOLOX)")
+      ->excludes(agnostic);
+  sub->add_option("--max-det", a.max_det, "at most N detections per image (default 300)")
+      ->check(CLI::Range(1, 100000));
+  sub->add_flag("--json", a.json, "print one JSON document (a list, one entry per image)");
+  sub->add_option("--save", a.save_dir, "write annotated images into DIR");
+  sub->add_option("--family", a.family,
+                  "model family when metadata does not tell: ultralytics, yolox");
+  sub->add_option("--task", a.task,
+                  "task when metadata does not tell: detect, segment, pose, classify");
+  sub->add_option("--names", a.names, "class names file (one per line, or {0: 'a', ...})");
+  sub->add_option("--threads", a.threads, "compute threads (default: all cores)")
+      ->check(CLI::Range(0, 1024));
+  sub->add_option("--backend", a.backend, "cpu or reference")
+      ->check(CLI::IsMember({"cpu", "reference"}));
+  sub->add_flag("--no-masks", a.no_masks, "segment models: boxes only");
+  g_cmd = sub;
+}
+
+std::optional<int> run_detect_command() {
+  if (g_cmd == nullptr || !g_cmd->parsed()) return std::nullopt;
+  return run_detect(g_args);
+}
+
+}  // namespace shoal

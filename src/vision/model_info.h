@@ -1,0 +1,51 @@
+// Working out what a model is (family, task, classes, input size, keypoint shape) from its ONNX
+// metadata, its input/output shapes and user flags. Knows nothing about sessions or kernels.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "vision/types.h"
+
+namespace shoal::vision {
+
+// User overrides; empty strings mean "not given".
+struct ModelHints {
+  std::string family;      // "ultralytics" (aliases yolov5u, yolov8, yolo11, v8) or "yolox"
+  std::string task;        // detect, segment, pose, classify
+  std::string names_file;  // one class name per line, or a Python/YAML-style "{0: 'a', ...}"
+};
+
+// Parses Ultralytics' names string "{0: 'person', 1: 'bicycle'}" (a Python dict repr, quotes
+// single or double, backslash escapes). Throws kInvalidModel naming the problem.
+std::map<int, std::string> parse_names_dict(const std::string& text);
+// Parses "[640, 640]" / "640" / "[17, 3]" into integers. Throws kInvalidModel.
+std::vector<int64_t> parse_int_list(const std::string& text);
+// Reads a names file (see ModelHints::names_file). Throws kNotFound / kInvalidArgument.
+std::vector<std::string> read_names_file(const std::string& path);
+
+// The 80 COCO class names in the usual (Ultralytics/YOLOX) order.
+const std::vector<std::string>& coco_names();
+// COCO-pose skeleton as 0-based keypoint index pairs (17 keypoints).
+const std::vector<std::pair<int, int>>& coco_skeleton();
+
+Family parse_family(const std::string& s);  // throws kInvalidArgument listing the choices
+Task parse_task(const std::string& s);      // throws kInvalidArgument listing the choices
+
+// Number of grid cells over strides `strides` for an input of w x h (YOLOX/v8 anchor-free heads).
+int64_t anchor_count(int64_t w, int64_t h, const std::vector<int>& strides);
+
+// Decides family, task, classes and sizes. `input` is the image input's dims [B, 3, H, W]
+// (resolved, no symbolic dims); `outputs` the output dims in model order. Flags win over metadata,
+// metadata over shapes. Throws kInvalidArgument / kUnsupported with a message saying what is
+// ambiguous and which flag settles it.
+ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, const Dims& input,
+                           const std::vector<Dims>& outputs, const ModelHints& hints);
+
+// Input size to compile a model for when its declared input has symbolic H/W: the metadata
+// imgsz when present, else 640 (classify: 224). Returns {height, width}.
+std::pair<int64_t, int64_t> default_input_size(const std::map<std::string, std::string>& metadata);
+
+}  // namespace shoal::vision

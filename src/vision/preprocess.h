@@ -1,0 +1,62 @@
+// Image -> input tensor: Ultralytics letterbox, YOLOX top-left resize, classification
+// resize + centre crop, and the fused BGR->RGB, scale, HWC->CHW copy. Knows nothing about
+// models beyond the sizes it is given.
+#pragma once
+
+#include <opencv2/core.hpp>
+
+#include "core/tensor.h"
+#include "vision/types.h"
+
+namespace shoal::vision {
+
+// How a letterboxed image maps back to the original: x_orig = (x - pad_left) / scale.
+struct LetterboxInfo {
+  int src_width = 0, src_height = 0;  // original image
+  int out_width = 0, out_height = 0;  // letterboxed image (the network input)
+  int resized_width = 0, resized_height = 0;
+  int pad_left = 0, pad_top = 0;
+  double scale = 1.0;  // r
+  // Original-image coordinates of a point in the letterboxed image.
+  float to_src_x(float x) const { return static_cast<float>((x - pad_left) / scale); }
+  float to_src_y(float y) const { return static_cast<float>((y - pad_top) / scale); }
+};
+
+struct LetterboxOptions {
+  int width = 640, height = 640;
+  // Ultralytics: centred padding, size rounded (Python round). YOLOX: top-left, size truncated.
+  bool center = true;
+  bool round_size = true;
+  bool scaleup = true;
+  // Ultralytics "auto"/rect mode: pad only to a multiple of `stride` (output smaller than
+  // width x height).
+  bool minimal_pad = false;
+  int stride = 32;
+  int pad_value = 114;
+};
+
+LetterboxOptions ultralytics_letterbox(int width, int height);
+LetterboxOptions yolox_letterbox(int width, int height);
+
+// Letterboxes a CV_8UC3 image: one cv::resize (INTER_LINEAR) straight into a canvas filled with
+// pad_value. `info` receives the mapping back. Throws kInvalidArgument for an empty image.
+cv::Mat letterbox(const cv::Mat& bgr, const LetterboxOptions& opt, LetterboxInfo* info);
+
+// Classification pre-processing: shorter side to `size` (INTER_LINEAR, longer side rounded),
+// centre crop size x size (offsets (h - size) / 2, truncated, as Ultralytics' CenterCrop).
+cv::Mat classify_crop(const cv::Mat& bgr, int size);
+
+// Fused HWC uint8 -> CHW float: optional BGR->RGB swap and scaling (v * scale, computed as the
+// exact float quotient v / 255 when scale is 1/255). Writes 3*h*w floats at `dst`.
+void hwc_to_chw(const cv::Mat& bgr, bool to_rgb, bool div255, float* dst);
+
+enum class PreprocessKind { kUltralytics, kYolox, kClassify };
+
+// The pre-processing a model needs (by family and task).
+PreprocessKind preprocess_kind(const ModelInfo& info);
+
+// Pre-processes `bgr` for `info` into batch slot `b` of `input` ([B, 3, H, W] float32) and
+// returns the mapping back (for classify: the crop, which is not mapped back).
+LetterboxInfo preprocess_into(const cv::Mat& bgr, const ModelInfo& info, Tensor& input, int b);
+
+}  // namespace shoal::vision

@@ -1,0 +1,1167 @@
+// Backend-ops test (after ggml's test-backend-ops): every op the cpu backend implements natively,
+// in plain and nChw16c layouts, with fused post-ops, views and Concat elision, checked against
+// the reference backend on random data (fixed seeds, never zeros). Each case is a tiny hand-built
+// graph; "sandwich" cases put the op between two 1x1 convs so it runs on nChw16c values.
+//
+// Tolerances (fp32 kernels vs the double-precision oracle): norm-wise relative error
+// ||out - ref|| / ||ref|| <= 1e-5 for most ops; 2e-5 for exp-based ops (softmax, sigmoid chains);
+// 0 for pure data movement (views, copies, reorders, pools with max). Also max |out - ref| <=
+// 50 * tol * max(1, max |ref|).
+//
+// At the end the test prints how many cases ran fully native, how many steps fell back to the
+// generic reference kernel (with reasons) and how many used a slow oneDNN reference
+// implementation.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_backend.h"
+#include "core/error.h"
+#include "core/npy.h"
+#include "graph/shape_inference.h"
+#include "onnx/import.h"
+#include "runtime/compiled_model.h"
+#include "test_util.h"
+
+namespace shoal {
+namespace {
+
+Attribute int_attr(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute ints_attr(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute float_attr(float v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+Attribute string_attr(std::string v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kString;
+  a.s = std::move(v);
+  return a;
+}
+
+using Attrs = std::map<std::string, Attribute>;
+
+// Builds a small graph with inferred shapes.
+class Builder {
+ public:
+  explicit Builder(uint32_t seed) : rng_(seed) { g_.opset = 17; }
+  Graph& graph() { return g_; }
+  std::mt19937& rng() { return rng_; }
+
+  // Uniform in [lo, hi], nudged away from exact zeros.
+  Tensor random(const Dims& d, float lo = -1.f, float hi = 1.f) {
+    Tensor t(DType::kF32, d);
+    std::uniform_real_distribution<float> u(lo, hi);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      float v = u(rng_);
+      if (v == 0.f) v = 1e-3f;
+      t.data<float>()[i] = v;
+    }
+    return t;
+  }
+
+  ValueId input(const Dims& d) {
+    ValueId v = g_.add_value(fmt::format("in{}", g_.inputs.size()), DType::kF32);
+    g_.value(v).dims = d;
+    g_.value(v).has_shape = true;
+    g_.inputs.push_back(v);
+    return v;
+  }
+  ValueId constant(Tensor t) { return g_.add_constant(fmt::format("c{}", g_.values.size()), t); }
+  ValueId constant(const Dims& d, float lo = -1.f, float hi = 1.f) {
+    return constant(random(d, lo, hi));
+  }
+  ValueId ints(const std::vector<int64_t>& v) {
+    Tensor t(DType::kI64, {static_cast<int64_t>(v.size())});
+    for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
+    return constant(t);
+  }
+  ValueId floats(const std::vector<float>& v) {
+    Tensor t(DType::kF32, {static_cast<int64_t>(v.size())});
+    for (size_t i = 0; i < v.size(); ++i) t.data<float>()[i] = v[i];
+    return constant(t);
+  }
+
+  // Adds a node; shape inference runs on `in`, then `extra` inputs (post-op operands) are appended.
+  std::vector<ValueId> node(const std::string& type, std::vector<ValueId> in, Attrs attrs = {},
+                            int outputs = 1, std::vector<PostOp> post = {},
+                            std::vector<ValueId> extra = {}) {
+    Node n;
+    n.name = fmt::format("{}_{}", type, g_.nodes.size());
+    n.op_type = type;
+    n.inputs = std::move(in);
+    n.attrs = std::move(attrs);
+    for (int i = 0; i < outputs; ++i) {
+      n.outputs.push_back(g_.add_value(fmt::format("{}_out{}", n.name, i)));
+    }
+    NodeId id = g_.add_node(std::move(n));
+    infer_node(g_, id);
+    Node& added = g_.nodes[static_cast<size_t>(id)];
+    for (ValueId e : extra) added.inputs.push_back(e);
+    added.post_ops = std::move(post);
+    return added.outputs;
+  }
+  ValueId op(const std::string& type, std::vector<ValueId> in, Attrs attrs = {},
+             std::vector<PostOp> post = {}, std::vector<ValueId> extra = {}) {
+    return node(type, std::move(in), std::move(attrs), 1, std::move(post), std::move(extra))[0];
+  }
+
+  // Conv with random weights scaled by 1/sqrt(fan_in) and a random bias.
+  ValueId conv(ValueId x, int64_t oc, int64_t k, Attrs attrs = {}, std::vector<PostOp> post = {},
+               std::vector<ValueId> extra = {}, bool bias = true) {
+    const Dims xd = g_.value(x).dims;
+    int64_t group = attrs.count("group") ? attrs["group"].i : 1;
+    Dims wd = {oc, xd[1] / group};
+    for (size_t i = 2; i < xd.size(); ++i) wd.push_back(k);
+    float s = 1.f / std::sqrt(static_cast<float>(num_elements(wd) / oc));
+    ValueId w = constant(wd, -s, s);
+    std::vector<ValueId> in = {x, w};
+    if (bias) in.push_back(constant({oc}, -0.3f, 0.3f));
+    if (!attrs.count("kernel_shape")) attrs["kernel_shape"] = ints_attr(Dims(xd.size() - 2, k));
+    return op("Conv", in, attrs, std::move(post), std::move(extra));
+  }
+  // 1x1 conv + SiLU: the "sandwich" bread that makes its neighbours nChw16c.
+  ValueId bread(ValueId x, int64_t oc) { return conv(x, oc, 1, {}, {silu()}); }
+
+  void output(ValueId v) { g_.outputs.push_back(v); }
+
+  static PostOp silu() { return act(PostOp::Kind::kSilu); }
+  static PostOp act(PostOp::Kind k, float a = 0.f, float b = 0.f) {
+    PostOp p;
+    p.kind = k;
+    p.alpha = a;
+    p.beta = b;
+    return p;
+  }
+  static PostOp binary(PostOp::Kind k, int input) {
+    PostOp p;
+    p.kind = k;
+    p.input = input;
+    return p;
+  }
+
+ private:
+  Graph g_;
+  std::mt19937 rng_;
+};
+
+// Runs a Program the simple way: each root value in its own buffer (poisoned with NaNs), views
+// bound into their roots, constants from the program, steps in order.
+class ProgramRunner {
+ public:
+  explicit ProgramRunner(const Program& p) : p_(p) {}
+
+  // Structural invariants every backend's Program must keep.
+  void validate() const {
+    const size_t nv = p_.values.size();
+    std::vector<int> writes(nv, 0);
+    for (size_t v = 0; v < nv; ++v) {
+      const ProgramValue& pv = p_.values[v];
+      if (pv.alias_of >= 0) {
+        ASSERT_LT(static_cast<size_t>(pv.alias_of), nv);
+        const ProgramValue& root = p_.values[static_cast<size_t>(pv.alias_of)];
+        EXPECT_EQ(root.alias_of, -1) << pv.name << ": alias_of must name a root";
+        EXPECT_LE(pv.alias_offset + pv.bytes, root.bytes) << pv.name << " overruns " << root.name;
+        EXPECT_FALSE(root.constant.defined()) << pv.name << " views a constant";
+      }
+    }
+    std::set<int> inputs(p_.inputs.begin(), p_.inputs.end());
+    for (int v : p_.inputs) {
+      EXPECT_EQ(p_.values[static_cast<size_t>(v)].alias_of, -1);
+      EXPECT_EQ(p_.values[static_cast<size_t>(v)].layout, "plain");
+    }
+    for (int v : p_.outputs) {
+      EXPECT_EQ(p_.values[static_cast<size_t>(v)].alias_of, -1) << "graph output is a view";
+      EXPECT_EQ(p_.values[static_cast<size_t>(v)].layout, "plain");
+    }
+    auto root_of = [&](int v) {
+      int a = p_.values[static_cast<size_t>(v)].alias_of;
+      return a >= 0 ? a : v;
+    };
+    for (const Step& s : p_.steps) {
+      EXPECT_TRUE(s.kernel) << s.label;
+      for (int o : s.outputs) {
+        if (o < 0) continue;
+        ++writes[static_cast<size_t>(o)];
+        EXPECT_EQ(inputs.count(root_of(o)), 0u) << s.label << " writes into a graph input";
+        EXPECT_FALSE(p_.values[static_cast<size_t>(o)].constant.defined()) << s.label;
+      }
+    }
+    for (size_t v = 0; v < nv; ++v)
+      EXPECT_LE(writes[v], 1) << p_.values[v].name << " written twice";
+  }
+
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs) {
+    const size_t nv = p_.values.size();
+    std::vector<char*> ptr(nv, nullptr);
+    for (size_t v = 0; v < nv; ++v) {
+      const ProgramValue& pv = p_.values[v];
+      if (pv.constant.defined()) {
+        ptr[v] = static_cast<char*>(const_cast<void*>(pv.constant.raw()));
+      } else if (pv.alias_of < 0) {
+        ptr[v] = alloc(pv.bytes);
+      }
+    }
+    for (size_t v = 0; v < nv; ++v) {
+      const ProgramValue& pv = p_.values[v];
+      if (pv.alias_of >= 0) ptr[v] = ptr[static_cast<size_t>(pv.alias_of)] + pv.alias_offset;
+    }
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      std::memcpy(ptr[static_cast<size_t>(p_.inputs[i])], inputs[i].raw(), inputs[i].nbytes());
+    }
+    size_t scratch_bytes = 0;
+    for (const Step& s : p_.steps) scratch_bytes = std::max(scratch_bytes, s.scratch_bytes);
+    char* scratch = alloc(scratch_bytes);
+    for (const Step& s : p_.steps) {
+      std::vector<const void*> in;
+      std::vector<void*> out;
+      for (int v : s.inputs) in.push_back(v < 0 ? nullptr : ptr[static_cast<size_t>(v)]);
+      for (int v : s.outputs) out.push_back(v < 0 ? nullptr : ptr[static_cast<size_t>(v)]);
+      KernelIO io{in, out, scratch};
+      s.kernel->run(io);
+    }
+    std::vector<Tensor> outs;
+    for (int v : p_.outputs) {
+      const ProgramValue& pv = p_.values[static_cast<size_t>(v)];
+      Tensor t(pv.dtype, pv.dims);
+      std::memcpy(t.raw(), ptr[static_cast<size_t>(v)], t.nbytes());
+      outs.push_back(t);
+    }
+    return outs;
+  }
+
+ private:
+  char* alloc(size_t bytes) {
+    size_t n = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+    std::shared_ptr<void> b(std::aligned_alloc(64, n), std::free);
+    std::memset(b.get(), 0xff, n);  // NaN everywhere: reading unwritten memory shows
+    buffers_.push_back(b);
+    return static_cast<char*>(b.get());
+  }
+
+  const Program& p_;
+  std::vector<std::shared_ptr<void>> buffers_;
+};
+
+struct OpCase {
+  std::string name;
+  std::function<void(Builder&)> build;
+  double tol = 1e-5;
+  bool expect_native = true;  // no generic steps
+  bool expect_fast = true;    // no oneDNN reference implementations
+  int max_copies = -1;        // -1: not checked
+  int max_reorders = -1;
+  bool expect_blocked = false;  // at least one nChw16c value
+};
+
+void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
+
+struct Totals {
+  int cases = 0, native_cases = 0, generic_steps = 0, slow_steps = 0;
+  std::map<std::string, int> generic_reasons;
+};
+Totals& totals() {
+  static Totals t;
+  return t;
+}
+
+class SummaryPrinter : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    const Totals& t = totals();
+    if (t.cases == 0) return;
+    std::printf(
+        "\nbackend-ops summary (cpu vs reference): %d cases, %d fully native, "
+        "%d generic steps, %d steps on oneDNN reference implementations\n",
+        t.cases, t.native_cases, t.generic_steps, t.slow_steps);
+    for (const auto& [why, n] : t.generic_reasons) {
+      std::printf("  NOT NATIVE x%d: %s\n", n, why.c_str());
+    }
+  }
+};
+[[maybe_unused]] ::testing::Environment* const g_summary =
+    ::testing::AddGlobalTestEnvironment(new SummaryPrinter);
+
+std::vector<Tensor> random_inputs(const Graph& g, uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<Tensor> in;
+  for (ValueId v : g.inputs) {
+    Tensor t(DType::kF32, g.value(v).dims);
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      float x = u(rng);
+      t.data<float>()[i] = x == 0.f ? 1e-3f : x;
+    }
+    in.push_back(t);
+  }
+  return in;
+}
+
+void check_case(const OpCase& c, float in_lo = -1.f, float in_hi = 1.f) {
+  Builder b(1234);
+  c.build(b);
+  Graph& g = b.graph();
+  Program ref = make_reference_backend()->compile(g, {});
+  Program cpu = make_cpu_backend()->compile(g, {});
+  ProgramRunner(cpu).validate();
+  std::vector<Tensor> in = random_inputs(g, 99, in_lo, in_hi);
+  std::vector<Tensor> want = ProgramRunner(ref).run(in);
+  std::vector<Tensor> got = ProgramRunner(cpu).run(in);
+  ASSERT_EQ(want.size(), got.size());
+
+  CpuProgramSummary s = summarize_cpu_program(cpu);
+  Totals& t = totals();
+  ++t.cases;
+  if (s.generic == 0) ++t.native_cases;
+  t.generic_steps += s.generic;
+  t.slow_steps += s.slow;
+  std::string steps;
+  for (const Step& st : cpu.steps) {
+    steps += "\n    " + st.label;
+    if (st.label.find("[generic") != std::string::npos) {
+      std::string why = st.label.substr(st.label.find("[generic") + 1);
+      why.pop_back();
+      ++t.generic_reasons[st.op + ": " + why];
+    }
+  }
+  SCOPED_TRACE(c.name + ": " + format_cpu_summary(s) + steps);
+  for (size_t i = 0; i < want.size(); ++i) {
+    Error3 e = compare(got[i], want[i]);
+    EXPECT_LE(e.norm_rel, c.tol) << "output " << i << ": " << e.str();
+    EXPECT_LE(e.max_abs, 50 * c.tol * std::max(1.0, e.ref_max_abs))
+        << "output " << i << ": " << e.str();
+  }
+  if (c.expect_native) {
+    EXPECT_EQ(s.generic, 0);
+  }
+  if (c.expect_fast) {
+    EXPECT_EQ(s.slow, 0);
+  }
+  if (c.max_copies >= 0) {
+    EXPECT_LE(s.copies, c.max_copies);
+  }
+  if (c.max_reorders >= 0) {
+    EXPECT_LE(s.reorders, c.max_reorders);
+  }
+  if (c.expect_blocked) {
+    EXPECT_GT(s.blocked_values, 0);
+  }
+}
+
+// ---- the cases ----
+
+using K = PostOp::Kind;
+
+std::vector<OpCase> conv_cases() {
+  std::vector<OpCase> v;
+  struct Shape {
+    int64_t n, ic, oc, h, w, k, s, p, g, d;
+  };
+  const Shape shapes[] = {
+      {1, 3, 16, 32, 32, 3, 2, 1, 1, 1},    // YOLO stem
+      {1, 3, 32, 17, 19, 3, 1, 1, 1, 1},    // odd spatial
+      {1, 17, 24, 15, 13, 3, 1, 1, 1, 1},   // odd channels
+      {1, 16, 48, 20, 20, 1, 1, 0, 1, 1},   // 1x1
+      {2, 32, 32, 12, 12, 3, 1, 1, 1, 1},   // batch 2
+      {1, 24, 24, 14, 14, 3, 1, 1, 24, 1},  // depthwise
+      {1, 32, 32, 15, 15, 3, 2, 1, 32, 1},  // depthwise stride 2
+      {1, 16, 32, 16, 16, 3, 1, 2, 1, 2},   // dilation 2
+      {1, 32, 64, 10, 10, 3, 2, 1, 2, 1},   // groups 2
+      {1, 64, 64, 20, 20, 3, 1, 1, 1, 1},   // yolov8 bottleneck
+      {1, 48, 17, 9, 11, 5, 1, 2, 1, 1},    // 5x5, odd out channels
+      {1, 128, 128, 10, 10, 3, 2, 1, 1, 1},
+  };
+  for (const Shape& sh : shapes) {
+    std::string base = fmt::format("Conv_n{}_{}to{}_{}x{}_k{}s{}p{}g{}d{}", sh.n, sh.ic, sh.oc,
+                                   sh.h, sh.w, sh.k, sh.s, sh.p, sh.g, sh.d);
+    Attrs a = {{"strides", ints_attr({sh.s, sh.s})},
+               {"pads", ints_attr({sh.p, sh.p, sh.p, sh.p})},
+               {"dilations", ints_attr({sh.d, sh.d})},
+               {"group", int_attr(sh.g)}};
+    v.push_back({base + "_plain", [=](Builder& b) {
+                   b.output(b.conv(b.input({sh.n, sh.ic, sh.h, sh.w}), sh.oc, sh.k, a));
+                 }});
+    v.push_back({base + "_sandwich", [=](Builder& b) {
+                   ValueId x = b.bread(b.input({sh.n, 5, sh.h, sh.w}), sh.ic);
+                   ValueId y = b.conv(x, sh.oc, sh.k, a, {Builder::silu()});
+                   b.output(b.bread(y, 16));
+                 }});
+  }
+  // Asymmetric pads, no bias, auto_pad.
+  v.push_back({"Conv_asym_pads_nobias", [](Builder& b) {
+                 b.output(b.conv(b.input({1, 16, 11, 9}), 32, 3,
+                                 {{"pads", ints_attr({0, 1, 2, 1})}}, {}, {}, false));
+               }});
+  for (const char* ap : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
+    v.push_back({std::string("Conv_auto_pad_") + ap, [ap](Builder& b) {
+                   ValueId x = b.bread(b.input({1, 4, 13, 13}), 32);
+                   b.output(b.conv(
+                       x, 16, 4, {{"auto_pad", string_attr(ap)}, {"strides", ints_attr({2, 2})}}));
+                 }});
+  }
+  v.push_back(
+      {"Conv1d", [](Builder& b) {
+         b.output(b.conv(b.input({1, 16, 50}), 24, 3, {{"pads", ints_attr({1, 1})}}, {b.silu()}));
+       }});
+  v.push_back({"Conv3d", [](Builder& b) {
+                 b.output(b.conv(b.input({1, 4, 6, 7, 8}), 8, 3,
+                                 {{"pads", ints_attr({1, 1, 1, 1, 1, 1})}}));
+               }});
+  // Every fused activation, plain and blocked.
+  struct Act {
+    const char* name;
+    PostOp p;
+  };
+  const Act acts[] = {{"relu", Builder::act(K::kRelu)},
+                      {"leaky_relu", Builder::act(K::kLeakyRelu, 0.1f)},
+                      {"sigmoid", Builder::act(K::kSigmoid)},
+                      {"silu", Builder::act(K::kSilu)},
+                      {"hard_sigmoid", Builder::act(K::kHardSigmoid, 0.2f, 0.5f)},
+                      {"hard_swish", Builder::act(K::kHardSwish)},
+                      {"clip", Builder::act(K::kClip, -0.5f, 0.7f)},
+                      {"tanh", Builder::act(K::kTanh)}};
+  for (const Act& act : acts) {
+    PostOp p = act.p;
+    v.push_back({std::string("Conv_post_") + act.name + "_plain", [p](Builder& b) {
+                   b.output(b.conv(b.input({1, 24, 12, 12}), 40, 3,
+                                   {{"pads", ints_attr({1, 1, 1, 1})}}, {p}));
+                 }});
+    v.push_back(
+        {std::string("Conv_post_") + act.name + "_blocked", [p](Builder& b) {
+           ValueId x = b.bread(b.input({1, 8, 12, 12}), 32);
+           b.output(b.bread(b.conv(x, 32, 3, {{"pads", ints_attr({1, 1, 1, 1})}}, {p}), 16));
+         }});
+  }
+  // Residual forms: silu(conv(x)) + r, same shape, blocked and plain; broadcast Mul.
+  v.push_back({"Conv_silu_add_blocked",
+               [](Builder& b) {
+                 ValueId x = b.bread(b.input({1, 8, 16, 16}), 32);
+                 ValueId h = b.conv(x, 32, 3, {{"pads", ints_attr({1, 1, 1, 1})}}, {b.silu()});
+                 ValueId y = b.conv(h, 32, 3, {{"pads", ints_attr({1, 1, 1, 1})}},
+                                    {b.silu(), b.binary(K::kAdd, 3)}, {x});
+                 b.output(b.bread(y, 16));
+               },
+               1e-5, true, true, 0, 0, true});
+  v.push_back({"Conv_silu_add_plain", [](Builder& b) {
+                 ValueId x = b.input({1, 12, 9, 9});
+                 ValueId r = b.input({1, 20, 9, 9});
+                 b.output(b.conv(x, 20, 3, {{"pads", ints_attr({1, 1, 1, 1})}},
+                                 {b.silu(), b.binary(K::kAdd, 3)}, {r}));
+               }});
+  v.push_back({"Conv_add_then_relu_blocked_graph_input_residual", [](Builder& b) {
+                 // The residual is a graph input (plain) while the conv output is blocked.
+                 ValueId x = b.bread(b.input({1, 8, 10, 10}), 32);
+                 ValueId r = b.input({1, 32, 10, 10});
+                 ValueId y = b.conv(x, 32, 1, {}, {b.binary(K::kAdd, 3), b.act(K::kRelu)}, {r});
+                 b.output(b.bread(y, 16));
+               }});
+  v.push_back({"Conv_mul_broadcast_blocked", [](Builder& b) {
+                 ValueId x = b.bread(b.input({1, 8, 10, 10}), 32);
+                 ValueId s = b.constant({1, 32, 1, 1});
+                 ValueId y = b.conv(x, 32, 3, {{"pads", ints_attr({1, 1, 1, 1})}},
+                                    {b.silu(), b.binary(K::kMul, 3)}, {s});
+                 b.output(b.bread(y, 16));
+               }});
+  // ConvTranspose (yolov8-seg's proto upsampler k2 s2; padded with output_padding; groups).
+  v.push_back({"ConvTranspose_k2s2_blocked", [](Builder& b) {
+                 ValueId x = b.bread(b.input({1, 8, 10, 10}), 32);
+                 ValueId y =
+                     b.op("ConvTranspose",
+                          {x, b.constant({32, 32, 2, 2}, -0.2f, 0.2f), b.constant({32})},
+                          {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})}},
+                          {b.silu()});
+                 b.output(b.bread(y, 16));
+               }});
+  v.push_back({"ConvTranspose_k3s2p1op1_plain", [](Builder& b) {
+                 b.output(b.op("ConvTranspose",
+                               {b.input({1, 8, 7, 9}), b.constant({8, 12, 3, 3}, -0.3f, 0.3f)},
+                               {{"kernel_shape", ints_attr({3, 3})},
+                                {"strides", ints_attr({2, 2})},
+                                {"pads", ints_attr({1, 1, 1, 1})},
+                                {"output_padding", ints_attr({1, 1})}}));
+               }});
+  v.push_back({"ConvTranspose_groups2", [](Builder& b) {
+                 b.output(b.op("ConvTranspose",
+                               {b.input({1, 8, 6, 6}), b.constant({8, 3, 3, 3}, -0.3f, 0.3f),
+                                b.constant({6})},
+                               {{"kernel_shape", ints_attr({3, 3})}, {"group", int_attr(2)}}));
+               }});
+  return v;
+}
+
+// Wraps a single-input op: plain on `plain_dims`, and between two 1x1 convs with `blocked_c`
+// channels (nChw16c) when blocked_c > 0.
+void add_unary_cases(std::vector<OpCase>& v, const std::string& name,
+                     std::function<ValueId(Builder&, ValueId)> f, Dims plain_dims,
+                     int64_t blocked_c, double tol = 1e-5, bool expect_native = true) {
+  v.push_back({name + "_plain", [=](Builder& b) { b.output(f(b, b.input(plain_dims))); }, tol,
+               expect_native});
+  if (blocked_c > 0) {
+    v.push_back({name + "_blocked",
+                 [=](Builder& b) {
+                   ValueId x = b.bread(b.input({1, 5, 12, 14}), blocked_c);
+                   b.output(b.bread(f(b, x), 16));
+                 },
+                 std::max(tol, 1e-5), expect_native, true, -1, expect_native ? 0 : -1,
+                 expect_native});
+  }
+}
+
+std::vector<OpCase> pool_resize_cases() {
+  std::vector<OpCase> v;
+  auto pool = [](const std::string& type, Attrs a) {
+    return [=](Builder& b, ValueId x) { return b.op(type, {x}, a); };
+  };
+  auto slow_ok = [](std::vector<OpCase>& v, size_t n) {
+    for (size_t i = v.size() - n; i < v.size(); ++i) v[i].expect_fast = false;
+  };
+  add_unary_cases(
+      v, "MaxPool_k5s1p2",
+      pool("MaxPool", {{"kernel_shape", ints_attr({5, 5})}, {"pads", ints_attr({2, 2, 2, 2})}}),
+      {1, 8, 10, 10}, 32, 0);
+  add_unary_cases(v, "MaxPool_k3s2p1",
+                  pool("MaxPool", {{"kernel_shape", ints_attr({3, 3})},
+                                   {"strides", ints_attr({2, 2})},
+                                   {"pads", ints_attr({1, 1, 1, 1})}}),
+                  {2, 8, 11, 11}, 32, 0);
+  add_unary_cases(v, "MaxPool_k2s2_ceil",
+                  pool("MaxPool", {{"kernel_shape", ints_attr({2, 2})},
+                                   {"strides", ints_attr({2, 2})},
+                                   {"ceil_mode", int_attr(1)}}),
+                  {1, 3, 7, 9}, 16, 0);
+  add_unary_cases(
+      v, "MaxPool_k3_dilation2",
+      pool("MaxPool", {{"kernel_shape", ints_attr({3, 3})}, {"dilations", ints_attr({2, 2})}}),
+      {1, 4, 9, 9}, 16, 0);
+  slow_ok(v, 2);  // oneDNN 2.6 has no jit kernel for dilated pooling
+  add_unary_cases(v, "AveragePool_k3s2p1_exclude",
+                  pool("AveragePool", {{"kernel_shape", ints_attr({3, 3})},
+                                       {"strides", ints_attr({2, 2})},
+                                       {"pads", ints_attr({1, 1, 1, 1})}}),
+                  {1, 6, 9, 9}, 32);
+  add_unary_cases(v, "AveragePool_k3s2p1_include",
+                  pool("AveragePool", {{"kernel_shape", ints_attr({3, 3})},
+                                       {"strides", ints_attr({2, 2})},
+                                       {"pads", ints_attr({1, 1, 1, 1})},
+                                       {"count_include_pad", int_attr(1)}}),
+                  {1, 6, 9, 9}, 32);
+  add_unary_cases(v, "AveragePool_k2s2_ceil_exclude",
+                  pool("AveragePool", {{"kernel_shape", ints_attr({2, 2})},
+                                       {"strides", ints_attr({2, 2})},
+                                       {"ceil_mode", int_attr(1)}}),
+                  {1, 6, 7, 7}, 16);
+  add_unary_cases(v, "AveragePool_ceil_include_overhang",
+                  pool("AveragePool", {{"kernel_shape", ints_attr({2, 2})},
+                                       {"strides", ints_attr({2, 2})},
+                                       {"ceil_mode", int_attr(1)},
+                                       {"count_include_pad", int_attr(1)}}),
+                  {1, 6, 7, 7}, 0, 1e-5, false);
+  add_unary_cases(v, "GlobalAveragePool", pool("GlobalAveragePool", {}), {2, 7, 5, 6}, 32);
+  add_unary_cases(v, "GlobalMaxPool", pool("GlobalMaxPool", {}), {2, 7, 5, 6}, 32, 0);
+
+  auto resize = [](Attrs a, std::vector<float> scales) {
+    return [=](Builder& b, ValueId x) {
+      ValueId roi = b.floats({});
+      return b.op("Resize", {x, roi, b.floats(scales)}, a);
+    };
+  };
+  Attrs nearest_floor = {{"mode", string_attr("nearest")},
+                         {"coordinate_transformation_mode", string_attr("asymmetric")},
+                         {"nearest_mode", string_attr("floor")}};
+  add_unary_cases(v, "Resize_nearest_asym_floor_x2", resize(nearest_floor, {1, 1, 2, 2}),
+                  {1, 6, 5, 7}, 32, 0);
+  add_unary_cases(v, "Resize_nearest_asym_floor_x3x2", resize(nearest_floor, {1, 1, 3, 2}),
+                  {2, 3, 4, 5}, 16, 0);
+  add_unary_cases(v, "Resize_nearest_half_pixel_x2",
+                  resize({{"mode", string_attr("nearest")}}, {1, 1, 2, 2}), {1, 6, 5, 7}, 16, 0);
+  add_unary_cases(v, "Resize_linear_half_pixel_x2",
+                  resize({{"mode", string_attr("linear")}}, {1, 1, 2, 2}), {1, 6, 5, 7}, 32);
+  add_unary_cases(v, "Resize_linear_pytorch_half_pixel_x2",
+                  resize({{"mode", string_attr("linear")},
+                          {"coordinate_transformation_mode", string_attr("pytorch_half_pixel")}},
+                         {1, 1, 2, 2}),
+                  {1, 6, 5, 7}, 16);
+  add_unary_cases(v, "Resize_linear_align_corners",
+                  resize({{"mode", string_attr("linear")},
+                          {"coordinate_transformation_mode", string_attr("align_corners")}},
+                         {1, 1, 2, 2}),
+                  {1, 6, 5, 7}, 0, 1e-5, false);
+  add_unary_cases(v, "Resize_nearest_x1.5", resize(nearest_floor, {1, 1, 1.5f, 1.5f}), {1, 6, 6, 6},
+                  0, 1e-5, false);
+  v.push_back({"Resize_nearest_sizes",
+               [](Builder& b) {
+                 ValueId x = b.input({1, 4, 5, 6});
+                 b.output(b.op("Resize", {x, b.floats({}), b.floats({}), b.ints({1, 4, 10, 18})},
+                               {{"mode", string_attr("nearest")},
+                                {"coordinate_transformation_mode", string_attr("asymmetric")},
+                                {"nearest_mode", string_attr("floor")}}));
+               },
+               0});
+  return v;
+}
+
+std::vector<OpCase> eltwise_cases() {
+  std::vector<OpCase> v;
+  for (const char* op : {"Relu", "Sigmoid", "HardSwish", "Tanh", "Abs", "Neg", "Exp"}) {
+    std::string o = op;
+    add_unary_cases(
+        v, o, [o](Builder& b, ValueId x) { return b.op(o, {x}); }, {2, 5, 7}, 32);
+  }
+  add_unary_cases(
+      v, "LeakyRelu",
+      [](Builder& b, ValueId x) {
+        return b.op("LeakyRelu", {x}, {{"alpha", float_attr(0.2f)}});
+      },
+      {2, 5, 7}, 32);
+  add_unary_cases(
+      v, "HardSigmoid",
+      [](Builder& b, ValueId x) {
+        return b.op("HardSigmoid", {x}, {{"alpha", float_attr(0.3f)}, {"beta", float_attr(0.4f)}});
+      },
+      {2, 5, 7}, 32);
+  add_unary_cases(
+      v, "Clip",
+      [](Builder& b, ValueId x) {
+        ValueId lo = b.constant(Tensor(DType::kF32, {}));
+        Tensor hi(DType::kF32, {});
+        hi.data<float>()[0] = 0.3f;
+        return b.op("Clip", {x, lo, b.constant(hi)});
+      },
+      {2, 5, 7}, 32);
+  add_unary_cases(
+      v, "Clip_max_only",
+      [](Builder& b, ValueId x) {
+        Tensor hi(DType::kF32, {});
+        hi.data<float>()[0] = 0.3f;
+        return b.op("Clip", {x, kNoValue, b.constant(hi)});
+      },
+      {2, 5, 7}, 0);
+  add_unary_cases(
+      v, "Sqrt_of_Abs", [](Builder& b, ValueId x) { return b.op("Sqrt", {b.op("Abs", {x})}); },
+      {2, 5, 7}, 32);
+  add_unary_cases(
+      v, "Log_of_Exp", [](Builder& b, ValueId x) { return b.op("Log", {b.op("Exp", {x})}); },
+      {2, 5, 7}, 32);
+  add_unary_cases(
+      v, "Sigmoid_Mul_unfused_SiLU",
+      [](Builder& b, ValueId x) {
+        return b.op("Mul", {x, b.op("Sigmoid", {x})});
+      },
+      {1, 6, 5, 5}, 32, 2e-5);
+  add_unary_cases(
+      v, "Erf_generic", [](Builder& b, ValueId x) { return b.op("Erf", {x}); }, {2, 5, 7}, 0, 1e-5,
+      false);
+  return v;
+}
+
+std::vector<OpCase> binary_cases() {
+  std::vector<OpCase> v;
+  for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
+    std::string o = op;
+    v.push_back({o + "_same_plain", [o](Builder& b) {
+                   b.output(b.op(o, {b.input({2, 3, 5, 7}), b.input({2, 3, 5, 7})}));
+                 }});
+    v.push_back({o + "_same_blocked",
+                 [o](Builder& b) {
+                   ValueId x = b.input({1, 5, 9, 9});
+                   ValueId y = b.op(o, {b.bread(x, 32), b.op("Exp", {b.bread(x, 32)})});
+                   b.output(b.bread(y, 16));
+                 },
+                 1e-5, true, true, -1, 0, true});
+    v.push_back({o + "_channel_broadcast_blocked",
+                 [o](Builder& b) {
+                   ValueId x = b.bread(b.input({1, 5, 9, 9}), 32);
+                   ValueId y = b.op(o, {x, b.constant({1, 32, 1, 1}, 0.5f, 2.f)});
+                   b.output(b.bread(y, 16));
+                 },
+                 1e-5, true, true, -1, 0, true});
+    v.push_back({o + "_scalar", [o](Builder& b) {
+                   Tensor s(DType::kF32, {});
+                   s.data<float>()[0] = 1.7f;
+                   b.output(b.op(o, {b.input({3, 4, 5}), b.constant(s)}));
+                 }});
+    v.push_back({o + "_first_operand_broadcast",
+                 [o](Builder& b) {
+                   b.output(b.op(o, {b.constant({1, 2, 1}, 0.5f, 2.f), b.input({3, 2, 40})}));
+                 },
+                 2e-6 * 5});
+  }
+  v.push_back({"Mul_scalar_blocked",
+               [](Builder& b) {
+                 ValueId x = b.bread(b.input({1, 5, 9, 9}), 32);
+                 b.output(b.bread(b.op("Mul", {x, b.floats({0.7f})}), 16));
+               },
+               1e-5, true, true, -1, 0, true});
+  v.push_back({"Mul_head_strides", [](Builder& b) {
+                 b.output(b.op("Mul", {b.input({1, 4, 8400}), b.constant({1, 8400}, 8.f, 32.f)}));
+               }});
+  v.push_back({"Add_both_broadcast_generic",
+               [](Builder& b) {
+                 b.output(b.op("Add", {b.input({1, 3, 1, 5}), b.input({1, 1, 4, 1})}));
+               },
+               1e-5, false});
+  v.push_back(
+      {"Add_then_relu_fused", [](Builder& b) {
+         b.output(b.op("Add", {b.input({2, 3, 5}), b.input({2, 3, 5})}, {}, {b.act(K::kRelu)}));
+       }});
+  return v;
+}
+
+std::vector<OpCase> softmax_matmul_cases() {
+  std::vector<OpCase> v;
+  struct Sm {
+    const char* name;
+    Dims d;
+    int64_t axis;
+    int opset;
+    const char* op;
+  };
+  const Sm sms[] = {{"Softmax_dfl_axis1", {1, 16, 4, 200}, 1, 17, "Softmax"},
+                    {"Softmax_axis1_odd", {2, 5, 3, 37}, 1, 17, "Softmax"},
+                    {"Softmax_last", {3, 7, 33}, -1, 17, "Softmax"},
+                    {"Softmax_axis0", {6, 5, 4}, 0, 17, "Softmax"},
+                    {"Softmax_opset11_flatten", {2, 3, 4, 5}, 1, 11, "Softmax"},
+                    {"Softmax_cls_1000", {1, 1000}, 1, 17, "Softmax"},
+                    {"LogSoftmax_axis1", {2, 16, 3, 70}, 1, 17, "LogSoftmax"},
+                    {"LogSoftmax_last", {4, 50}, -1, 17, "LogSoftmax"}};
+  for (const Sm& s : sms) {
+    v.push_back({s.name,
+                 [s](Builder& b) {
+                   b.graph().opset = s.opset;
+                   b.output(b.op(s.op, {b.input(s.d)}, {{"axis", int_attr(s.axis)}}));
+                 },
+                 2e-6 * 5});
+  }
+  v.push_back({"Softmax_large_logits",
+               [](Builder& b) {
+                 ValueId x = b.op("Mul", {b.input({1, 16, 4, 50}), b.floats({40.f})});
+                 b.output(b.op("Softmax", {x}, {{"axis", int_attr(1)}}));
+               },
+               1e-5});
+  struct Mm {
+    const char* name;
+    Dims a, b;
+    bool const_b;
+  };
+  const Mm mms[] = {{"MatMul_2d", {5, 7}, {7, 3}, false},
+                    {"MatMul_2d_constB", {5, 7}, {7, 3}, true},
+                    {"MatMul_batched_constB", {2, 3, 5, 7}, {7, 4}, true},
+                    {"MatMul_batch_broadcast", {2, 1, 5, 7}, {3, 7, 4}, false},
+                    {"MatMul_vec_mat", {7}, {7, 3}, false},
+                    {"MatMul_mat_vec", {2, 5, 7}, {7}, false},
+                    {"MatMul_proto_masks", {1, 32}, {32, 400}, false}};
+  for (const Mm& m : mms) {
+    v.push_back({m.name, [m](Builder& b) {
+                   ValueId bb = m.const_b ? b.constant(m.b) : b.input(m.b);
+                   b.output(b.op("MatMul", {b.input(m.a), bb}));
+                 }});
+  }
+  v.push_back(
+      {"MatMul_relu_fused", [](Builder& b) {
+         b.output(b.op("MatMul", {b.input({4, 9}), b.constant({9, 6})}, {}, {b.act(K::kRelu)}));
+       }});
+  v.push_back({"Gemm_cls_head_transB", [](Builder& b) {
+                 b.output(b.op("Gemm", {b.input({1, 64}), b.constant({100, 64}), b.constant({100})},
+                               {{"transB", int_attr(1)}}));
+               }});
+  v.push_back(
+      {"Gemm_transA_alpha_beta_constC", [](Builder& b) {
+         b.output(b.op(
+             "Gemm", {b.input({7, 5}), b.constant({7, 6}), b.constant({5, 6})},
+             {{"transA", int_attr(1)}, {"alpha", float_attr(0.5f)}, {"beta", float_attr(2.f)}}));
+       }});
+  v.push_back({"Gemm_runtimeB_alpha_runtimeC", [](Builder& b) {
+                 b.output(b.op("Gemm", {b.input({4, 5}), b.input({6, 5}), b.input({1, 6})},
+                               {{"transB", int_attr(1)}, {"alpha", float_attr(1.5f)}}));
+               }});
+  v.push_back({"Gemm_noC_scalarC", [](Builder& b) {
+                 Tensor c(DType::kF32, {});
+                 c.data<float>()[0] = 0.25f;
+                 b.output(b.op("Gemm", {b.input({3, 8}), b.constant({8, 2}), b.constant(c)}));
+               }});
+  for (auto perm :
+       std::vector<std::vector<int64_t>>{{0, 2, 1, 3}, {0, 1, 3, 2}, {}, {3, 1, 0, 2}}) {
+    v.push_back({fmt::format("Transpose_{}", dims_str(perm)),
+                 [perm](Builder& b) {
+                   Attrs a;
+                   if (!perm.empty()) a["perm"] = ints_attr(perm);
+                   b.output(b.op("Transpose", {b.input({2, 3, 4, 5})}, a));
+                 },
+                 0});
+  }
+  v.push_back({"Transpose_rows_dfl",
+               [](Builder& b) {
+                 b.output(b.op("Transpose", {b.input({2, 4, 16, 100})},
+                               {{"perm", ints_attr({0, 2, 1, 3})}}));
+               },
+               0});
+  v.push_back(
+      {"Transpose_rows_3axes",
+       [](Builder& b) {
+         b.output(b.op("Transpose", {b.input({3, 4, 5, 70})}, {{"perm", ints_attr({2, 0, 1, 3})}}));
+       },
+       0});
+  v.push_back({"Transpose_2d",
+               [](Builder& b) {
+                 b.output(b.op("Transpose", {b.input({37, 19})}, {{"perm", ints_attr({1, 0})}}));
+               },
+               0});
+  add_unary_cases(
+      v, "BatchNormalization",
+      [](Builder& b, ValueId x) {
+        int64_t c = b.graph().value(x).dims[1];
+        return b.op(
+            "BatchNormalization",
+            {x, b.constant({c}), b.constant({c}), b.constant({c}), b.constant({c}, 0.5f, 2.f)},
+            {{"epsilon", float_attr(1e-3f)}});
+      },
+      {2, 8, 5, 5}, 32);
+  return v;
+}
+
+std::vector<OpCase> view_cases() {
+  std::vector<OpCase> v;
+  // YOLOv8's C2f: cv1 -> Split -> bottlenecks -> Concat -> cv2. Split and Concat cost nothing.
+  auto c2f = [](int64_t n, int64_t c) {
+    return [=](Builder& b) {
+      ValueId x = b.input({n, 5, 12, 12});
+      ValueId y = b.bread(x, 2 * c);
+      std::vector<ValueId> parts = b.node("Split", {y, b.ints({c, c})}, {{"axis", int_attr(1)}}, 2);
+      Attrs p1 = {{"pads", ints_attr({1, 1, 1, 1})}};
+      ValueId h = b.conv(parts[1], c, 3, p1, {b.silu()});
+      ValueId m1 = b.conv(h, c, 3, p1, {b.silu(), b.binary(K::kAdd, 3)}, {parts[1]});
+      ValueId h2 = b.conv(m1, c, 3, p1, {b.silu()});
+      ValueId m2 = b.conv(h2, c, 3, p1, {b.silu(), b.binary(K::kAdd, 3)}, {m1});
+      ValueId cat = b.op("Concat", {parts[0], parts[1], m1, m2}, {{"axis", int_attr(1)}});
+      b.output(b.bread(cat, 16));
+    };
+  };
+  v.push_back({"C2f_blocked_elided", c2f(1, 16), 1e-5, true, true, 0, 0, true});
+  v.push_back({"C2f_plain_elided", c2f(1, 4), 1e-5, true, true, 0, -1});
+  v.push_back({"C2f_blocked_batch2_copies", c2f(2, 16), 1e-5, true, true, -1, 0, true});
+  v.push_back({"C2f_misaligned_24", c2f(1, 24)});
+  // SPPF: cv1 -> MaxPool x3 -> Concat(x, y1, y2, y3) -> cv2.
+  v.push_back({"SPPF_blocked_elided",
+               [](Builder& b) {
+                 ValueId x = b.bread(b.input({1, 5, 10, 10}), 32);
+                 Attrs a = {{"kernel_shape", ints_attr({5, 5})}, {"pads", ints_attr({2, 2, 2, 2})}};
+                 ValueId y1 = b.op("MaxPool", {x}, a);
+                 ValueId y2 = b.op("MaxPool", {y1}, a);
+                 ValueId y3 = b.op("MaxPool", {y2}, a);
+                 b.output(b.bread(b.op("Concat", {x, y1, y2, y3}, {{"axis", int_attr(1)}}), 16));
+               },
+               1e-5, true, true, 0, 0, true});
+  v.push_back({"Concat_with_graph_input",
+               [](Builder& b) {
+                 ValueId x = b.input({1, 16, 6, 6});
+                 ValueId y = b.bread(x, 16);
+                 b.output(b.bread(b.op("Concat", {y, x}, {{"axis", int_attr(1)}}), 16));
+               },
+               1e-5, true, true, 1});
+  v.push_back({"Concat_same_input_twice", [](Builder& b) {
+                 ValueId y = b.bread(b.input({1, 5, 6, 6}), 16);
+                 b.output(b.bread(b.op("Concat", {y, y, y}, {{"axis", int_attr(1)}}), 16));
+               }});
+  v.push_back({"Concat_nested",
+               [](Builder& b) {
+                 ValueId x = b.input({1, 5, 6, 6});
+                 ValueId a = b.bread(x, 16), c = b.bread(x, 16), d = b.bread(x, 32);
+                 ValueId ac = b.op("Concat", {a, c}, {{"axis", int_attr(1)}});
+                 ValueId all = b.op("Concat", {d, ac}, {{"axis", int_attr(1)}});
+                 b.output(b.bread(all, 16));
+               },
+               1e-5, true, true, 0, 0, true});
+  v.push_back(
+      {"Concat_axis2_head", [](Builder& b) {
+         ValueId a = b.op("Reshape", {b.bread(b.input({1, 5, 8, 8}), 144), b.ints({1, 144, -1})});
+         ValueId c = b.op("Reshape", {b.bread(b.input({1, 5, 4, 4}), 144), b.ints({1, 144, -1})});
+         b.output(b.op("Concat", {a, c}, {{"axis", int_attr(2)}}));
+       }});
+  v.push_back({"Concat_output_is_graph_output_elided",
+               [](Builder& b) {
+                 ValueId x = b.input({1, 5, 6, 6});
+                 b.output(b.op("Concat", {b.bread(x, 4), b.op("Sigmoid", {b.bread(x, 80)})},
+                               {{"axis", int_attr(1)}}));
+               },
+               1e-5, true, true, 0});
+  v.push_back({"Split_output_is_graph_output", [](Builder& b) {
+                 ValueId y = b.bread(b.input({1, 5, 6, 6}), 32);
+                 std::vector<ValueId> p =
+                     b.node("Split", {y, b.ints({16, 16})}, {{"axis", int_attr(1)}}, 2);
+                 b.output(p[0]);
+                 b.output(b.bread(p[1], 16));
+               }});
+  v.push_back({"Split_head_axis1_plain",
+               [](Builder& b) {
+                 std::vector<ValueId> p = b.node("Split", {b.input({1, 144, 50}), b.ints({64, 80})},
+                                                 {{"axis", int_attr(1)}}, 2);
+                 b.output(b.op("Sigmoid", {p[1]}));
+                 b.output(b.op("Relu", {p[0]}));
+               },
+               1e-5, true, true, 0});
+  v.push_back({"Split_axis2_batch2",
+               [](Builder& b) {
+                 std::vector<ValueId> p = b.node("Split", {b.input({2, 3, 10}), b.ints({4, 6})},
+                                                 {{"axis", int_attr(2)}}, 2);
+                 b.output(b.op("Neg", {p[0]}));
+                 b.output(b.op("Neg", {p[1]}));
+               },
+               0});
+  v.push_back({"Slice_axis1_view_and_blocked",
+               [](Builder& b) {
+                 ValueId y = b.bread(b.input({1, 5, 6, 6}), 64);
+                 ValueId s = b.op("Slice", {y, b.ints({16}), b.ints({48}), b.ints({1})});
+                 b.output(b.bread(s, 16));
+               },
+               1e-5, true, true, 0, 0, true});
+  v.push_back({"Slice_head_plain",
+               [](Builder& b) {
+                 ValueId x = b.input({1, 4, 30});
+                 ValueId lt = b.op("Slice", {x, b.ints({0}), b.ints({2}), b.ints({1})});
+                 ValueId rb = b.op("Slice", {x, b.ints({2}), b.ints({4}), b.ints({1})});
+                 b.output(b.op("Sub", {lt, rb}));
+               },
+               1e-5, true, true, 0});
+  v.push_back({"Slice_step2_generic",
+               [](Builder& b) {
+                 b.output(b.op("Slice", {b.input({2, 8, 5}), b.ints({1}), b.ints({8}), b.ints({1}),
+                                         b.ints({2})}));
+               },
+               0, false});
+  v.push_back(
+      {"Slice_negative_and_batch2",
+       [](Builder& b) {
+         b.output(b.op("Slice", {b.input({2, 8, 5}), b.ints({-3}), b.ints({1000}), b.ints({-1})}));
+       },
+       0});
+  v.push_back({"Reshape_Flatten_Squeeze_Unsqueeze_views",
+               [](Builder& b) {
+                 ValueId x = b.op("Relu", {b.input({2, 3, 4, 5})});
+                 ValueId r = b.op("Reshape", {x, b.ints({6, 20})});
+                 ValueId u = b.op("Unsqueeze", {r, b.ints({0})});
+                 ValueId s = b.op("Squeeze", {u, b.ints({0})});
+                 ValueId f = b.op("Flatten", {s}, {{"axis", int_attr(1)}});
+                 b.output(b.op("Neg", {f}));
+               },
+               0, true, true, 0});
+  v.push_back({"Reshape_to_graph_output",
+               [](Builder& b) {
+                 b.output(b.op("Reshape", {b.op("Relu", {b.input({2, 3, 4})}), b.ints({4, 6})}));
+               },
+               0});
+  v.push_back({"Reshape_of_blocked", [](Builder& b) {
+                 ValueId y = b.bread(b.input({1, 5, 4, 4}), 32);
+                 b.output(b.op("Reshape", {y, b.ints({1, 32, 16})}));
+               }});
+  // Generic ops (exact data movement).
+  v.push_back({"Gather_Pad_Expand_generic",
+               [](Builder& b) {
+                 ValueId x = b.input({4, 6});
+                 Tensor idx(DType::kI64, {3});
+                 idx.data<int64_t>()[0] = 2;
+                 idx.data<int64_t>()[1] = 0;
+                 idx.data<int64_t>()[2] = 3;
+                 ValueId g = b.op("Gather", {x, b.constant(idx)}, {{"axis", int_attr(0)}});
+                 ValueId p = b.op("Pad", {g, b.ints({1, 0, 0, 2})});
+                 b.output(b.op("Expand", {p, b.ints({2, 4, 8})}));
+               },
+               0, false});
+  // The YOLOv8 detect-head tail: DFL (Reshape, Transpose, Softmax, 1x1 conv) and box decoding.
+  v.push_back(
+      {"YOLO_head_tail",
+       [](Builder& b) {
+         const int64_t a = 300;
+         ValueId x = b.input({1, 144, a});
+         std::vector<ValueId> p =
+             b.node("Split", {x, b.ints({64, 80})}, {{"axis", int_attr(1)}}, 2);
+         ValueId r = b.op("Reshape", {p[0], b.ints({1, 4, 16, a})});
+         ValueId t = b.op("Transpose", {r}, {{"perm", ints_attr({0, 2, 1, 3})}});
+         ValueId s = b.op("Softmax", {t}, {{"axis", int_attr(1)}});
+         Tensor w(DType::kF32, {1, 16, 1, 1});
+         for (int i = 0; i < 16; ++i) w.data<float>()[i] = static_cast<float>(i);
+         ValueId d = b.op("Conv", {s, b.constant(w)}, {{"kernel_shape", ints_attr({1, 1})}});
+         ValueId dist = b.op("Reshape", {d, b.ints({1, 4, a})});
+         ValueId lt = b.op("Slice", {dist, b.ints({0}), b.ints({2}), b.ints({1})});
+         ValueId rb = b.op("Slice", {dist, b.ints({2}), b.ints({4}), b.ints({1})});
+         ValueId anchors = b.constant({1, 2, a}, 0.f, 80.f);
+         ValueId x1y1 = b.op("Sub", {anchors, lt});
+         ValueId x2y2 = b.op("Add", {anchors, rb});
+         ValueId c_xy = b.op("Div", {b.op("Add", {x1y1, x2y2}), b.floats({2.f})});
+         ValueId wh = b.op("Sub", {x2y2, x1y1});
+         ValueId box = b.op("Concat", {c_xy, wh}, {{"axis", int_attr(1)}});
+         ValueId dbox = b.op("Mul", {box, b.constant({1, a}, 8.f, 32.f)});
+         b.output(b.op("Concat", {dbox, b.op("Sigmoid", {p[1]})}, {{"axis", int_attr(1)}}));
+       },
+       1e-5, true, true, 0});
+  return v;
+}
+
+std::vector<OpCase> all_cases() {
+  std::vector<OpCase> v;
+  for (auto f : {conv_cases, pool_resize_cases, eltwise_cases, binary_cases, softmax_matmul_cases,
+                 view_cases}) {
+    std::vector<OpCase> part = f();
+    v.insert(v.end(), part.begin(), part.end());
+  }
+  return v;
+}
+
+class BackendOps : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(BackendOps, CpuMatchesReference) { check_case(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Cpu, BackendOps, ::testing::ValuesIn(all_cases()),
+                         [](const ::testing::TestParamInfo<OpCase>& i) {
+                           std::string n = i.param.name;
+                           for (char& ch : n) {
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           }
+                           return n;
+                         });
+
+// The shape of the compiled shared models: every op native, no slow oneDNN reference
+// implementations, C2f/SPPF/head Split and Concat as views (the only copy is the head's Concat
+// on axis 2), no layout conversions in the YOLOv8 detect graph.
+TEST(CpuBackend, SharedModelsCompileNativeWithViews) {
+  std::string shared = shared_dir();
+  if (shared.empty()) GTEST_SKIP() << "../shared not found: model-structure test skipped";
+  struct Expect {
+    const char* model;
+    int max_copies;
+    int max_reorders;
+  };
+  const Expect models[] = {{"yolov8n.onnx", 1, 0},     {"yolov8s.onnx", 1, 0},
+                           {"yolo11n.onnx", 3, 1},     {"yolov8n-seg.onnx", 2, 0},
+                           {"yolo11n-seg.onnx", 4, 1}, {"yolov8n-pose.onnx", 5, 0},
+                           {"yolov8n-cls.onnx", 0, 0}};
+  for (const Expect& m : models) {
+    Graph g = import_onnx_file(shared + "/models/" + m.model);
+    CompileRequest req;
+    req.backend = "cpu";
+    auto cm = CompiledModel::compile(g, req);
+    CpuProgramSummary s = summarize_cpu_program(cm->program());
+    SCOPED_TRACE(std::string(m.model) + ": " + format_cpu_summary(s));
+    EXPECT_EQ(s.generic, 0);
+    EXPECT_EQ(s.slow, 0);
+    EXPECT_LE(s.copies, m.max_copies);
+    EXPECT_LE(s.reorders, m.max_reorders);
+    EXPECT_GT(s.views, 0);
+    std::printf("[ cpu   ] %-18s %s\n", m.model, format_cpu_summary(s).c_str());
+  }
+}
+
+// Whole models, cpu backend against the reference backend (double precision) on the same
+// optimised graph and real input: the fp32 error of the cpu kernels alone, without ONNX
+// Runtime's own rounding in the way (ORT itself is ~1e-5 from the reference on mask prototypes).
+TEST(CpuBackend, SharedModelsMatchReferenceBackend) {
+  std::string shared = shared_dir();
+  if (shared.empty()) GTEST_SKIP() << "../shared not found: whole-model test skipped";
+  if (std::getenv("SHOAL_SKIP_SLOW")) GTEST_SKIP() << "SHOAL_SKIP_SLOW set: reference runs skipped";
+  struct M {
+    const char* model;
+    const char* input;
+  };
+  const M models[] = {{"yolo11n-seg.onnx", "bus_640.npy"},
+                      {"real/yolox_nano.onnx", "zidane_416_yolox.npy"}};
+  for (const M& m : models) {
+    Graph g = import_onnx_file(shared + "/models/" + m.model);
+    Tensor x = read_npy(shared + "/reference/inputs/" + m.input);
+    std::vector<Tensor> outs[2];
+    const char* backends[2] = {"cpu", "reference"};
+    for (int b = 0; b < 2; ++b) {
+      CompileRequest req;
+      req.backend = backends[b];
+      req.input_dims[g.value(g.inputs[0]).name] = x.dims();
+      Session s(CompiledModel::compile(g, req));
+      outs[b] = s.run({x});
+    }
+    for (size_t i = 0; i < outs[0].size(); ++i) {
+      Error3 e = compare(outs[0][i], outs[1][i]);
+      std::printf("[ cpu   ] %-22s output %zu vs reference: %s\n", m.model, i, e.str().c_str());
+      // ~60 fp32 layers: measured 8e-6..9.4e-6 here, as ONNX Runtime's own distance.
+      EXPECT_LE(e.norm_rel, 2e-5) << m.model << " output " << i << ": " << e.str();
+    }
+  }
+}
+
+TEST(CpuBackend, RejectsOtherPrecisionsClearly) {
+  Builder b(1);
+  b.output(b.op("Relu", {b.input({2, 3})}));
+  CompileOptions o;
+  o.precision = DType::kBF16;
+  try {
+    make_cpu_backend()->compile(b.graph(), o);
+    FAIL() << "bf16 compile should throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
+    EXPECT_NE(std::string(e.what()).find("bf16"), std::string::npos) << e.what();
+  }
+}
+
+TEST(CpuBackend, ComputeThreadsConfigurable) {
+  int before = compute_threads();
+  EXPECT_GE(before, 1);
+  set_compute_threads(1);
+  EXPECT_EQ(compute_threads(), 1);
+  set_compute_threads(0);
+  EXPECT_GE(compute_threads(), 1);
+}
+
+// One compiled Program run by two threads at once (separate buffers) gives the same results as a
+// single run: kernels hold no per-run state (the runtime pools arenas across executions).
+TEST(CpuBackend, KernelsAreReentrant) {
+  Builder b(5);
+  ValueId x = b.bread(b.input({1, 5, 24, 24}), 32);
+  std::vector<ValueId> parts = b.node("Split", {x, b.ints({16, 16})}, {{"axis", int_attr(1)}}, 2);
+  ValueId m = b.conv(parts[1], 16, 3, {{"pads", ints_attr({1, 1, 1, 1})}},
+                     {Builder::silu(), Builder::binary(K::kAdd, 3)}, {parts[1]});
+  ValueId cat = b.op("Concat", {parts[0], parts[1], m}, {{"axis", int_attr(1)}});
+  ValueId r = b.op("Reshape", {b.bread(cat, 16), b.ints({1, 16, -1})});
+  b.output(b.op("Softmax", {r}, {{"axis", int_attr(1)}}));
+  Program p = make_cpu_backend()->compile(b.graph(), {});
+  std::vector<Tensor> in = random_inputs(b.graph(), 3, -1.f, 1.f);
+  std::vector<Tensor> want = ProgramRunner(p).run(in);
+  std::vector<Tensor> got[2];
+  auto work = [&](int t) {
+    for (int i = 0; i < 20; ++i) got[t] = ProgramRunner(p).run(in);
+  };
+  std::thread t0(work, 0), t1(work, 1);
+  t0.join();
+  t1.join();
+  for (const auto& g : got) {
+    ASSERT_EQ(g.size(), 1u);
+    EXPECT_EQ(std::memcmp(g[0].raw(), want[0].raw(), want[0].nbytes()), 0);
+  }
+}
+
+TEST(CpuBackend, ReportsPackedWeightsAndFlops) {
+  Builder b(3);
+  b.output(b.conv(b.input({1, 16, 8, 8}), 32, 3, {{"pads", ints_attr({1, 1, 1, 1})}}));
+  Program p = make_cpu_backend()->compile(b.graph(), {});
+  ASSERT_EQ(p.steps.size(), 1u);
+  EXPECT_DOUBLE_EQ(p.steps[0].flops, 2.0 * 32 * 8 * 8 * 16 * 9);
+  EXPECT_GE(p.packed_weight_bytes, (32u * 16 * 9 + 32) * 4);
+}
+
+}  // namespace
+}  // namespace shoal

@@ -1,0 +1,152 @@
+// `shoal detect` as a process: a batch mixing good and bad files (missing, empty, truncated,
+// corrupt, oversized header, grayscale and 16-bit PNG, a folder) gives one JSON document with a
+// result or an "error" per file, a non-zero exit code, and every good file still processed;
+// --save writes annotated images. Uses a small generated model (no ../shared needed).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "onnx/builder.h"
+
+namespace shoal {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct ProcessRun {
+  int code = -1;
+  std::string out, err;
+};
+
+ProcessRun run_shoal(const std::string& args) {
+  const std::string err_path = testing::TempDir() + "/shoal_vision_cli_stderr.txt";
+  const std::string cmd = std::string(SHOAL_SHOAL_BIN) + " " + args + " 2>" + err_path;
+  ProcessRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream f(err_path);
+  r.err.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return r;
+}
+
+class VisionCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = testing::TempDir() + "/shoal_vision_cli";
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ + "/folder");
+    BuilderOptions o;
+    o.imgsz = 64;
+    o.num_classes = 3;
+    save_bytes(dir_ + "/tiny.onnx", build_yolo_detector_onnx(o));
+    cv::Mat img(48, 80, CV_8UC3);
+    cv::randu(img, 0, 255);
+    cv::imwrite(dir_ + "/good.jpg", img);
+    cv::imwrite(dir_ + "/folder/a.png", img);
+    cv::imwrite(dir_ + "/folder/b.bmp", img);
+    cv::imwrite(dir_ + "/one.png", cv::Mat(1, 1, CV_8UC3, cv::Scalar(9, 9, 9)));
+    cv::imwrite(dir_ + "/gray16.png", cv::Mat(30, 20, CV_16U, cv::Scalar(40000)));
+    std::ofstream(dir_ + "/empty.jpg");
+    std::ofstream(dir_ + "/text.png") << "not an image";
+    std::vector<uint8_t> jpg;
+    cv::imencode(".jpg", img, jpg);
+    std::ofstream(dir_ + "/truncated.jpg", std::ios::binary)
+        .write(reinterpret_cast<const char*>(jpg.data()),
+               static_cast<std::streamsize>(jpg.size() / 2));
+    std::vector<uint8_t> png;
+    cv::imencode(".png", img, png);
+    for (int at : {16, 20}) {  // IHDR width, height = 20000
+      png[static_cast<size_t>(at)] = 0;
+      png[static_cast<size_t>(at) + 1] = 0;
+      png[static_cast<size_t>(at) + 2] = 20000 >> 8;
+      png[static_cast<size_t>(at) + 3] = 20000 & 0xFF;
+    }
+    std::ofstream(dir_ + "/huge.png", std::ios::binary)
+        .write(reinterpret_cast<const char*>(png.data()), static_cast<std::streamsize>(png.size()));
+  }
+  static std::string f(const std::string& name) { return dir_ + "/" + name; }
+  static std::string model() { return f("tiny.onnx") + " --backend reference"; }
+  static std::string dir_;
+};
+std::string VisionCli::dir_;
+
+TEST_F(VisionCli, MixedBatchReportsEachFile) {
+  const std::vector<std::string> files = {"good.jpg", "missing.jpg",   "empty.jpg",
+                                          "text.png", "truncated.jpg", "huge.png",
+                                          "one.png",  "gray16.png",    "folder"};
+  std::string args = "detect " + model() + " --json";
+  for (const std::string& n : files) args += " " + f(n);
+  ProcessRun r = run_shoal(args);
+  EXPECT_EQ(r.code, 1) << r.err;
+  nlohmann::json j;
+  ASSERT_NO_THROW(j = nlohmann::json::parse(r.out)) << r.out;
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 10u) << r.out;  // the folder expands to 2 images
+  std::map<std::string, nlohmann::json> by_name;
+  for (const auto& e : j) by_name[fs::path(e["image"].get<std::string>()).filename().string()] = e;
+  for (const char* ok : {"good.jpg", "one.png", "gray16.png", "a.png", "b.bmp"}) {
+    ASSERT_TRUE(by_name.count(ok)) << ok;
+    EXPECT_FALSE(by_name[ok].contains("error")) << ok << ": " << by_name[ok].dump();
+    EXPECT_TRUE(by_name[ok]["detections"].is_array()) << ok;
+  }
+  EXPECT_EQ(by_name["good.jpg"]["width"], 80);
+  EXPECT_EQ(by_name["good.jpg"]["height"], 48);
+  EXPECT_EQ(by_name["one.png"]["width"], 1);
+  const std::map<std::string, std::string> bad = {{"missing.jpg", "no such file"},
+                                                  {"empty.jpg", "empty file"},
+                                                  {"text.png", "not a JPEG, PNG or BMP"},
+                                                  {"truncated.jpg", "truncated JPEG"},
+                                                  {"huge.png", "above the limit"}};
+  for (const auto& [name, msg] : bad) {
+    ASSERT_TRUE(by_name.count(name)) << name;
+    ASSERT_TRUE(by_name[name].contains("error")) << name;
+    EXPECT_NE(by_name[name]["error"].get<std::string>().find(msg), std::string::npos)
+        << name << ": " << by_name[name]["error"];
+  }
+  EXPECT_NE(r.err.find("5 of 10 images failed"), std::string::npos) << r.err;
+  // Detection entries have the documented fields.
+  for (const auto& e : j) {
+    for (const auto& d : e.value("detections", nlohmann::json::array())) {
+      EXPECT_TRUE(d.contains("class_id") && d.contains("class_name") && d.contains("score") &&
+                  d["box"].size() == 4);
+    }
+  }
+}
+
+TEST_F(VisionCli, AllGoodExitsZeroAndSaves) {
+  const std::string out = f("saved");
+  ProcessRun r = run_shoal("detect " + model() + " " + f("good.jpg") + " " + f("folder") +
+                           " --save " + out + " --conf 0.01 --max-det 5");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("good.jpg"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("80x48"), std::string::npos) << r.out;
+  for (const char* n : {"good.jpg", "a.png", "b.bmp"}) {
+    cv::Mat m = cv::imread(out + "/" + n);
+    EXPECT_EQ(m.size(), cv::Size(80, 48)) << n;
+  }
+}
+
+TEST_F(VisionCli, BadModelAndFlags) {
+  ProcessRun r = run_shoal("detect " + f("no_such_model.onnx") + " " + f("good.jpg"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("no_such_model.onnx"), std::string::npos) << r.err;
+  r = run_shoal("detect " + model() + " " + f("good.jpg") + " --conf 2");
+  EXPECT_NE(r.code, 0);
+  r = run_shoal("detect " + model() + " " + f("good.jpg") + " --task pose");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("pose"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace shoal

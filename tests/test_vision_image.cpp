@@ -1,0 +1,212 @@
+// Image input: JPEG/PNG/BMP decode to 8-bit BGR, header limits enforced before decoding, and
+// every bad input (missing, empty, truncated, corrupt, not an image, oversized headers) refused
+// with a clear, typed error. Grayscale, alpha and 16-bit PNGs are converted; 1x1 images work.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+
+#include "core/error.h"
+#include "vision/image_io.h"
+
+namespace shoal::vision {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string tmp_dir() {
+  static const std::string d = [] {
+    std::string p = testing::TempDir() + "/shoal_vision_images";
+    fs::remove_all(p);
+    fs::create_directories(p);
+    return p;
+  }();
+  return d;
+}
+
+std::vector<uint8_t> encode(const cv::Mat& m, const std::string& ext) {
+  std::vector<uint8_t> buf;
+  EXPECT_TRUE(cv::imencode(ext, m, buf));
+  return buf;
+}
+
+std::string write(const std::string& name, const std::vector<uint8_t>& bytes) {
+  const std::string p = tmp_dir() + "/" + name;
+  std::ofstream f(p, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return p;
+}
+
+cv::Mat pattern(int w, int h) {
+  cv::Mat m(h, w, CV_8UC3);
+  cv::randu(m, 0, 255);
+  return m;
+}
+
+// Expects read_image(path) to throw `code` with a message containing `part`.
+void expect_error(const std::string& path, ErrorCode code, const std::string& part) {
+  try {
+    cv::Mat m = read_image(path);
+    FAIL() << path << ": decoded " << m.cols << "x" << m.rows << ", expected an error with '"
+           << part << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << "message names the file";
+  }
+}
+
+void put_be32(std::vector<uint8_t>& v, size_t at, uint32_t x) {
+  v[at] = static_cast<uint8_t>(x >> 24);
+  v[at + 1] = static_cast<uint8_t>(x >> 16);
+  v[at + 2] = static_cast<uint8_t>(x >> 8);
+  v[at + 3] = static_cast<uint8_t>(x);
+}
+
+TEST(VisionImage, DecodesAllFormats) {
+  const cv::Mat m = pattern(37, 23);
+  for (const char* ext : {".png", ".bmp", ".jpg"}) {
+    const std::string p = write(std::string("ok") + ext, encode(m, ext));
+    cv::Mat d = read_image(p);
+    EXPECT_EQ(d.type(), CV_8UC3) << ext;
+    EXPECT_EQ(d.size(), m.size()) << ext;
+    if (std::string(ext) != ".jpg") {
+      EXPECT_EQ(cv::norm(d, m, cv::NORM_INF), 0) << ext;
+    }
+  }
+}
+
+TEST(VisionImage, ProbeReadsHeaders) {
+  ImageHeader h;
+  std::vector<uint8_t> png = encode(pattern(37, 23), ".png");
+  h = probe_image(png.data(), png.size(), "x");
+  EXPECT_EQ(h.format, "png");
+  EXPECT_EQ(h.width, 37);
+  EXPECT_EQ(h.height, 23);
+  std::vector<uint8_t> jpg = encode(pattern(37, 23), ".jpg");
+  h = probe_image(jpg.data(), jpg.size(), "x");
+  EXPECT_EQ(h.format, "jpeg");
+  EXPECT_EQ(h.width, 37);
+  EXPECT_EQ(h.height, 23);
+  std::vector<uint8_t> bmp = encode(pattern(37, 23), ".bmp");
+  h = probe_image(bmp.data(), bmp.size(), "x");
+  EXPECT_EQ(h.format, "bmp");
+  EXPECT_EQ(h.width, 37);
+  EXPECT_EQ(h.height, 23);
+}
+
+TEST(VisionImage, TinyGrayAlphaAnd16Bit) {
+  // 1x1: a valid image (letterboxing scales it up).
+  cv::Mat one(1, 1, CV_8UC3, cv::Scalar(1, 2, 3));
+  cv::Mat d = read_image(write("one.png", encode(one, ".png")));
+  EXPECT_EQ(d.size(), cv::Size(1, 1));
+  EXPECT_EQ(d.at<cv::Vec3b>(0, 0), cv::Vec3b(1, 2, 3));
+  // Grayscale PNG -> BGR with equal channels.
+  cv::Mat gray(5, 4, CV_8U, cv::Scalar(77));
+  d = read_image(write("gray.png", encode(gray, ".png")));
+  EXPECT_EQ(d.type(), CV_8UC3);
+  EXPECT_EQ(d.at<cv::Vec3b>(2, 2), cv::Vec3b(77, 77, 77));
+  // 16-bit grayscale and colour PNGs -> 8-bit (value >> 8).
+  cv::Mat g16(5, 4, CV_16U, cv::Scalar(0xABCD));
+  std::vector<uint8_t> b16 = encode(g16, ".png");
+  EXPECT_EQ(probe_image(b16.data(), b16.size(), "x").bit_depth, 16);
+  d = read_image(write("gray16.png", b16));
+  EXPECT_EQ(d.type(), CV_8UC3);
+  EXPECT_EQ(d.at<cv::Vec3b>(1, 1), cv::Vec3b(0xAB, 0xAB, 0xAB));
+  cv::Mat c16(3, 3, CV_16UC3, cv::Scalar(0x1000, 0x8000, 0xFFFF));
+  d = read_image(write("color16.png", encode(c16, ".png")));
+  EXPECT_EQ(d.at<cv::Vec3b>(0, 0), cv::Vec3b(0x10, 0x80, 0xFF));
+  // BGRA PNG: alpha dropped.
+  cv::Mat bgra(3, 3, CV_8UC4, cv::Scalar(10, 20, 30, 40));
+  d = read_image(write("alpha.png", encode(bgra, ".png")));
+  EXPECT_EQ(d.at<cv::Vec3b>(1, 1), cv::Vec3b(10, 20, 30));
+}
+
+TEST(VisionImage, MissingEmptyAndNotImages) {
+  expect_error(tmp_dir() + "/does_not_exist.jpg", ErrorCode::kNotFound, "no such file");
+  expect_error(write("empty.jpg", {}), ErrorCode::kInvalidArgument, "empty file");
+  expect_error(write("text.jpg", {'h', 'e', 'l', 'l', 'o'}), ErrorCode::kInvalidArgument,
+               "not a JPEG, PNG or BMP");
+  expect_error(tmp_dir(), ErrorCode::kInvalidArgument, "is a folder");
+}
+
+TEST(VisionImage, TruncatedAndCorrupt) {
+  const cv::Mat m = pattern(64, 48);
+  std::vector<uint8_t> jpg = encode(m, ".jpg"), png = encode(m, ".png"), bmp = encode(m, ".bmp");
+  auto cut = [](std::vector<uint8_t> v, size_t n) {
+    v.resize(n);
+    return v;
+  };
+  expect_error(write("trunc_half.jpg", cut(jpg, jpg.size() / 2)), ErrorCode::kInvalidArgument,
+               "truncated JPEG");
+  expect_error(write("trunc_head.jpg", cut(jpg, 10)), ErrorCode::kInvalidArgument, "JPEG");
+  expect_error(write("trunc_half.png", cut(png, png.size() / 2)), ErrorCode::kInvalidArgument,
+               "truncated PNG");
+  expect_error(write("trunc_head.png", cut(png, 20)), ErrorCode::kInvalidArgument, "truncated PNG");
+  expect_error(write("trunc.bmp", cut(bmp, 20)), ErrorCode::kInvalidArgument, "truncated BMP");
+  // PNG with its pixel data (IDAT) garbled but a complete chunk structure: libpng's CRC/zlib
+  // checks fail, so decoding reports a corrupt PNG.
+  std::vector<uint8_t> bad = png;
+  for (size_t i = 60; i < bad.size() - 20; ++i) bad[i] = static_cast<uint8_t>(bad[i] * 31 + 7);
+  expect_error(write("garbled.png", bad), ErrorCode::kInvalidArgument, "corrupt png");
+  // JPEG whose frame header comes after garbage.
+  std::vector<uint8_t> junk = {0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x12, 0x34};
+  expect_error(write("junk.jpg", junk), ErrorCode::kInvalidArgument, "corrupt JPEG");
+  // Zero width in the header.
+  std::vector<uint8_t> zero = png;
+  put_be32(zero, 16, 0);
+  expect_error(write("zero_w.png", zero), ErrorCode::kInvalidArgument, "IHDR says 0 x 48");
+}
+
+TEST(VisionImage, HugeHeadersRefusedBeforeDecoding) {
+  // A 20000 x 20000 PNG header on a tiny file: refused by the limit, never decoded.
+  std::vector<uint8_t> png = encode(pattern(8, 8), ".png");
+  put_be32(png, 16, 20000);
+  put_be32(png, 20, 20000);
+  expect_error(write("huge.png", png), ErrorCode::kLimit, "20000 x 20000");
+  // JPEG SOF0 saying 20000 x 20000.
+  std::vector<uint8_t> jpg = encode(pattern(8, 8), ".jpg");
+  for (size_t i = 2; i + 9 < jpg.size(); ++i) {
+    if (jpg[i] == 0xFF && jpg[i + 1] == 0xC0) {
+      jpg[i + 5] = 20000 >> 8;
+      jpg[i + 6] = 20000 & 0xFF;
+      jpg[i + 7] = 20000 >> 8;
+      jpg[i + 8] = 20000 & 0xFF;
+      break;
+    }
+  }
+  expect_error(write("huge.jpg", jpg), ErrorCode::kLimit, "above the limit");
+  // BMP 20000 x 20000 (info header width/height at 18/22, little-endian).
+  std::vector<uint8_t> bmp = encode(pattern(8, 8), ".bmp");
+  for (size_t at : {size_t{18}, size_t{22}}) {
+    bmp[at] = 20000 & 0xFF;
+    bmp[at + 1] = 20000 >> 8;
+  }
+  expect_error(write("huge.bmp", bmp), ErrorCode::kLimit, "above the limit");
+  // Per-side limit alone: 16385 x 10; total alone: 12000 x 9000 = 108 MP.
+  put_be32(png, 16, 16385);
+  put_be32(png, 20, 10);
+  expect_error(write("wide.png", png), ErrorCode::kLimit, "16385 x 10");
+  put_be32(png, 16, 12000);
+  put_be32(png, 20, 9000);
+  expect_error(write("big.png", png), ErrorCode::kLimit, "108.0 MP");
+}
+
+TEST(VisionImage, ExpandsFolders) {
+  const std::string dir = tmp_dir() + "/folder";
+  fs::create_directories(dir + "/sub");
+  const cv::Mat m = pattern(4, 4);
+  for (const char* n : {"b.PNG", "a.jpg", "c.bmp", "notes.txt", "sub/d.jpg"}) {
+    write(std::string("folder/") + n, encode(m, ".png"));
+  }
+  std::vector<std::string> got = expand_image_args({dir, "/x/missing.jpg"});
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(fs::path(got[0]).filename(), "a.jpg");
+  EXPECT_EQ(fs::path(got[1]).filename(), "b.PNG");
+  EXPECT_EQ(fs::path(got[2]).filename(), "c.bmp");
+  EXPECT_EQ(got[3], "/x/missing.jpg");  // kept: reported per file later
+}
+
+}  // namespace
+}  // namespace shoal::vision
