@@ -20,14 +20,14 @@ namespace {
 Tensor f32(Dims d, std::vector<float> v) {
   Tensor t(DType::kF32, std::move(d));
   EXPECT_EQ(static_cast<size_t>(t.numel()), v.size());
-  std::memcpy(t.raw(), v.data(), v.size() * sizeof(float));
+  if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * sizeof(float));
   return t;
 }
 
 Tensor i64(Dims d, std::vector<int64_t> v) {
   Tensor t(DType::kI64, std::move(d));
   EXPECT_EQ(static_cast<size_t>(t.numel()), v.size());
-  std::memcpy(t.raw(), v.data(), v.size() * sizeof(int64_t));
+  if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * sizeof(int64_t));
   return t;
 }
 
