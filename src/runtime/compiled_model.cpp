@@ -330,17 +330,14 @@ void CompiledModel::check_inputs(const std::vector<Tensor>& inputs) const {
   }
 }
 
-std::vector<Tensor> CompiledModel::run(const std::vector<Tensor>& inputs, void* arena) const {
+// Binds the arena, copies the inputs in and runs every step; `times` (optional) gets each
+// step's wall time. Shared by run() and profile().
+void CompiledModel::execute(const std::vector<Tensor>& inputs, void* arena,
+                            std::vector<double>* times) const {
   check_inputs(inputs);
   auto* base = static_cast<uint8_t*>(arena);
-  auto ptr = [&](int v) -> void* {
-    if (v < 0) return nullptr;
-    const ProgramValue& pv = program_.values[static_cast<size_t>(v)];
-    if (pv.constant.defined()) return const_cast<void*>(pv.constant.raw());
-    return base + offset_[static_cast<size_t>(v)];
-  };
   for (size_t i = 0; i < inputs.size(); ++i) {
-    std::memcpy(ptr(program_.inputs[i]), inputs[i].raw(), inputs[i].nbytes());
+    std::memcpy(value_ptr(program_.inputs[i], base), inputs[i].raw(), inputs[i].nbytes());
   }
   std::vector<const void*> in;
   std::vector<void*> out;
@@ -348,46 +345,42 @@ std::vector<Tensor> CompiledModel::run(const std::vector<Tensor>& inputs, void* 
     const Step& st = program_.steps[s];
     in.clear();
     out.clear();
-    for (int v : st.inputs) in.push_back(ptr(v));
-    for (int v : st.outputs) out.push_back(ptr(v));
+    for (int v : st.inputs) in.push_back(value_ptr(v, base));
+    for (int v : st.outputs) out.push_back(value_ptr(v, base));
     KernelIO io{in, out, st.scratch_bytes ? base + step_scratch_[s] : nullptr};
+    if (!times) {
+      st.kernel->run(io);
+      continue;
+    }
+    auto t0 = std::chrono::steady_clock::now();
     st.kernel->run(io);
+    times->push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+}
+
+void* CompiledModel::value_ptr(int v, uint8_t* base) const {
+  if (v < 0) return nullptr;
+  const ProgramValue& pv = program_.values[static_cast<size_t>(v)];
+  if (pv.constant.defined()) return const_cast<void*>(pv.constant.raw());
+  return base + offset_[static_cast<size_t>(v)];
+}
+
+std::vector<Tensor> CompiledModel::run(const std::vector<Tensor>& inputs, void* arena) const {
+  execute(inputs, arena, nullptr);
   std::vector<Tensor> result;
   for (size_t i = 0; i < program_.outputs.size(); ++i) {
     Tensor t(outputs_[i].dtype, outputs_[i].dims);
-    std::memcpy(t.raw(), ptr(program_.outputs[i]), t.nbytes());
+    std::memcpy(t.raw(), value_ptr(program_.outputs[i], static_cast<uint8_t*>(arena)), t.nbytes());
     result.push_back(std::move(t));
   }
   return result;
 }
 
 std::vector<double> CompiledModel::profile(const std::vector<Tensor>& inputs, void* arena) const {
-  check_inputs(inputs);
-  auto* base = static_cast<uint8_t*>(arena);
-  auto ptr = [&](int v) -> void* {
-    if (v < 0) return nullptr;
-    const ProgramValue& pv = program_.values[static_cast<size_t>(v)];
-    if (pv.constant.defined()) return const_cast<void*>(pv.constant.raw());
-    return base + offset_[static_cast<size_t>(v)];
-  };
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    std::memcpy(ptr(program_.inputs[i]), inputs[i].raw(), inputs[i].nbytes());
-  }
   std::vector<double> times;
-  std::vector<const void*> in;
-  std::vector<void*> out;
-  for (size_t s = 0; s < program_.steps.size(); ++s) {
-    const Step& st = program_.steps[s];
-    in.clear();
-    out.clear();
-    for (int v : st.inputs) in.push_back(ptr(v));
-    for (int v : st.outputs) out.push_back(ptr(v));
-    KernelIO io{in, out, st.scratch_bytes ? base + step_scratch_[s] : nullptr};
-    auto t0 = std::chrono::steady_clock::now();
-    st.kernel->run(io);
-    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
+  times.reserve(program_.steps.size());
+  execute(inputs, arena, &times);
   return times;
 }
 

@@ -65,6 +65,8 @@ class CompiledModel {
  private:
   void plan();
   void check_inputs(const std::vector<Tensor>& inputs) const;
+  void execute(const std::vector<Tensor>& inputs, void* arena, std::vector<double>* times) const;
+  void* value_ptr(int v, uint8_t* base) const;  // a value's address in `base`'s arena
 
   Program program_;
   std::vector<TensorInfo> inputs_;

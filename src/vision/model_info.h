@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/coco.h"
 #include "core/tensor.h"
 #include "vision/types.h"
 
@@ -26,8 +27,8 @@ std::vector<int64_t> parse_int_list(const std::string& text);
 // Reads a names file (see ModelHints::names_file). Throws kNotFound / kInvalidArgument.
 std::vector<std::string> read_names_file(const std::string& path);
 
-// The 80 COCO class names in the usual (Ultralytics/YOLOX) order.
-const std::vector<std::string>& coco_names();
+// The 80 COCO class names (core/coco.h).
+using shoal::coco_names;
 // COCO-pose skeleton as 0-based keypoint index pairs (17 keypoints).
 const std::vector<std::pair<int, int>>& coco_skeleton();
 
