@@ -11,6 +11,7 @@
 
 #include "core/tensor.h"
 #include "graph/ir.h"
+#include "memory/weight_store.h"
 
 namespace shoal {
 
@@ -62,10 +63,14 @@ struct Program {
   std::vector<int> outputs;
   // Bytes of weights held by kernels in packed form (not counting ProgramValue constants).
   size_t packed_weight_bytes = 0;
+  // Every weight-store blob the kernels hold (each once): what this program shares with others.
+  std::vector<BlobRef> blobs;
 };
 
 struct CompileOptions {
   DType precision = DType::kF32;  // compute precision for floating-point kernels
+  // Where packed weights are interned (shared, budget-charged); null = the process default.
+  WeightStore* weights = nullptr;
 };
 
 class Backend {
@@ -81,6 +86,10 @@ std::unique_ptr<Backend> make_reference_backend();
 std::unique_ptr<Backend> make_cpu_backend();
 // "cpu" or "reference"; throws kInvalidArgument listing the choices.
 std::unique_ptr<Backend> make_backend(const std::string& name);
+
+// Drops what backends cache beyond the programs alive now (oneDNN's primitive cache keeps the
+// JIT code of primitives no program uses any more). Called when models are unloaded.
+void release_backend_caches();
 
 // Process-wide compute threads shared by all models (oneDNN/OpenMP pool). 0 = number of cores.
 void set_compute_threads(int n);

@@ -178,6 +178,7 @@ std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model,
   cm->backend_name_ = backend->name();
   CompileOptions opts;
   opts.precision = req.precision;
+  opts.weights = req.weights;
   cm->program_ = backend->compile(g, opts);
 
   for (ValueId v : g.inputs) cm->inputs_.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});

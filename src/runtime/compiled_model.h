@@ -22,6 +22,9 @@ struct CompileRequest {
   std::map<std::string, Dims> input_dims;
   OptimizeOptions optimize;
   bool optimize_graph = true;
+  // Where packed weights are interned (shared across models, charged to its budget);
+  // null = the process default store.
+  WeightStore* weights = nullptr;
 };
 
 struct TensorInfo {

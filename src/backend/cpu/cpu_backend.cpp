@@ -718,8 +718,11 @@ class CpuBackend final : public Backend {
            dtype_name(opts.precision));
     }
     sync_threads();
+    WeightScope scope(opts.weights);
     try {
-      return Lowering(g, opts).run();
+      Program p = Lowering(g, opts).run();
+      p.blobs = scope.take_blobs();
+      return p;
     } catch (const dnnl::error& e) {
       fail(ErrorCode::kInternal, "cpu backend: oneDNN error: {}", e.what());
     }

@@ -26,6 +26,12 @@ void set_compute_threads(int n) {
   cpu::sync_threads();
 }
 
+void release_backend_caches() {
+  int cap = dnnl::get_primitive_cache_capacity();
+  dnnl::set_primitive_cache_capacity(0);
+  dnnl::set_primitive_cache_capacity(cap);
+}
+
 int compute_threads() {
   int n = g_threads.load();
   return n > 0 ? n : default_threads();
@@ -139,19 +145,69 @@ ArgSource DnnlKernel::output(int index, const dnnl::memory::desc& md) const {
   return a;
 }
 
+namespace {
+thread_local WeightScope* t_scope = nullptr;
+
+// A canonical text of a memory descriptor's layout (dtype, dims, padding, strides, blocks).
+std::string md_key(const dnnl::memory::desc& md) {
+  const dnnl_memory_desc_t& d = md.data;
+  std::string s = fmt::format("t{}n{}f{}", static_cast<int>(d.data_type), d.ndims,
+                              static_cast<int>(d.format_kind));
+  for (int i = 0; i < d.ndims; ++i) s += fmt::format(",{}/{}/{}", d.dims[i], d.padded_dims[i], d.padded_offsets[i]);
+  if (d.format_kind == dnnl_blocked) {
+    const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+    s += ";s";
+    for (int i = 0; i < d.ndims; ++i) s += fmt::format(",{}", b.strides[i]);
+    s += ";b";
+    for (int i = 0; i < b.inner_nblks; ++i) s += fmt::format(",{}:{}", b.inner_idxs[i], b.inner_blks[i]);
+  }
+  s += fmt::format(";x{}:{}", static_cast<int>(d.extra.flags), d.extra.compensation_mask);
+  return s;
+}
+}  // namespace
+
+WeightScope::WeightScope(WeightStore* store)
+    : store_(store ? store : &WeightStore::process_default()), prev_(t_scope) {
+  t_scope = this;
+}
+
+WeightScope::~WeightScope() { t_scope = prev_; }
+
+WeightScope* WeightScope::current() { return t_scope; }
+
+void WeightScope::note(const BlobRef& b) {
+  for (const BlobRef& x : blobs_) {
+    if (x == b) return;
+  }
+  blobs_.push_back(b);
+}
+
+std::vector<BlobRef> WeightScope::take_blobs() { return std::move(blobs_); }
+
 ArgSource DnnlKernel::own(const dnnl::memory::desc& md, const dnnl::memory::desc& src_md,
                           const void* data) {
   ArgSource a;
   a.kind = ArgSource::Kind::kOwned;
   a.md = md;
-  a.owned = dnnl::memory(md, dnnl_engine());
-  dnnl::memory src(src_md, dnnl_engine(), const_cast<void*>(data));
-  if (md == src_md) {
-    std::memcpy(a.owned.get_data_handle(), data, md.get_size());
-  } else {
-    dnnl::reorder(src, a.owned).execute(dnnl_stream(), src, a.owned);
-    dnnl_stream().wait();
-  }
+  WeightScope* scope = WeightScope::current();
+  WeightStore& store = scope ? scope->store() : WeightStore::process_default();
+  const size_t src_bytes = src_md.get_size();
+  WeightKey key = weight_key(data, src_bytes, md_key(src_md) + "->" + md_key(md));
+  a.blob = store.intern(
+      key, md.get_size(),
+      [&](void* dst) {
+        if (md == src_md) {
+          std::memcpy(dst, data, md.get_size());
+          return;
+        }
+        dnnl::memory src(src_md, dnnl_engine(), const_cast<void*>(data));
+        dnnl::memory out(md, dnnl_engine(), dst);
+        dnnl::reorder(src, out).execute(dnnl_stream(), src, out);
+        dnnl_stream().wait();
+      },
+      "weights");
+  a.owned = dnnl::memory(md, dnnl_engine(), const_cast<void*>(a.blob->data()));
+  if (scope) scope->note(a.blob);
   owned_bytes_ += md.get_size();
   return a;
 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "memory/weight_store.h"
+
 #include "backend/backend.h"
 #include "core/tensor.h"
 
@@ -48,6 +50,28 @@ struct ArgSource {
   size_t offset = 0;  // kScratch: byte offset in the step's scratch
   dnnl::memory::desc md;
   dnnl::memory owned;  // kOwned: kernel-held memory (packed weights, bias, constants)
+  BlobRef blob;        // kOwned: the weight-store blob behind `owned`
+};
+
+// The weight store kernels intern packed weights in, and the blobs interned, while a Program is
+// being compiled on this thread (set by the backend's compile; the process default otherwise).
+class WeightScope {
+ public:
+  explicit WeightScope(WeightStore* store);
+  ~WeightScope();
+  WeightScope(const WeightScope&) = delete;
+  WeightScope& operator=(const WeightScope&) = delete;
+  // Distinct blobs interned in this scope, in first-use order.
+  std::vector<BlobRef> take_blobs();
+  // The innermost scope on this thread, or null.
+  static WeightScope* current();
+  WeightStore& store() const { return *store_; }
+  void note(const BlobRef& b);
+
+ private:
+  WeightStore* store_;
+  WeightScope* prev_;
+  std::vector<BlobRef> blobs_;
 };
 
 // A kernel that executes primitives in order. Build it with add_* then hand it out; scratch
@@ -59,8 +83,8 @@ class DnnlKernel final : public Kernel {
  public:
   ArgSource input(int index, const dnnl::memory::desc& md) const;
   ArgSource output(int index, const dnnl::memory::desc& md) const;
-  // Copies `md`-sized data from `data` into kernel-owned memory in layout `md`
-  // (`data` is described by `src_md`, reordered when the two differ).
+  // Kernel-held weights: `data` (described by `src_md`) in layout `md`, reordered when the two
+  // differ, interned in the active WeightScope's store (identical weights are packed once).
   ArgSource own(const dnnl::memory::desc& md, const dnnl::memory::desc& src_md, const void* data);
   // An intermediate buffer in the step's scratch (live for the whole run).
   ArgSource scratch(const dnnl::memory::desc& md);
