@@ -583,6 +583,7 @@ std::string build_yolo_detector_onnx(const BuilderOptions& o) {
   std::string out_p5 = c2f(b, 21, x, ch(512) + ch(1024), ch(1024), rep(3), false);
 
   // Detect head.
+  if (o.head_seed != 0) b.rng().seed(o.head_seed);
   const int reg = o.reg_max;
   const std::vector<std::string> feats = {out_p3, out_p4, out_p5};
   const std::vector<int> chans = {ch(256), ch(512), ch(1024)};
