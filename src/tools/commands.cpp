@@ -10,15 +10,19 @@ void register_detect_command(CLI::App& app);  // tools/detect.cpp
 std::optional<int> run_detect_command();
 void register_make_model_command(CLI::App& app);  // tools/make_model.cpp
 std::optional<int> run_make_model_command();
+void register_plan_command(CLI::App& app);  // tools/plan.cpp
+std::optional<int> run_plan_command();
 
 void register_extra_commands(CLI::App& app) {
   register_detect_command(app);
   register_make_model_command(app);
+  register_plan_command(app);
 }
 
 int run_extra_commands(CLI::App& app) {
   if (std::optional<int> rc = run_detect_command()) return *rc;
   if (std::optional<int> rc = run_make_model_command()) return *rc;
+  if (std::optional<int> rc = run_plan_command()) return *rc;
   return 0;
 }
 
