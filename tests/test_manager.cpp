@@ -562,6 +562,38 @@ TEST_F(Manager, DynamicShapesShareOneCopyOfTheWeights) {
   EXPECT_NE(msg.find("max_batch"), std::string::npos) << msg;
 }
 
+TEST_F(Manager, CompiledCacheReloadsTheSameModelWithoutParsing) {
+  RepositoryConfig c = config(256 << 20, {"m0"});
+  c.cache_dir = dir_ + "/cache";
+  fs::remove_all(c.cache_dir);
+  ModelManager m(c, quiet());
+  std::vector<Tensor> in, cold;
+  {
+    ModelManager::Lease l = m.acquire("m0");
+    in = input_for(l, 9);
+    cold = l.run(in);
+  }
+  EXPECT_FALSE(m.status("m0").from_cache);
+  ASSERT_EQ(std::distance(fs::directory_iterator(c.cache_dir), fs::directory_iterator()), 1);
+  m.unload("m0");
+  ModelManager::Lease l = m.acquire("m0");
+  EXPECT_TRUE(m.status("m0").from_cache);
+  std::vector<Tensor> warm = l.run(in);
+  ASSERT_EQ(warm.size(), cold.size());
+  for (size_t i = 0; i < warm.size(); ++i) EXPECT_EQ(compare(warm[i], cold[i]).max_abs, 0.0);
+  l = ModelManager::Lease();
+  // A damaged cache file is dropped: the model loads from ONNX again and the file is rewritten.
+  m.unload("m0");
+  fs::path file = fs::directory_iterator(c.cache_dir)->path();
+  fs::resize_file(file, fs::file_size(file) / 2);
+  m.load("m0");
+  EXPECT_FALSE(m.status("m0").from_cache);
+  EXPECT_EQ(compare(m.acquire("m0").run(in)[0], cold[0]).max_abs, 0.0);
+  m.unload("m0");
+  m.load("m0");
+  EXPECT_TRUE(m.status("m0").from_cache);
+}
+
 // 8 threads of random infer/load/unload/reload over more models than fit. The budget is never
 // exceeded and every request succeeds (requests wait for room while others are in use).
 TEST_F(Manager, StressNeverExceedsTheBudgetNorFailsARequest) {

@@ -91,6 +91,10 @@ std::unique_ptr<Backend> make_backend(const std::string& name);
 // JIT code of primitives no program uses any more). Called when models are unloaded.
 void release_backend_caches();
 
+// What a compiled program depends on besides the model: backend, library version and the CPU
+// features it generates code for ("cpu:dnnl-2.6.0:avx512_core_bf16"). Part of cache keys.
+std::string backend_fingerprint(const std::string& backend);
+
 // Process-wide compute threads shared by all models (oneDNN/OpenMP pool). 0 = number of cores.
 void set_compute_threads(int n);
 int compute_threads();

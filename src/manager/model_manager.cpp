@@ -10,7 +10,10 @@
 #include <fstream>
 
 #include "core/error.h"
+#include <nlohmann/json.hpp>
+
 #include "onnx/builder.h"
+#include "runtime/model_cache.h"
 #include "onnx/import.h"
 
 namespace shoal {
@@ -56,6 +59,43 @@ std::string dims_key(const std::map<std::string, Dims>& d) {
   std::string k;
   for (const auto& [n, v] : d) k += n + dims_str(v) + ";";
   return k;
+}
+
+constexpr const char* kDeclaredKey = "shoal.declared_inputs";
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(ErrorCode::kNotFound, "cannot open '{}'", path);
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return bytes;
+}
+
+// The graph inputs as declared (symbolic dims as -1), kept in a cached graph's metadata.
+std::string encode_declared(const std::vector<TensorInfo>& ins) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const TensorInfo& t : ins) j.push_back({{"name", t.name}, {"dtype", static_cast<int>(t.dtype)}, {"dims", t.dims}});
+  return j.dump();
+}
+
+std::vector<TensorInfo> decode_declared(const std::string& text) {
+  std::vector<TensorInfo> r;
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) return r;
+  for (const auto& x : j) {
+    if (!x.is_object() || !x.contains("name") || !x.contains("dtype") || !x.contains("dims")) return {};
+    TensorInfo t;
+    t.name = x["name"].get<std::string>();
+    t.dtype = static_cast<DType>(x["dtype"].get<int>());
+    t.dims = x["dims"].get<Dims>();
+    r.push_back(std::move(t));
+  }
+  return r;
+}
+
+std::map<std::string, Dims> input_dims_of(const CompiledModel& cm) {
+  std::map<std::string, Dims> d;
+  for (const TensorInfo& t : cm.inputs()) d[t.name] = t.dims;
+  return d;
 }
 
 void tune_malloc_once() {
@@ -127,6 +167,7 @@ struct ModelManager::Instance {
   FileStamp stamp;
   std::vector<TensorInfo> declared;  // graph inputs as declared (symbolic dims < 0)
   std::map<std::string, std::string> metadata;
+  std::string content_hash;  // of the file as loaded (cache keys)
   std::atomic<int> leases{0};
   double load_ms = 0;
   bool from_cache = false;
@@ -289,15 +330,38 @@ std::shared_ptr<ModelManager::Instance> ModelManager::load_instance(Entry& e) {
   inst->stamp = st;
   {
     MemoryBudget::Reservation reservation(*budget_, estimate, what);
-    Graph g = import_onnx_file(cfg.path);
-    inst->metadata = g.metadata;
-    for (ValueId v : g.inputs) {
-      inst->declared.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
+    std::string bytes = read_file(cfg.path);
+    inst->content_hash = model_content_hash(bytes);
+    inst->stamp = stamp_of(cfg.path);  // what was read (the file may change again later)
+    // The default plan straight from the compiled cache when it holds one.
+    std::string default_cache;
+    if (!config_.cache_dir.empty()) {
+      CompileRequest kreq = base_request();
+      kreq.input_dims = {{"#default", cfg.input_shape}};
+      default_cache = config_.cache_dir + "/" + compiled_cache_name(inst->content_hash, kreq);
+      if (std::shared_ptr<const CompiledModel> cm = try_cache(*inst, default_cache, base_request())) {
+        inst->from_cache = true;
+        auto it = inst->metadata.find(kDeclaredKey);
+        if (it != inst->metadata.end()) {
+          inst->declared = decode_declared(it->second);
+          inst->metadata.erase(it);
+        }
+        if (inst->declared.empty()) inst->declared = cm->inputs();
+        add_plan(*inst, cfg, dims_key(input_dims_of(*cm)), cm);
+      }
     }
-    auto dims = std::map<std::string, Dims>();
-    plan_for(*inst, e, dims, &g);
+    if (!inst->from_cache) {
+      Graph g = import_onnx_bytes(bytes.data(), bytes.size(), fs::path(cfg.path).parent_path().string());
+      std::string().swap(bytes);
+      inst->metadata = g.metadata;
+      for (ValueId v : g.inputs) {
+        inst->declared.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
+      }
+      plan_for(*inst, e, {}, &g, default_cache.empty() ? nullptr : &default_cache);
+    }
   }
   trim_heap();
+  inst->load_ms = ms_since(t0);
   if (options_.warmup) {
     const CompiledModel& cm = *inst->plans.front().model;
     std::vector<Tensor> in;
@@ -305,12 +369,12 @@ std::shared_ptr<ModelManager::Instance> ModelManager::load_instance(Entry& e) {
     ArenaPool::Lease arena = pool_->acquire(cm.arena_bytes(), "model '" + cfg.name + "'");
     cm.run(in, arena.data());
   }
-  inst->load_ms = ms_since(t0);
   return inst;
 }
 
 std::shared_ptr<const CompiledModel> ModelManager::plan_for(
-    Instance& inst, Entry& e, const std::map<std::string, Dims>& requested, Graph* graph) {
+    Instance& inst, Entry& e, const std::map<std::string, Dims>& requested, Graph* graph,
+    const std::string* cache_path) {
   const ModelConfig& cfg = e.cfg;
   // Resolve dims: requested, else the configured input_shape (first input), else declared with
   // symbolic dims filled (batch 1, image size from the metadata's imgsz or 640).
@@ -374,21 +438,75 @@ std::shared_ptr<const CompiledModel> ModelManager::plan_for(
       }
     }
   }
-  // A new shape: compile it (from the graph being loaded, else from the file again).
+  // A new shape: from the compiled cache, else compiled (from the graph being loaded, else from
+  // the file again) and written to the cache.
   std::optional<MemoryBudget::Reservation> reservation;
-  std::optional<Graph> reread;
   if (!graph) {
-    size_t estimate = static_cast<size_t>(inst.stamp.size) + (1u << 20);
+    size_t estimate = static_cast<size_t>(inst.stamp.size) * 2 + (1u << 20);
     if (budget_->limit()) estimate = std::min(estimate, budget_->limit());
     reservation.emplace(*budget_, estimate, fmt::format("compiling model '{}' for {}", cfg.name, key));
-    reread.emplace(import_onnx_file(inst.path));
-    graph = &*reread;
   }
+  CompileRequest req = base_request();
+  req.input_dims = dims;
+  std::string path = cache_path ? *cache_path : std::string();
+  if (path.empty() && !config_.cache_dir.empty() && !inst.content_hash.empty()) {
+    path = config_.cache_dir + "/" + compiled_cache_name(inst.content_hash, req);
+  }
+  std::shared_ptr<const CompiledModel> cm;
+  if (!graph && !path.empty()) cm = try_cache(inst, path, req);
+  if (!cm) {
+    std::optional<Graph> reread;
+    if (!graph) {
+      std::string bytes = read_file(inst.path);
+      if (model_content_hash(bytes) != inst.content_hash) {
+        fail(ErrorCode::kInvalidModel,
+             "model '{}': '{}' changed since it was loaded; reload it to use the new file", cfg.name,
+             inst.path);
+      }
+      reread.emplace(import_onnx_bytes(bytes.data(), bytes.size(), fs::path(inst.path).parent_path().string()));
+      graph = &*reread;
+    }
+    Graph optimized;
+    auto compiled = CompiledModel::compile(*graph, req, path.empty() ? nullptr : &optimized);
+    cm = compiled;
+    if (!path.empty()) {
+      optimized.metadata[kDeclaredKey] = encode_declared(inst.declared);
+      try {
+        fs::create_directories(config_.cache_dir);
+        save_compiled_cache(path, optimized, *compiled);
+      } catch (const std::exception&) {
+        // A cache that cannot be written costs speed on the next load, never a request.
+      }
+    }
+  }
+  return add_plan(inst, cfg, key, cm);
+}
+
+std::shared_ptr<const CompiledModel> ModelManager::try_cache(Instance& inst, const std::string& path,
+                                                             const CompileRequest& req) {
+  try {
+    std::map<std::string, std::string> metadata;
+    std::shared_ptr<const CompiledModel> cm = load_compiled_cache(path, req, &metadata);
+    if (cm && inst.metadata.empty()) inst.metadata = std::move(metadata);
+    return cm;
+  } catch (const Error& err) {
+    if (err.code() == ErrorCode::kOutOfMemory) throw;
+    std::error_code ec;
+    fs::remove(path, ec);  // corrupt or stale: compile again and rewrite it
+    return nullptr;
+  }
+}
+
+CompileRequest ModelManager::base_request() const {
   CompileRequest req;
   req.backend = options_.backend;
-  req.input_dims = dims;
   req.weights = store_.get();
-  std::shared_ptr<const CompiledModel> cm = CompiledModel::compile(*graph, req);
+  return req;
+}
+
+std::shared_ptr<const CompiledModel> ModelManager::add_plan(Instance& inst, const ModelConfig& cfg,
+                                                            const std::string& key,
+                                                            std::shared_ptr<const CompiledModel> cm) {
   size_t priv = plan_private_bytes(*cm);
   budget_->charge(priv, MemoryUse::kModels, fmt::format("model '{}'", cfg.name));
   std::vector<Instance::Plan> dropped;

@@ -51,7 +51,7 @@ struct ModelStatus {
   bool pinned = false;
   int leases = 0;
   int loads = 0;           // completed loads (incl. reloads)
-  double load_ms = 0;      // last load, wall time
+  double load_ms = 0;      // last load, wall time (parse or cache, compile, pack; not the warm-up)
   bool from_cache = false;
   // Memory, when loaded:
   size_t weights_bytes = 0;   // weight blobs this model uses (shared ones counted in full)
@@ -141,7 +141,16 @@ class ModelManager {
   // The plan for `dims` (compiled on first use; from `graph` when given, else the file).
   std::shared_ptr<const CompiledModel> plan_for(Instance& inst, Entry& e,
                                                 const std::map<std::string, Dims>& dims,
-                                                Graph* graph = nullptr);
+                                                Graph* graph = nullptr,
+                                                const std::string* cache_path = nullptr);
+  // Loads a plan from a compiled-cache file; null when absent or unusable (then removed).
+  std::shared_ptr<const CompiledModel> try_cache(Instance& inst, const std::string& path,
+                                                 const CompileRequest& req);
+  CompileRequest base_request() const;
+  // Charges a new plan's own memory and keeps it (bounded by max_shapes); returns the plan kept.
+  std::shared_ptr<const CompiledModel> add_plan(Instance& inst, const ModelConfig& cfg,
+                                                const std::string& key,
+                                                std::shared_ptr<const CompiledModel> cm);
   bool evict_one_idle(const Entry* except);
   void touch(Entry& e);
   void lease_ended();

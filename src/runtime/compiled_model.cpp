@@ -158,6 +158,11 @@ std::string describe_inputs(const Graph& model) {
 
 std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model,
                                                       const CompileRequest& req) {
+  return compile(model, req, nullptr);
+}
+
+std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model, const CompileRequest& req,
+                                                      Graph* optimized) {
   auto cm = std::shared_ptr<CompiledModel>(new CompiledModel());
   Graph g = model;
   auto dims = resolve_input_dims(g, req.input_dims);
@@ -186,6 +191,7 @@ std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model,
     cm->outputs_.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
   }
   cm->plan();
+  if (optimized) *optimized = std::move(g);
   return cm;
 }
 

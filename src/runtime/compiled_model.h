@@ -47,6 +47,10 @@ class CompiledModel {
  public:
   // Throws shoal::Error (kInvalidArgument for bad input dims, kUnsupported, kInvalidModel).
   static std::shared_ptr<CompiledModel> compile(const Graph& model, const CompileRequest& req);
+  // The same; `optimized` (when not null) receives the specialised, optimised graph the backend
+  // compiled (what the compiled-model cache stores).
+  static std::shared_ptr<CompiledModel> compile(const Graph& model, const CompileRequest& req,
+                                                Graph* optimized);
 
   const std::vector<TensorInfo>& inputs() const { return inputs_; }
   const std::vector<TensorInfo>& outputs() const { return outputs_; }

@@ -26,6 +26,13 @@ void set_compute_threads(int n) {
   cpu::sync_threads();
 }
 
+std::string backend_fingerprint(const std::string& backend) {
+  if (backend != "cpu") return backend;
+  const dnnl_version_t* v = dnnl_version();
+  return fmt::format("cpu:dnnl-{}.{}.{}-{}:isa{}", v->major, v->minor, v->patch, v->hash,
+                     static_cast<int>(dnnl::get_effective_cpu_isa()));
+}
+
 void release_backend_caches() {
   int cap = dnnl::get_primitive_cache_capacity();
   dnnl::set_primitive_cache_capacity(0);

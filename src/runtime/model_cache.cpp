@@ -1,0 +1,176 @@
+#include "runtime/model_cache.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "graph/serialize.h"
+#include "memory/weight_store.h"
+
+#ifndef SHOAL_VERSION
+#define SHOAL_VERSION "unknown"
+#endif
+
+namespace shoal {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'H', 'O', 'A', 'L', 'C', 'M', 'C'};
+constexpr uint32_t kCacheVersion = 1;
+constexpr size_t kHeaderBytes = 80;
+constexpr size_t kEntryBytes = 40;
+constexpr uint32_t kMaxBlobs = 1u << 20;
+
+size_t align64(size_t x) { return (x + 63) / 64 * 64; }
+
+void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
+void put_u64(std::string& s, uint64_t v) { s.append(reinterpret_cast<const char*>(&v), 8); }
+uint32_t get_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+uint64_t get_u64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+struct Mapping {
+  void* data = MAP_FAILED;
+  size_t size = 0;
+  ~Mapping() {
+    if (data != MAP_FAILED) munmap(data, size);
+  }
+};
+
+}  // namespace
+
+std::string model_content_hash(const std::string& model_bytes) {
+  XXH128_hash_t h = XXH3_128bits(model_bytes.data(), model_bytes.size());
+  return fmt::format("{:016x}{:016x}", h.high64, h.low64);
+}
+
+std::string compiled_cache_name(const std::string& model_hash, const CompileRequest& req) {
+  std::string ctx = fmt::format("shoal {} cache v{} backend {} precision {} optimize {}",
+                                SHOAL_VERSION, kCacheVersion, backend_fingerprint(req.backend),
+                                dtype_name(req.precision), req.optimize_graph ? 1 : 0);
+  for (const auto& [name, dims] : req.input_dims) ctx += " " + name + dims_str(dims);
+  XXH3_state_t* st = XXH3_createState();
+  if (!st) fail(ErrorCode::kOutOfMemory, "cannot allocate a hash state");
+  XXH3_128bits_reset(st);
+  XXH3_128bits_update(st, model_hash.data(), model_hash.size());
+  XXH3_128bits_update(st, ctx.data(), ctx.size());
+  XXH128_hash_t h = XXH3_128bits_digest(st);
+  XXH3_freeState(st);
+  return fmt::format("{:016x}{:016x}.shoalc", h.high64, h.low64);
+}
+
+void save_compiled_cache(const std::string& path, const Graph& optimized, const CompiledModel& cm) {
+  const std::string graph = serialize_graph(optimized);
+  const std::vector<BlobRef>& blobs = cm.program().blobs;
+  const size_t table_off = kHeaderBytes;
+  const size_t graph_off = align64(table_off + blobs.size() * kEntryBytes);
+  size_t off = align64(graph_off + graph.size());
+  std::string table;
+  for (const BlobRef& b : blobs) {
+    put_u64(table, b->key().lo);
+    put_u64(table, b->key().hi);
+    put_u64(table, off);
+    put_u64(table, b->size());
+    put_u64(table, XXH3_64bits(b->data(), b->size()));
+    off = align64(off + b->size());
+  }
+  std::string head(kMagic, 8);
+  put_u32(head, kCacheVersion);
+  put_u32(head, static_cast<uint32_t>(blobs.size()));
+  put_u64(head, graph_off);
+  put_u64(head, graph.size());
+  put_u64(head, table_off);
+  put_u64(head, XXH3_64bits(table.data(), table.size()));
+  put_u64(head, off);  // total size
+  head.resize(kHeaderBytes, '\0');
+
+  const std::string tmp = fmt::format("{}.tmp{}", path, static_cast<long>(getpid()));
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) fail(ErrorCode::kInvalidArgument, "cannot write the compiled-model cache file '{}'", tmp);
+    auto pad_to = [&](size_t pos) {
+      std::streamoff cur = f.tellp();
+      if (cur >= 0 && static_cast<size_t>(cur) < pos) f << std::string(pos - static_cast<size_t>(cur), '\0');
+    };
+    f.write(head.data(), static_cast<std::streamsize>(head.size()));
+    f.write(table.data(), static_cast<std::streamsize>(table.size()));
+    pad_to(graph_off);
+    f.write(graph.data(), static_cast<std::streamsize>(graph.size()));
+    for (size_t i = 0; i < blobs.size(); ++i) {
+      pad_to(get_u64(reinterpret_cast<const uint8_t*>(table.data()) + i * kEntryBytes + 16));
+      f.write(static_cast<const char*>(blobs[i]->data()), static_cast<std::streamsize>(blobs[i]->size()));
+    }
+    pad_to(off);
+    if (!f.good()) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      fail(ErrorCode::kInvalidArgument, "cannot write the compiled-model cache file '{}' (disk full?)", tmp);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    fail(ErrorCode::kInvalidArgument, "cannot move the compiled-model cache file into place at '{}'", path);
+  }
+}
+
+std::shared_ptr<CompiledModel> load_compiled_cache(const std::string& path, const CompileRequest& req,
+                                                   std::map<std::string, std::string>* metadata) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;
+  struct stat stt {};
+  Mapping map;
+  if (fstat(fd, &stt) == 0 && stt.st_size > 0) {
+    map.size = static_cast<size_t>(stt.st_size);
+    map.data = mmap(nullptr, map.size, PROT_READ, MAP_PRIVATE, fd, 0);
+  }
+  ::close(fd);
+  auto bad = [&](const std::string& why) {
+    fail(ErrorCode::kInvalidModel, "compiled-model cache file '{}' is not usable: {}", path, why);
+  };
+  if (map.data == MAP_FAILED) bad("cannot map it");
+  const auto* p = static_cast<const uint8_t*>(map.data);
+  const size_t n = map.size;
+  if (n < kHeaderBytes || std::memcmp(p, kMagic, 8) != 0) bad("not a Shoal cache file");
+  if (get_u32(p + 8) != kCacheVersion) bad(fmt::format("cache format version {} (this Shoal reads {})", get_u32(p + 8), kCacheVersion));
+  const uint32_t count = get_u32(p + 12);
+  const uint64_t graph_off = get_u64(p + 16), graph_size = get_u64(p + 24);
+  const uint64_t table_off = get_u64(p + 32), table_sum = get_u64(p + 40), total = get_u64(p + 48);
+  if (total != n) bad(fmt::format("{} bytes, the header says {} (truncated?)", n, total));
+  if (count > kMaxBlobs || table_off != kHeaderBytes || count * kEntryBytes > n - table_off) bad("bad blob table");
+  if (XXH3_64bits(p + table_off, count * kEntryBytes) != table_sum) bad("blob table checksum mismatch");
+  if (graph_off > n || graph_size > n - graph_off) bad("graph section out of bounds");
+
+  WeightStore& store = req.weights ? *req.weights : WeightStore::process_default();
+  std::vector<BlobRef> held;  // the packed weights, until the compile below has found them
+  held.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint8_t* e = p + table_off + static_cast<size_t>(i) * kEntryBytes;
+    WeightKey key{get_u64(e), get_u64(e + 8)};
+    const uint64_t off = get_u64(e + 16), size = get_u64(e + 24), sum = get_u64(e + 32);
+    if (off > n || size > n - off || off % 64 != 0) bad(fmt::format("blob {} out of bounds", i));
+    if (XXH3_64bits(p + off, size) != sum) bad(fmt::format("blob {} checksum mismatch", i));
+    held.push_back(store.intern(key, size, [&](void* dst) { std::memcpy(dst, p + off, size); }, "weights"));
+  }
+  Graph g = deserialize_graph(p + graph_off, graph_size);
+  if (metadata) *metadata = g.metadata;
+  CompileRequest r = req;
+  r.optimize_graph = false;  // the cached graph is already optimised
+  return CompiledModel::compile(g, r);
+}
+
+}  // namespace shoal
