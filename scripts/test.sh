@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine: install packages; Release build + ctest;
-# clang ASan/UBSan build of the tests (slow whole-model reference runs skipped there) and
-# bounded libFuzzer runs of the model loader and of the graph deserializer.
+# clang ASan/UBSan build of the tests (slow whole-model reference runs skipped there), a clang
+# TSan build running the memory-system and manager tests (stress included), and bounded
+# libFuzzer runs of the model loader and of the graph deserializer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -22,6 +23,16 @@ ninja -C build-asan -j"$(nproc)" shoal_tests fuzz_model_loader fuzz_graph_deseri
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # One process for the whole suite (ctest's process per test is slow under ASan).
 SHOAL_SKIP_SLOW=1 ./build-asan/shoal_tests --gtest_brief=1
+
+echo "== TSan build (clang) and the concurrency tests (memory system, model manager, stress)"
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DSHOAL_SANITIZE=thread -DSHOAL_BENCH=OFF >/dev/null
+ninja -C build-tsan -j"$(nproc)" shoal_tests
+# One compute thread: the OpenMP runtimes are not TSan-instrumented (their barriers would be
+# reported); the manager's own threads are what this run checks.
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OMP_NUM_THREADS=1 \
+  SHOAL_STRESS_SECONDS="${STRESS_SECONDS:-15}" \
+  ./build-tsan/shoal_tests --gtest_brief=1 --gtest_filter='Budget*:WeightStore*:ArenaPool*:Manager*'
 
 echo "== fuzz the model loader for ${FUZZ_SECONDS}s"
 mkdir -p build-asan/fuzz-corpus
