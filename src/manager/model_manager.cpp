@@ -63,13 +63,6 @@ std::string dims_key(const std::map<std::string, Dims>& d) {
 
 constexpr const char* kDeclaredKey = "shoal.declared_inputs";
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(ErrorCode::kNotFound, "cannot open '{}'", path);
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return bytes;
-}
-
 // The graph inputs as declared (symbolic dims as -1), kept in a cached graph's metadata.
 std::string encode_declared(const std::vector<TensorInfo>& ins) {
   nlohmann::json j = nlohmann::json::array();
@@ -330,8 +323,9 @@ std::shared_ptr<ModelManager::Instance> ModelManager::load_instance(Entry& e) {
   inst->stamp = st;
   {
     MemoryBudget::Reservation reservation(*budget_, estimate, what);
-    std::string bytes = read_file(cfg.path);
-    inst->content_hash = model_content_hash(bytes);
+    std::optional<MappedFile> file;
+    file.emplace(cfg.path);
+    inst->content_hash = model_content_hash(file->data(), file->size());
     inst->stamp = stamp_of(cfg.path);  // what was read (the file may change again later)
     // The default plan straight from the compiled cache when it holds one.
     std::string default_cache;
@@ -351,8 +345,8 @@ std::shared_ptr<ModelManager::Instance> ModelManager::load_instance(Entry& e) {
       }
     }
     if (!inst->from_cache) {
-      Graph g = import_onnx_bytes(bytes.data(), bytes.size(), fs::path(cfg.path).parent_path().string());
-      std::string().swap(bytes);
+      Graph g = import_onnx_bytes(file->data(), file->size(), fs::path(cfg.path).parent_path().string());
+      file.reset();
       inst->metadata = g.metadata;
       for (ValueId v : g.inputs) {
         inst->declared.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
@@ -457,8 +451,8 @@ std::shared_ptr<const CompiledModel> ModelManager::plan_for(
   if (!cm) {
     std::optional<Graph> reread;
     if (!graph) {
-      std::string bytes = read_file(inst.path);
-      if (model_content_hash(bytes) != inst.content_hash) {
+      MappedFile bytes(inst.path);
+      if (model_content_hash(bytes.data(), bytes.size()) != inst.content_hash) {
         fail(ErrorCode::kInvalidModel,
              "model '{}': '{}' changed since it was loaded; reload it to use the new file", cfg.name,
              inst.path);

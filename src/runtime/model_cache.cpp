@@ -52,8 +52,25 @@ struct Mapping {
 
 }  // namespace
 
-std::string model_content_hash(const std::string& model_bytes) {
-  XXH128_hash_t h = XXH3_128bits(model_bytes.data(), model_bytes.size());
+MappedFile::MappedFile(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(ErrorCode::kNotFound, "cannot open '{}'", path);
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+    ::close(fd);
+    fail(ErrorCode::kNotFound, "cannot read '{}' (empty or unreadable)", path);
+  }
+  size_ = static_cast<size_t>(st.st_size);
+  void* p = mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) fail(ErrorCode::kNotFound, "cannot map '{}'", path);
+  data_ = p;
+}
+
+MappedFile::~MappedFile() { munmap(data_, size_); }
+
+std::string model_content_hash(const void* data, size_t size) {
+  XXH128_hash_t h = XXH3_128bits(data, size);
   return fmt::format("{:016x}{:016x}", h.high64, h.low64);
 }
 

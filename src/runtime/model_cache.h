@@ -25,8 +25,24 @@
 
 namespace shoal {
 
+// A read-only memory map of a whole file (page-cache pages, no copy).
+class MappedFile {
+ public:
+  // Throws kNotFound when the file cannot be opened or mapped.
+  explicit MappedFile(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  const void* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t size_ = 0;
+};
+
 // XXH3-128 of a model file's bytes, as hex: its identity in cache keys.
-std::string model_content_hash(const std::string& model_bytes);
+std::string model_content_hash(const void* data, size_t size);
 // The cache file name for the model with content hash `model_hash` compiled per `req` (its
 // input_dims, precision, backend) by this Shoal version on this CPU: hex key + ".shoalc".
 std::string compiled_cache_name(const std::string& model_hash, const CompileRequest& req);
