@@ -38,8 +38,21 @@ inline float exp_poly(float x) {
   return p * scale;
 }
 
+// Function multiversioning resolves through an ifunc that runs before a sanitizer runtime is up
+// (TSan instruments the resolver and crashes at load time): one version under sanitizers.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SHOAL_MULTIVERSION
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define SHOAL_MULTIVERSION
+#endif
+#endif
+#ifndef SHOAL_MULTIVERSION
+#define SHOAL_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+
 // One block: `len` softmax positions (stride `stride`) for `width` <= kLanes inner lanes.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void softmax_block(
+SHOAL_MULTIVERSION void softmax_block(
     const float* src, float* dst, int64_t len, int64_t stride, int64_t width, bool log) {
   float m[kLanes], s[kLanes];
   for (int64_t j = 0; j < width; ++j) m[j] = src[j];
