@@ -271,7 +271,8 @@ struct OpCase {
   bool expect_fast = true;    // no oneDNN reference implementations
   int max_copies = -1;        // -1: not checked
   int max_reorders = -1;
-  bool expect_blocked = false;  // at least one nChw16c value
+  bool expect_blocked = false;        // at least one nChw16c value
+  const char* expect_impl = nullptr;  // some step's label names this implementation
 };
 
 void PrintTo(const OpCase& c, std::ostream* os) { *os << c.name; }
@@ -365,6 +366,9 @@ void check_case(const OpCase& c, float in_lo = -1.f, float in_hi = 1.f) {
   }
   if (c.expect_blocked) {
     EXPECT_GT(s.blocked_values, 0);
+  }
+  if (c.expect_impl) {
+    EXPECT_NE(steps.find(c.expect_impl), std::string::npos) << "no step runs " << c.expect_impl;
   }
 }
 
@@ -482,6 +486,34 @@ std::vector<OpCase> conv_cases() {
                                     {b.silu(), b.binary(K::kMul, 3)}, {s});
                  b.output(b.bread(y, 16));
                }});
+  // Winograd F(2x2,3x3) (3x3 stride 1, nChw16c, output plane >= 80x80): odd planes, fused and
+  // separately run post-ops (SiLU, SiLU + residual Add, Relu), no padding, no bias.
+  struct Wino {
+    const char* name;
+    int64_t ic, oc, h, w;
+    std::vector<PostOp> post;
+    bool residual, bias;
+    Dims pads;
+  };
+  const Wino winos[] = {
+      {"silu", 16, 32, 81, 83, {Builder::silu()}, false, true, {1, 1, 1, 1}},
+      {"silu_add", 32, 32, 80, 85, {Builder::silu(), Builder::binary(K::kAdd, 3)}, true, true,
+       {1, 1, 1, 1}},
+      {"relu", 48, 16, 97, 79, {Builder::act(K::kRelu)}, false, true, {1, 1, 1, 1}},
+      {"none_nobias_valid", 16, 16, 90, 91, {}, false, false, {0, 0, 0, 0}},
+  };
+  for (const Wino& wc : winos) {
+    v.push_back({std::string("Conv_winograd_") + wc.name,
+                 [wc](Builder& b) {
+                   ValueId x = b.bread(b.input({1, 5, wc.h, wc.w}), wc.ic);
+                   std::vector<ValueId> extra;
+                   if (wc.residual) extra.push_back(x);
+                   ValueId y = b.conv(x, wc.oc, 3, {{"pads", ints_attr(wc.pads)}}, wc.post, extra,
+                                      wc.bias);
+                   b.output(b.bread(y, 16));
+                 },
+                 1e-5, true, true, -1, -1, true, "wino_2x3"});
+  }
   // ConvTranspose (yolov8-seg's proto upsampler k2 s2; padded with output_padding; groups).
   v.push_back({"ConvTranspose_k2s2_blocked", [](Builder& b) {
                  ValueId x = b.bread(b.input({1, 8, 10, 10}), 32);

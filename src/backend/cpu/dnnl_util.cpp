@@ -167,6 +167,15 @@ std::string md_key(const dnnl::memory::desc& md) {
     for (int i = 0; i < d.ndims; ++i) s += fmt::format(",{}", b.strides[i]);
     s += ";b";
     for (int i = 0; i < b.inner_nblks; ++i) s += fmt::format(",{}:{}", b.inner_idxs[i], b.inner_blks[i]);
+  } else if (d.format_kind == dnnl_format_kind_wino) {
+    const dnnl_wino_desc_t& w = d.format_desc.wino_desc;
+    s += fmt::format(";w{},{},{},{},{},{},{},{},{},{},{}", static_cast<int>(w.wino_format), w.r, w.alpha,
+                     w.ic, w.oc, w.ic_block, w.oc_block, w.ic2_block, w.oc2_block, w.adj_scale, w.size);
+  } else if (d.format_kind != dnnl_format_kind_undef && d.format_kind != dnnl_format_kind_any) {
+    // A layout this key cannot describe (e.g. RNN packed): make the key unique to the call so
+    // such blobs are never shared by mistake.
+    static std::atomic<uint64_t> unique{0};
+    s += fmt::format(";u{}", unique.fetch_add(1));
   }
   s += fmt::format(";x{}:{}", static_cast<int>(d.extra.flags), d.extra.compensation_mask);
   return s;
