@@ -252,8 +252,9 @@ class Reader {
 class GraphReader {
  public:
   GraphReader(const uint8_t* blob, size_t structure_offset, size_t structure_size,
-              size_t data_offset, size_t data_size)
-      : blob_(blob),
+              size_t data_offset, size_t data_size, bool borrow = false)
+      : borrow_(borrow),
+        blob_(blob),
         r_(blob, structure_offset, structure_offset + structure_size),
         data_offset_(data_offset),
         data_size_(data_size) {}
@@ -454,11 +455,15 @@ class GraphReader {
                       where, off, nbytes, data_end_, data_size_));
     }
     data_end_ = off + nbytes;
+    if (borrow_ && nbytes) {
+      return Tensor::borrow(dt, std::move(dims), const_cast<uint8_t*>(blob_ + data_offset_ + off));
+    }
     Tensor t(dt, std::move(dims));
     if (nbytes) std::memcpy(t.raw(), blob_ + data_offset_ + off, static_cast<size_t>(nbytes));
     return t;
   }
 
+  bool borrow_ = false;
   const uint8_t* blob_;
   Reader r_;
   size_t data_offset_;
@@ -571,7 +576,7 @@ Graph deserialize_graph(const void* data, size_t size, const DeserializeOptions&
                     d_off, d_size, size));
   }
   GraphReader reader(b, static_cast<size_t>(s_off), static_cast<size_t>(s_size),
-                     static_cast<size_t>(d_off), static_cast<size_t>(d_size));
+                     static_cast<size_t>(d_off), static_cast<size_t>(d_size), opts.borrow_payloads);
   return reader.read();
 }
 

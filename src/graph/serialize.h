@@ -34,6 +34,9 @@ struct DeserializeOptions {
   // Off only where the checksum is known to be wrong on purpose (fuzzing the structure parser):
   // every other check still runs, so a bad blob still throws and never reads out of bounds.
   bool verify_checksum = true;
+  // Constants borrow their payloads from the blob instead of copying them (the blob must outlive
+  // the graph and every tensor sharing its constants; see CompiledModel::detach_constants_from).
+  bool borrow_payloads = false;
 };
 
 // Validates everything (header, version, checksum, every count against the bytes left, dtype and

@@ -384,6 +384,15 @@ std::vector<Tensor> CompiledModel::run(const std::vector<Tensor>& inputs, void* 
   return result;
 }
 
+void CompiledModel::detach_constants_from(const void* begin, size_t size) {
+  auto lo = reinterpret_cast<uintptr_t>(begin);
+  for (ProgramValue& v : program_.values) {
+    if (!v.constant.defined()) continue;
+    auto p = reinterpret_cast<uintptr_t>(v.constant.raw());
+    if (p >= lo && p < lo + size) v.constant = v.constant.clone();
+  }
+}
+
 std::vector<double> CompiledModel::profile(const std::vector<Tensor>& inputs, void* arena) const {
   std::vector<double> times;
   times.reserve(program_.steps.size());

@@ -66,6 +66,10 @@ class CompiledModel {
   // per arena. Returns fresh output tensors parallel to outputs().
   std::vector<Tensor> run(const std::vector<Tensor>& inputs, void* arena) const;
 
+  // Gives every run-time constant that lies in [begin, begin + size) its own copy, so that memory
+  // (e.g. a mapped cache file the graph borrowed from) can go away.
+  void detach_constants_from(const void* begin, size_t size);
+
   // Per-step wall time of one run (profiling), parallel to program().steps.
   std::vector<double> profile(const std::vector<Tensor>& inputs, void* arena) const;
 

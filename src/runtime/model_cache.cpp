@@ -183,11 +183,20 @@ std::shared_ptr<CompiledModel> load_compiled_cache(const std::string& path, cons
     if (XXH3_64bits(p + off, size) != sum) bad(fmt::format("blob {} checksum mismatch", i));
     held.push_back(store.intern(key, size, [&](void* dst) { std::memcpy(dst, p + off, size); }, "weights"));
   }
-  Graph g = deserialize_graph(p + graph_off, graph_size);
-  if (metadata) *metadata = g.metadata;
-  CompileRequest r = req;
-  r.optimize_graph = false;  // the cached graph is already optimised
-  return CompiledModel::compile(g, r);
+  // The graph's constants stay in the mapping (no copy): the compile hashes the weights to find
+  // their packed blobs, and the few constants kernels read at run time are copied out after.
+  DeserializeOptions dopts;
+  dopts.borrow_payloads = true;
+  std::shared_ptr<CompiledModel> cm;
+  {
+    Graph g = deserialize_graph(p + graph_off, graph_size, dopts);
+    if (metadata) *metadata = g.metadata;
+    CompileRequest r = req;
+    r.optimize_graph = false;  // the cached graph is already optimised
+    cm = CompiledModel::compile(g, r);
+  }
+  cm->detach_constants_from(map.data, map.size);
+  return cm;
 }
 
 }  // namespace shoal
