@@ -1,7 +1,9 @@
 // Pre- and post-processing cost of the vision pipeline on bus.jpg (Google Benchmark): JPEG
 // decode, Ultralytics letterbox + tensor fill, YOLOX resize, and decode + NMS of ONNX Runtime's
-// reference outputs for detect / segment / pose / YOLOX. Needs ../shared (SHOAL_SHARED_DIR).
-// Budget (issue 3): letterbox + detect post-processing of yolov8n on bus.jpg <= 3 ms together.
+// reference outputs for detect / segment / pose / YOLOX, and yolov8n on the cpu backend: bare
+// inference next to the end-to-end Detector call (from the cv::Mat, and from the JPEG bytes), so
+// the differences measured in one run are the pipeline's overhead. Needs ../shared
+// (SHOAL_SHARED_DIR). Budget (issue 3): end-to-end detect adds <= 3 ms over bare inference.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -10,7 +12,10 @@
 #include <iterator>
 
 #include "core/npy.h"
+#include "onnx/import.h"
+#include "runtime/compiled_model.h"
 #include "vision/decode.h"
+#include "vision/detector.h"
 #include "vision/image_io.h"
 #include "vision/model_info.h"
 #include "vision/preprocess.h"
@@ -103,6 +108,76 @@ void BM_PostprocessYoloxNanoBus(benchmark::State& st) {
   postprocess_bench(st, "yolox_nano/bus", {}, 416, {"output.npy"});
 }
 BENCHMARK(BM_PostprocessYoloxNanoBus)->Unit(benchmark::kMillisecond);
+
+// yolov8n on the cpu backend, compiled once and shared by the three benchmarks below (a
+// Detector for the end-to-end calls, a Session of the same graph and request for bare inference).
+struct Yolov8n {
+  Detector detector;
+  std::unique_ptr<Session> session;
+  Tensor input;  // bus.jpg, letterboxed
+};
+
+Yolov8n* yolov8n() {
+  static const std::unique_ptr<Yolov8n> m = []() -> std::unique_ptr<Yolov8n> {
+    const std::string path = shared() + "/models/yolov8n.onnx";
+    if (shared().empty() || !std::filesystem::exists(path)) return nullptr;
+    const Graph g = import_onnx_file(path);
+    DetectorOptions opt;
+    opt.backend = "cpu";
+    auto r = std::make_unique<Yolov8n>(Yolov8n{Detector::from_graph(g, opt), nullptr, {}});
+    CompileRequest req;
+    req.backend = opt.backend;
+    req.input_dims[g.value(g.inputs[0]).name] = r->detector.model().inputs()[0].dims;
+    r->session = std::make_unique<Session>(CompiledModel::compile(g, req));
+    r->input = Tensor(DType::kF32, r->detector.model().inputs()[0].dims);
+    preprocess_into(read_image(shared() + "/images/bus.jpg"), r->detector.info(), r->input, 0);
+    return r;
+  }();
+  return m.get();
+}
+
+constexpr const char* kNoYolov8n = "../shared/models/yolov8n.onnx not found (set SHOAL_SHARED_DIR)";
+
+// Session::run on the pre-processed bus.jpg tensor: the bare inference time.
+void BM_InferYolov8nBus(benchmark::State& st) {
+  Yolov8n* m = yolov8n();
+  if (!m) return st.SkipWithError(kNoYolov8n);
+  for (auto _ : st) benchmark::DoNotOptimize(m->session->run({m->input}));
+  st.counters["threads"] = compute_threads();
+}
+BENCHMARK(BM_InferYolov8nBus)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Detector::detect on the decoded image: letterbox + inference + decode + NMS.
+void BM_DetectYolov8nBusMat(benchmark::State& st) {
+  Yolov8n* m = yolov8n();
+  if (!m) return st.SkipWithError(kNoYolov8n);
+  const cv::Mat img = read_image(shared() + "/images/bus.jpg");
+  size_t n = 0;
+  for (auto _ : st) {
+    Result r = m->detector.detect(img);
+    n = r.detections.size();
+    benchmark::DoNotOptimize(r);
+  }
+  st.counters["detections"] = static_cast<double>(n);
+  st.counters["threads"] = compute_threads();
+}
+BENCHMARK(BM_DetectYolov8nBusMat)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// What `shoal detect` does per image: JPEG decode of the bytes in memory, then the above.
+void BM_DetectYolov8nBusJpeg(benchmark::State& st) {
+  Yolov8n* m = yolov8n();
+  if (!m) return st.SkipWithError(kNoYolov8n);
+  const std::vector<uint8_t> bytes = bus_bytes();
+  size_t n = 0;
+  for (auto _ : st) {
+    Result r = m->detector.detect(decode_image(bytes.data(), bytes.size(), "bus.jpg"));
+    n = r.detections.size();
+    benchmark::DoNotOptimize(r);
+  }
+  st.counters["detections"] = static_cast<double>(n);
+  st.counters["threads"] = compute_threads();
+}
+BENCHMARK(BM_DetectYolov8nBusJpeg)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace shoal::vision

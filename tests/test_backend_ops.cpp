@@ -691,9 +691,10 @@ std::vector<OpCase> eltwise_cases() {
   add_unary_cases(
       v, "Sqrt_of_Abs", [](Builder& b, ValueId x) { return b.op("Sqrt", {b.op("Abs", {x})}); },
       {2, 5, 7}, 32);
+  // Log runs generic (oneDNN 2.6's eltwise_log misses ONNX's atol near 1); Exp natively.
   add_unary_cases(
       v, "Log_of_Exp", [](Builder& b, ValueId x) { return b.op("Log", {b.op("Exp", {x})}); },
-      {2, 5, 7}, 32);
+      {2, 5, 7}, 32, 1e-5, false);
   add_unary_cases(
       v, "Sigmoid_Mul_unfused_SiLU",
       [](Builder& b, ValueId x) {

@@ -10,9 +10,11 @@
 // Backends plug in through conformance_backends(): a backend is an input mode (how the graph is
 // prepared) plus an evaluator running the prepared graph. "reference" folds everything through
 // reference_eval; "reference-runtime" keeps float inputs as runtime inputs (the path a compiled
-// backend takes). HOOK for the cpu backend: add {"cpu", InputMode::kFloatInputsRuntime, eval_cpu}
-// where eval_cpu compiles the prepared graph with make_backend("cpu") and runs it (runtime layer),
-// then add it to kRunBackends below.
+// backend takes); "cpu" compiles that same preparation with the cpu backend through the runtime
+// layer (CompiledModel: optimisation passes, lowering, planned arena) and runs it;
+// "cpu-const-weights" does the same with weights (Conv/ConvTranspose/BatchNormalization/Gemm
+// parameters, MatMul's B) as constants, as real models hold them, so the native kernels that
+// pack weights at compile time run instead of the generic fallback.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -31,6 +33,7 @@
 #include "graph/ops.h"
 #include "graph/shape_inference.h"
 #include "onnx/import.h"
+#include "runtime/compiled_model.h"
 
 namespace shoal {
 namespace {
@@ -50,8 +53,9 @@ std::string node_test_dir() {
 // Backends
 
 enum class InputMode {
-  kFoldAll,            // every input becomes a constant: the whole graph folds at specialisation
-  kFloatInputsRuntime  // float inputs stay runtime inputs (fixed dims); others fold as constants
+  kFoldAll,             // every input becomes a constant: the whole graph folds at specialisation
+  kFloatInputsRuntime,  // float inputs stay runtime inputs (fixed dims); others fold as constants
+  kWeightsConstant      // as kFloatInputsRuntime, but weights (Conv W/B, ...) are constants
 };
 
 // Runs a specialised graph; `runtime_inputs` parallel the non-constant entries of g.inputs.
@@ -103,11 +107,26 @@ std::vector<Tensor> eval_reference(Graph& g, const std::vector<Tensor>& runtime_
   return outs;
 }
 
+// The cpu path: the prepared graph compiled by the runtime layer (optimisation passes, the cpu
+// backend's lowering, the planned arena) and run once. Constant graph inputs become plain
+// constants first, so the compiled model's inputs are exactly the runtime inputs.
+std::vector<Tensor> eval_cpu(Graph& g, const std::vector<Tensor>& runtime_inputs) {
+  Graph model = g;
+  model.inputs.erase(std::remove_if(model.inputs.begin(), model.inputs.end(),
+                                    [&](ValueId v) { return model.value(v).is_constant(); }),
+                     model.inputs.end());
+  CompileRequest req;
+  req.backend = "cpu";
+  Session session(CompiledModel::compile(model, req));
+  return session.run(runtime_inputs);
+}
+
 const std::vector<ConformanceBackend>& conformance_backends() {
   static const std::vector<ConformanceBackend> b = {
       {"reference", InputMode::kFoldAll, eval_reference},
       {"reference-runtime", InputMode::kFloatInputsRuntime, eval_reference},
-      // HOOK: {"cpu", InputMode::kFloatInputsRuntime, eval_cpu},
+      {"cpu", InputMode::kFloatInputsRuntime, eval_cpu},
+      {"cpu-const-weights", InputMode::kWeightsConstant, eval_cpu},
   };
   return b;
 }
@@ -127,6 +146,7 @@ struct CaseResult {
   Status status = Status::kPass;
   std::string reason;   // skip category (tally key)
   std::string message;  // details: skip message or failure report
+  double seconds = 0;   // wall time of the whole case (import, every data set)
 };
 
 CaseResult skip(std::string reason, std::string message) {
@@ -209,11 +229,22 @@ bool is_float_parameter_slot(const std::string& op, int slot) {
          (op == "Pad" && slot >= 1) || (op == "Clip" && slot >= 1);
 }
 
+// Float inputs real models hold as constant weights; kernels pack them at compile time.
+bool is_weight_slot(const std::string& op, int slot) {
+  return ((op == "Conv" || op == "ConvTranspose" || op == "BatchNormalization" || op == "Gemm") &&
+          slot >= 1) ||
+         (op == "MatMul" && slot == 1);
+}
+
 bool is_runtime_input(const Graph& g, ValueId v, InputMode mode) {
   if (mode == InputMode::kFoldAll || !dtype_is_float(g.value(v).dtype)) return false;
   for (const Node& n : g.nodes) {
     for (size_t s = 0; s < n.inputs.size(); ++s) {
-      if (n.inputs[s] == v && is_float_parameter_slot(n.op_type, static_cast<int>(s))) return false;
+      if (n.inputs[s] != v) continue;
+      if (is_float_parameter_slot(n.op_type, static_cast<int>(s))) return false;
+      if (mode == InputMode::kWeightsConstant && is_weight_slot(n.op_type, static_cast<int>(s))) {
+        return false;
+      }
     }
   }
   return true;
@@ -380,11 +411,13 @@ const CaseResult& cached_result(const std::string& test, const std::string& back
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   CaseResult r;
+  auto t0 = std::chrono::steady_clock::now();
   try {
     r = run_conformance_case(fs::path(node_test_dir()) / test, backend);
   } catch (const std::exception& e) {
     r = failure(fmt::format("unexpected exception: {}", e.what()));
   }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return cache.emplace(key, std::move(r)).first->second;
 }
 
@@ -412,8 +445,9 @@ TEST_P(Conformance, Case) {
   }
 }
 
-// Backends run by ctest. HOOK: add "cpu" once its evaluator is registered above.
-const std::vector<std::string> kRunBackends = {"reference", "reference-runtime"};
+// Backends run by ctest.
+const std::vector<std::string> kRunBackends = {"reference", "reference-runtime", "cpu",
+                                               "cpu-const-weights"};
 
 INSTANTIATE_TEST_SUITE_P(Onnx, Conformance,
                          ::testing::Combine(::testing::ValuesIn(kRunBackends),
@@ -433,13 +467,14 @@ TEST_P(ConformanceSummary, AllTests) {
     GTEST_SKIP() << "ONNX conformance data not found at " << node_test_dir()
                  << " (apt install libonnx-testdata)";
   }
-  auto t0 = std::chrono::steady_clock::now();
+  double secs = 0;  // summed per case, whether the per-case gtests ran them first or not
   int passed = 0, failed = 0, skipped = 0;
   std::map<std::string, int> reasons;
   std::vector<std::string> failures;
   bool verbose = std::getenv("SHOAL_CONFORMANCE_VERBOSE") != nullptr;
   for (const auto& t : all_tests()) {
     const CaseResult& r = cached_result(t.name, backend);
+    secs += r.seconds;
     switch (r.status) {
       case CaseResult::Status::kPass:
         ++passed;
@@ -456,7 +491,6 @@ TEST_P(ConformanceSummary, AllTests) {
         break;
     }
   }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   fmt::print("conformance({}): {} supported, {} passed, {} failed, {} skipped ({:.1f} s)\n",
              backend, passed + failed, passed, failed, skipped, secs);
   for (const auto& [reason, n] : reasons) fmt::print("  skipped {:4d}: {}\n", n, reason);

@@ -127,5 +127,31 @@ TEST(Passes, IdentityBeforeGraphOutputKeepsName) {
   EXPECT_EQ(g.nodes[static_cast<size_t>(g.value(g.outputs[0]).producer)].op_type, "Conv");
 }
 
+// Dropout is elided in inference mode only; training-mode dropout with a ratio that is not a
+// constant 0 is random, not a pass-through (the kernels refuse it instead of copying).
+TEST(Passes, OnlyInferenceDropoutIsElided) {
+  auto scalar = [](DType t, double v) {
+    Tensor s(t, {});
+    s.set_f64(0, v);
+    return s;
+  };
+  auto elided = [&](bool with_training, double training, bool const_ratio, double ratio) {
+    Builder b;
+    ValueId x = b.input("x", {2, 3});
+    ValueId r =
+        const_ratio ? b.g.add_constant("ratio", scalar(DType::kF32, ratio)) : b.input("ratio", {});
+    std::vector<ValueId> in = {x, r};
+    if (with_training) in.push_back(b.g.add_constant("training", scalar(DType::kBool, training)));
+    ValueId d = b.node("Dropout", in, "d");
+    b.g.outputs = {b.node("Relu", {d}, "y")};
+    return elide_identities(b.g) == 1;
+  };
+  EXPECT_TRUE(elided(false, 0, false, 0));
+  EXPECT_TRUE(elided(true, 0, false, 0));
+  EXPECT_TRUE(elided(true, 1, true, 0));
+  EXPECT_FALSE(elided(true, 1, true, 0.5));
+  EXPECT_FALSE(elided(true, 1, false, 0));
+}
+
 }  // namespace
 }  // namespace shoal

@@ -152,7 +152,7 @@ TEST(ShapeOps, IdentityDropoutConstant) {
   EXPECT_EQ(values(tv), (V{7, 8}));
 }
 
-TEST(ShapeOps, ConstantOfShapeAndShape) {
+TEST(ShapeOps, ConstantOfShapeShapeAndSize) {
   Tensor c = run1("ConstantOfShape", {i64s({2, 3})}, {{"value", at(i64({1}, {7}))}});
   EXPECT_EQ(c.dtype(), DType::kI64);
   EXPECT_EQ(c.dims(), (Dims{2, 3}));
@@ -166,6 +166,12 @@ TEST(ShapeOps, ConstantOfShapeAndShape) {
   EXPECT_EQ(values(run1("Shape", {x}, {{"start", ai(1)}, {"end", ai(-1)}}, 15)), (V{3, 4}));
   EXPECT_EQ(values(run1("Shape", {x}, {{"start", ai(-10)}, {"end", ai(99)}}, 15)), (V{2, 3, 4, 5}));
   EXPECT_EQ(run1("Shape", {x}, {{"start", ai(3)}, {"end", ai(1)}}, 15).dims(), Dims{0});
+  Tensor size = run1("Size", {x});
+  EXPECT_EQ(size.dtype(), DType::kI64);
+  EXPECT_EQ(size.dims(), Dims{});
+  EXPECT_EQ(values(size), V{120});
+  EXPECT_EQ(values(run1("Size", {Tensor(DType::kF32, {})})), V{1});
+  EXPECT_EQ(values(run1("Size", {Tensor(DType::kF32, {3, 0})})), V{0});
 }
 
 TEST(ShapeOps, Cast) {

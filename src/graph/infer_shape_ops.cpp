@@ -159,6 +159,8 @@ void infer_Shape(InferContext& c) {
   c.set_output(0, DType::kI64, {std::max<int64_t>(0, end - start)});
 }
 
+void infer_Size(InferContext& c) { c.set_output(0, DType::kI64, {}); }
+
 void infer_Cast(InferContext& c) {
   int64_t to = c.node().attr_int("to", 0);
   DType dt = dtype_from_onnx(to);

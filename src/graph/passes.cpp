@@ -46,6 +46,22 @@ NodeId sole_consumer(const std::vector<std::vector<NodeId>>& cons, ValueId v) {
 
 }  // namespace
 
+bool is_inference_dropout(const Graph& g, const Node& n) {
+  if (g.opset < 12) return true;
+  auto const_value = [&](int slot, double* v) {
+    ValueId id = n.input(slot);
+    if (id == kNoValue) return false;
+    const Value& val = g.value(id);
+    if (!val.is_constant() || val.constant.numel() != 1) return false;
+    *v = val.constant.get_f64(0);
+    return true;
+  };
+  double training = 0, ratio = 0;
+  if (n.input(2) == kNoValue) return true;
+  if (const_value(2, &training) && training == 0) return true;
+  return const_value(1, &ratio) && ratio == 0;
+}
+
 int elide_identities(Graph& g) {
   int count = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
@@ -53,7 +69,8 @@ int elide_identities(Graph& g) {
     if (n.dead || n.num_inputs() < 1 || n.outputs.empty() || n.outputs[0] == kNoValue) continue;
     bool pass_through = false;
     if (n.op_type == "Identity") pass_through = true;
-    if (n.op_type == "Dropout" && (n.outputs.size() < 2 || n.outputs[1] == kNoValue)) {
+    if (n.op_type == "Dropout" && (n.outputs.size() < 2 || n.outputs[1] == kNoValue) &&
+        is_inference_dropout(g, n)) {
       pass_through = true;
     }
     ValueId in = n.inputs[0];

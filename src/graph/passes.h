@@ -20,12 +20,16 @@ struct OptimizeOptions {
 // Counts of what each pass changed, e.g. {"fuse_silu": 57, "dce": 3}.
 using PassStats = std::map<std::string, int>;
 
-int elide_identities(Graph& g);       // Identity, Dropout, no-op Reshape/Cast
+int elide_identities(Graph& g);       // Identity, inference Dropout, no-op Reshape/Cast
 int eliminate_dead_code(Graph& g);    // nodes whose outputs nobody reads
 int fold_batch_norm(Graph& g);        // Conv(const W, const B) -> BatchNormalization(const)
 int fuse_activations(Graph& g);       // producer + Relu/LeakyRelu/Sigmoid/SiLU/HardSigmoid/...
 int fuse_residual_add(Graph& g);      // producer(+acts) -> Add(same-shape other)
 
 PassStats optimize(Graph& g, const OptimizeOptions& opts = {});
+
+// True when Dropout node `n` passes its input through: opset < 12, training_mode absent or a
+// constant false, or ratio a constant 0. Training-mode dropout (random) is not an identity.
+bool is_inference_dropout(const Graph& g, const Node& n);
 
 }  // namespace shoal

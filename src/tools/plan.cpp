@@ -204,6 +204,7 @@ std::optional<int> run_plan_command() {
                       {"cold_load_ms", r.cold_load_ms},
                       {"warm_load_ms", r.warm_load_ms},
                       {"rss_growth_at_load_bytes", r.rss_growth},
+                      {"rss_bytes", r.rss_growth},
                       {"median_ms", r.median_ms},
                       {"fits_alone", budget == 0 || r.st.weights_bytes + r.st.model_bytes + r.st.arena_bytes <= budget}});
   }

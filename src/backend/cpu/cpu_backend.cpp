@@ -23,6 +23,7 @@
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/dnnl_util.h"
 #include "core/error.h"
+#include "graph/passes.h"
 #include "graph/shape_inference.h"
 #include "graph/shape_op_params.h"
 
@@ -128,8 +129,9 @@ void Lowering::classify() {
       continue;
     }
     const std::string& op = node.op_type;
-    if (is_view_op(op) && node.post_ops.empty() && c.in.size() >= 1 && c.in[0].present() &&
-        c.out.size() >= 1 && c.out[0].present() && (c.out.size() == 1 || !c.out[1].present()) &&
+    if (is_view_op(op) && (op != "Dropout" || is_inference_dropout(g_, node)) &&
+        node.post_ops.empty() && c.in.size() >= 1 && c.in[0].present() && c.out.size() >= 1 &&
+        c.out[0].present() && (c.out.size() == 1 || !c.out[1].present()) &&
         num_elements(c.in[0].dims) == num_elements(c.out[0].dims) &&
         c.in[0].dtype == c.out[0].dtype) {
       pl.kind = NodeKind::kView;

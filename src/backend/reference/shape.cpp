@@ -1,4 +1,5 @@
-// Shape (opset 15 start/end): the input's dims as int64; reads no input data.
+// Shape (opset 15 start/end): the input's dims as int64; Size: its element count as an int64
+// scalar. Neither reads input data.
 #include <algorithm>
 
 #include "backend/reference/kernel_util.h"
@@ -20,5 +21,7 @@ void ref_Shape(RefArgs& a) {
   int64_t* out = a.out[0].data<int64_t>();
   for (int64_t i = 0; i < a.out[0].numel(); ++i) out[i] = d[static_cast<size_t>(start + i)];
 }
+
+void ref_Size(RefArgs& a) { a.out[0].data<int64_t>()[0] = num_elements(a.in[0].dims()); }
 
 }  // namespace shoal
