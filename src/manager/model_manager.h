@@ -8,6 +8,10 @@
 // Memory: weights live in one content-addressed WeightStore, activations in one ArenaPool, and
 // every byte of both, plus each loaded model's own program memory, is charged to one
 // MemoryBudget, so accounted bytes never exceed the budget. Thread-safe.
+//
+// Process-wide effects of the first ModelManager: glibc's mmap threshold is fixed at 256 KiB
+// (large buffers go back to the OS when freed, so RSS follows what is held) and a tiny built-in
+// model is compiled and run once (thread pool, JIT and protobuf set-up happen before any model).
 #pragma once
 
 #include <atomic>
