@@ -391,6 +391,15 @@ TEST_F(Manager, LazySingleFlightLoadAndUnloadReturnsEveryByte) {
   EXPECT_EQ(m.status("m1").state, ModelState::kRegistered);
   EXPECT_GT(s.weights_bytes, 0u);
   EXPECT_LE(m.memory().arena_count, 8u);
+  {
+    ModelManager::Lease l = m.acquire("m0");
+    std::vector<Tensor> in = input_for(l, 2);
+    std::vector<Tensor> want = l.run(in);
+    std::vector<Tensor> got = m.infer("m0", in);
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(compare(got[0], want[0]).max_abs, 0.0);
+    EXPECT_NE(error_of([&] { m.infer("m0", {}); }).find("takes 1 input"), std::string::npos);
+  }
   m.unload_all();
   EXPECT_EQ(m.memory().accounted, 0u);
   EXPECT_EQ(m.status("m0").state, ModelState::kRegistered);

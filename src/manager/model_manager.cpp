@@ -622,23 +622,24 @@ void ModelManager::lease_ended() {
 }
 
 std::vector<Tensor> ModelManager::infer(const std::string& name, const std::vector<Tensor>& inputs) {
-  Entry& e = entry(name);
-  std::map<std::string, Dims> dims;
-  {
-    // Input names come from the loaded model; load first when needed.
-    std::shared_ptr<Instance> inst = ensure_loaded(e);
-    if (inputs.size() != inst->declared.size()) {
-      fail(ErrorCode::kInvalidArgument, "model '{}' takes {} input(s), got {}", name,
-           inst->declared.size(), inputs.size());
-    }
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      if (!inputs[i].defined()) {
-        fail(ErrorCode::kInvalidArgument, "model '{}': input '{}' is missing", name, inst->declared[i].name);
-      }
-      dims[inst->declared[i].name] = inputs[i].dims();
-    }
+  // Input names come from the loaded model: lease it (loading it if needed), then take the plan
+  // for the inputs' dims.
+  Lease l = acquire(name);
+  const std::vector<TensorInfo>& declared = l.inst_->declared;
+  if (inputs.size() != declared.size()) {
+    fail(ErrorCode::kInvalidArgument, "model '{}' takes {} input(s), got {}", name, declared.size(),
+         inputs.size());
   }
-  Lease l = acquire(name, dims);
+  std::map<std::string, Dims> dims;
+  bool same = true;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) {
+      fail(ErrorCode::kInvalidArgument, "model '{}': input '{}' is missing", name, declared[i].name);
+    }
+    dims[declared[i].name] = inputs[i].dims();
+    same &= i < l.model().inputs().size() && l.model().inputs()[i].dims == inputs[i].dims();
+  }
+  if (!same) l = acquire(name, dims);
   return l.run(inputs);
 }
 
