@@ -76,8 +76,10 @@ TEST(PlannerPinned, Yolov8nArenaAtMost12MiB) {
   // As exported: about 237 MiB naive and 18.75 MiB max-live (issue 2).
   EXPECT_NEAR(static_cast<double>(m.naive_activation_bytes) / (1 << 20), 237.0, 6.0);
   EXPECT_NEAR(static_cast<double>(m.exported_max_live_bytes) / (1 << 20), 18.75, 1.0);
-  // Weights: 3,151,904 float32 parameters, stored once (packed or plain), within 10%.
-  EXPECT_LE(m.weights_bytes, static_cast<size_t>(3151904 * 4 * 1.10));
+  // Weights: 3,151,904 float32 parameters, stored once (packed or plain). The 3x3 convs on 40x40
+  // planes and above keep Winograd-transformed weights (16/9 of the direct bytes, for speed):
+  // within 17% in all.
+  EXPECT_LE(m.weights_bytes, static_cast<size_t>(3151904 * 4 * 1.17));
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 // Winograd: a 3x3 stride-1 conv on nChw16c data with a large output plane runs as oneDNN's
 // F(2x2,3x3) Winograd kernel (jit_fp32_wino_2x3), about 2x faster than the direct kernel at
 // yolov8n's shapes, with a norm-wise error of ~3e-7 against direct. Its weights take 16/9 of the
-// direct bytes, so it is only used where the output plane amortises them (kWinogradMinPixels);
+// direct bytes, so it is only used where the output plane amortises them (winograd_min_pixels);
 // the F(4x4,3x3) variant (wino_4x3: ~1e-6 error, 4x weights, up to 20 MiB scratch) is never
 // used. Post-ops the Winograd kernel rejects (SiLU, binary) run as in-place primitives after it.
 // SHOAL_CONV_WINOGRAD=0 disables it (for A/B measurements).
@@ -115,17 +115,21 @@ struct Candidate {
   Layout src, dst;
 };
 
-// Output pixels from which a conv's Winograd form pays for its larger weights (yolov8n: the
-// 80x80 and 160x160 planes; the 20x20/40x40 convs hold most of the 3x3 weights).
-constexpr int64_t kWinogradMinPixels = 80 * 80;
-
-bool winograd_enabled() {
-  static const bool on = [] {
+// Output pixels from which a conv takes its Winograd form, whose packed weights are 16/9 of the
+// direct ones. Default 40x40 (yolov8n at 640: the 40x40, 80x80 and 160x160 planes; 0.68x ONNX
+// Runtime's latency, weights 14.04 MiB); SHOAL_CONV_WINOGRAD=large keeps it to >= 80x80 planes
+// (0.72x, 12.89 MiB: the 20x20 and 40x40 convs hold most of the 3x3 weights), =0 turns it off.
+int64_t winograd_min_pixels() {
+  static const int64_t v = [] {
     const char* e = std::getenv("SHOAL_CONV_WINOGRAD");
-    return !(e && std::strcmp(e, "0") == 0);
+    if (e && (std::strcmp(e, "0") == 0 || std::strcmp(e, "off") == 0)) return int64_t{-1};
+    if (e && std::strcmp(e, "large") == 0) return int64_t{80 * 80};
+    return int64_t{40 * 40};
   }();
-  return on;
+  return v;
 }
+
+bool winograd_enabled() { return winograd_min_pixels() > 0; }
 
 bool winograd_shape(const ConvParams& p, const Dims& x, const Dims& y, const Candidate& cd) {
   if (!winograd_enabled() || p.transpose || p.group != 1 || x.size() != 4) return false;
@@ -134,7 +138,7 @@ bool winograd_shape(const ConvParams& p, const Dims& x, const Dims& y, const Can
   for (size_t i = 0; i < 2; ++i) {
     if (p.geo.kernel[i] != 3 || p.geo.stride[i] != 1 || p.geo.dilation[i] != 1) return false;
   }
-  return y[2] * y[3] >= kWinogradMinPixels;
+  return y[2] * y[3] >= winograd_min_pixels();
 }
 
 // The F(2x2,3x3) implementation of `d` under `attr`, if oneDNN has one.
