@@ -581,12 +581,13 @@ TEST_F(Manager, DynamicShapesShareOneCopyOfTheWeights) {
   const size_t w1 = m.memory().weights;
   EXPECT_EQ(m.acquire("dyn").model().inputs()[0].dims, (Dims{1, 3, 640, 640}));  // metadata imgsz
   // Batch 2 and a wider image: most convs keep their packed layout and share its blob. oneDNN
-  // picks some blockings by problem size (and Winograd vs direct by plane size), and a layer
-  // whose packed layout differs holds one copy per layout: here about 5% more.
+  // picks some blockings by problem size and thread count (and Winograd vs direct by plane
+  // size), and a layer whose packed layout differs holds one copy per layout: 5% more here with
+  // 2 threads, 13% with 1. Without sharing the second plan would double the weights.
   ModelManager::Lease a = m.acquire("dyn", {{"images", {2, 3, 640, 704}}});
   EXPECT_EQ(a.model().inputs()[0].dims, (Dims{2, 3, 640, 704}));
   EXPECT_EQ(m.status("dyn").plans, 2);
-  EXPECT_LE(m.memory().weights, w1 + w1 / 10);
+  EXPECT_LE(m.memory().weights, w1 + w1 / 4) << "weights " << m.memory().weights << ", one plan " << w1;
   std::string msg = error_of([&] { m.acquire("dyn", {{"images", {3, 3, 640, 640}}}); });
   EXPECT_NE(msg.find("max_batch"), std::string::npos) << msg;
 }
