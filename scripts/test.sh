@@ -30,7 +30,8 @@ CC=clang-14 CXX=clang++-14 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=
 ninja -C build-tsan -j"$(nproc)" shoal_tests
 # One compute thread: the OpenMP runtimes are not TSan-instrumented (their barriers would be
 # reported); the manager's own threads are what this run checks.
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 OMP_NUM_THREADS=1 \
+TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$PWD/scripts/tsan.supp" \
+  OMP_NUM_THREADS=1 \
   SHOAL_STRESS_SECONDS="${STRESS_SECONDS:-15}" \
   ./build-tsan/shoal_tests --gtest_brief=1 --gtest_filter='Budget*:WeightStore*:ArenaPool*:Manager*'
 
