@@ -21,18 +21,6 @@
 namespace shoal {
 namespace {
 
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
 
 Tensor random_tensor(const Dims& d, float scale, std::mt19937& rng) {
   Tensor t(DType::kF32, d);
@@ -68,9 +56,9 @@ ValueId add_conv(Graph& g, ValueId x, int64_t oc, int64_t k, int64_t stride, std
   if (silu) post.push_back(p);
   int64_t pad = k / 2;
   return add_node(g, "Conv", {x, w, b},
-                  {{"kernel_shape", ints_attr({k, k})},
-                   {"strides", ints_attr({stride, stride})},
-                   {"pads", ints_attr({pad, pad, pad, pad})}},
+                  {{"kernel_shape", Attribute::make_ints({k, k})},
+                   {"strides", Attribute::make_ints({stride, stride})},
+                   {"pads", Attribute::make_ints({pad, pad, pad, pad})}},
                   post);
 }
 
@@ -191,7 +179,7 @@ void BM_DflSoftmax(benchmark::State& state) {
   g.value(in).dims = {1, 16, 4, 8400};
   g.value(in).has_shape = true;
   g.inputs.push_back(in);
-  g.outputs.push_back(add_node(g, "Softmax", {in}, {{"axis", int_attr(1)}}));
+  g.outputs.push_back(add_node(g, "Softmax", {in}, {{"axis", Attribute::make_int(1)}}));
   BoundProgram bp(g);
   for (auto _ : state) bp.run();
   state.SetLabel(bp.program().steps[0].label.substr(bp.program().steps[0].label.find('[')));

@@ -34,30 +34,6 @@
 namespace shoal {
 namespace {
 
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute float_attr(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute string_attr(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
 
 using Attrs = std::map<std::string, Attribute>;
 
@@ -137,7 +113,7 @@ class Builder {
     ValueId w = constant(wd, -s, s);
     std::vector<ValueId> in = {x, w};
     if (bias) in.push_back(constant({oc}, -0.3f, 0.3f));
-    if (!attrs.count("kernel_shape")) attrs["kernel_shape"] = ints_attr(Dims(xd.size() - 2, k));
+    if (!attrs.count("kernel_shape")) attrs["kernel_shape"] = Attribute::make_ints(Dims(xd.size() - 2, k));
     return op("Conv", in, attrs, std::move(post), std::move(extra));
   }
   // 1x1 conv + SiLU: the "sandwich" bread that makes its neighbours nChw16c.
@@ -398,10 +374,10 @@ std::vector<OpCase> conv_cases() {
   for (const Shape& sh : shapes) {
     std::string base = fmt::format("Conv_n{}_{}to{}_{}x{}_k{}s{}p{}g{}d{}", sh.n, sh.ic, sh.oc,
                                    sh.h, sh.w, sh.k, sh.s, sh.p, sh.g, sh.d);
-    Attrs a = {{"strides", ints_attr({sh.s, sh.s})},
-               {"pads", ints_attr({sh.p, sh.p, sh.p, sh.p})},
-               {"dilations", ints_attr({sh.d, sh.d})},
-               {"group", int_attr(sh.g)}};
+    Attrs a = {{"strides", Attribute::make_ints({sh.s, sh.s})},
+               {"pads", Attribute::make_ints({sh.p, sh.p, sh.p, sh.p})},
+               {"dilations", Attribute::make_ints({sh.d, sh.d})},
+               {"group", Attribute::make_int(sh.g)}};
     v.push_back({base + "_plain", [=](Builder& b) {
                    b.output(b.conv(b.input({sh.n, sh.ic, sh.h, sh.w}), sh.oc, sh.k, a));
                  }});
@@ -414,22 +390,22 @@ std::vector<OpCase> conv_cases() {
   // Asymmetric pads, no bias, auto_pad.
   v.push_back({"Conv_asym_pads_nobias", [](Builder& b) {
                  b.output(b.conv(b.input({1, 16, 11, 9}), 32, 3,
-                                 {{"pads", ints_attr({0, 1, 2, 1})}}, {}, {}, false));
+                                 {{"pads", Attribute::make_ints({0, 1, 2, 1})}}, {}, {}, false));
                }});
   for (const char* ap : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
     v.push_back({std::string("Conv_auto_pad_") + ap, [ap](Builder& b) {
                    ValueId x = b.bread(b.input({1, 4, 13, 13}), 32);
                    b.output(b.conv(
-                       x, 16, 4, {{"auto_pad", string_attr(ap)}, {"strides", ints_attr({2, 2})}}));
+                       x, 16, 4, {{"auto_pad", Attribute::make_string(ap)}, {"strides", Attribute::make_ints({2, 2})}}));
                  }});
   }
   v.push_back(
       {"Conv1d", [](Builder& b) {
-         b.output(b.conv(b.input({1, 16, 50}), 24, 3, {{"pads", ints_attr({1, 1})}}, {b.silu()}));
+         b.output(b.conv(b.input({1, 16, 50}), 24, 3, {{"pads", Attribute::make_ints({1, 1})}}, {b.silu()}));
        }});
   v.push_back({"Conv3d", [](Builder& b) {
                  b.output(b.conv(b.input({1, 4, 6, 7, 8}), 8, 3,
-                                 {{"pads", ints_attr({1, 1, 1, 1, 1, 1})}}));
+                                 {{"pads", Attribute::make_ints({1, 1, 1, 1, 1, 1})}}));
                }});
   // Every fused activation, plain and blocked.
   struct Act {
@@ -448,20 +424,20 @@ std::vector<OpCase> conv_cases() {
     PostOp p = act.p;
     v.push_back({std::string("Conv_post_") + act.name + "_plain", [p](Builder& b) {
                    b.output(b.conv(b.input({1, 24, 12, 12}), 40, 3,
-                                   {{"pads", ints_attr({1, 1, 1, 1})}}, {p}));
+                                   {{"pads", Attribute::make_ints({1, 1, 1, 1})}}, {p}));
                  }});
     v.push_back(
         {std::string("Conv_post_") + act.name + "_blocked", [p](Builder& b) {
            ValueId x = b.bread(b.input({1, 8, 12, 12}), 32);
-           b.output(b.bread(b.conv(x, 32, 3, {{"pads", ints_attr({1, 1, 1, 1})}}, {p}), 16));
+           b.output(b.bread(b.conv(x, 32, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}}, {p}), 16));
          }});
   }
   // Residual forms: silu(conv(x)) + r, same shape, blocked and plain; broadcast Mul.
   v.push_back({"Conv_silu_add_blocked",
                [](Builder& b) {
                  ValueId x = b.bread(b.input({1, 8, 16, 16}), 32);
-                 ValueId h = b.conv(x, 32, 3, {{"pads", ints_attr({1, 1, 1, 1})}}, {b.silu()});
-                 ValueId y = b.conv(h, 32, 3, {{"pads", ints_attr({1, 1, 1, 1})}},
+                 ValueId h = b.conv(x, 32, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}}, {b.silu()});
+                 ValueId y = b.conv(h, 32, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}},
                                     {b.silu(), b.binary(K::kAdd, 3)}, {x});
                  b.output(b.bread(y, 16));
                },
@@ -469,7 +445,7 @@ std::vector<OpCase> conv_cases() {
   v.push_back({"Conv_silu_add_plain", [](Builder& b) {
                  ValueId x = b.input({1, 12, 9, 9});
                  ValueId r = b.input({1, 20, 9, 9});
-                 b.output(b.conv(x, 20, 3, {{"pads", ints_attr({1, 1, 1, 1})}},
+                 b.output(b.conv(x, 20, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}},
                                  {b.silu(), b.binary(K::kAdd, 3)}, {r}));
                }});
   v.push_back({"Conv_add_then_relu_blocked_graph_input_residual", [](Builder& b) {
@@ -482,7 +458,7 @@ std::vector<OpCase> conv_cases() {
   v.push_back({"Conv_mul_broadcast_blocked", [](Builder& b) {
                  ValueId x = b.bread(b.input({1, 8, 10, 10}), 32);
                  ValueId s = b.constant({1, 32, 1, 1});
-                 ValueId y = b.conv(x, 32, 3, {{"pads", ints_attr({1, 1, 1, 1})}},
+                 ValueId y = b.conv(x, 32, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}},
                                     {b.silu(), b.binary(K::kMul, 3)}, {s});
                  b.output(b.bread(y, 16));
                }});
@@ -508,7 +484,7 @@ std::vector<OpCase> conv_cases() {
                    ValueId x = b.bread(b.input({1, 5, wc.h, wc.w}), wc.ic);
                    std::vector<ValueId> extra;
                    if (wc.residual) extra.push_back(x);
-                   ValueId y = b.conv(x, wc.oc, 3, {{"pads", ints_attr(wc.pads)}}, wc.post, extra,
+                   ValueId y = b.conv(x, wc.oc, 3, {{"pads", Attribute::make_ints(wc.pads)}}, wc.post, extra,
                                       wc.bias);
                    b.output(b.bread(y, 16));
                  },
@@ -520,23 +496,23 @@ std::vector<OpCase> conv_cases() {
                  ValueId y =
                      b.op("ConvTranspose",
                           {x, b.constant({32, 32, 2, 2}, -0.2f, 0.2f), b.constant({32})},
-                          {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})}},
+                          {{"kernel_shape", Attribute::make_ints({2, 2})}, {"strides", Attribute::make_ints({2, 2})}},
                           {b.silu()});
                  b.output(b.bread(y, 16));
                }});
   v.push_back({"ConvTranspose_k3s2p1op1_plain", [](Builder& b) {
                  b.output(b.op("ConvTranspose",
                                {b.input({1, 8, 7, 9}), b.constant({8, 12, 3, 3}, -0.3f, 0.3f)},
-                               {{"kernel_shape", ints_attr({3, 3})},
-                                {"strides", ints_attr({2, 2})},
-                                {"pads", ints_attr({1, 1, 1, 1})},
-                                {"output_padding", ints_attr({1, 1})}}));
+                               {{"kernel_shape", Attribute::make_ints({3, 3})},
+                                {"strides", Attribute::make_ints({2, 2})},
+                                {"pads", Attribute::make_ints({1, 1, 1, 1})},
+                                {"output_padding", Attribute::make_ints({1, 1})}}));
                }});
   v.push_back({"ConvTranspose_groups2", [](Builder& b) {
                  b.output(b.op("ConvTranspose",
                                {b.input({1, 8, 6, 6}), b.constant({8, 3, 3, 3}, -0.3f, 0.3f),
                                 b.constant({6})},
-                               {{"kernel_shape", ints_attr({3, 3})}, {"group", int_attr(2)}}));
+                               {{"kernel_shape", Attribute::make_ints({3, 3})}, {"group", Attribute::make_int(2)}}));
                }});
   return v;
 }
@@ -569,44 +545,44 @@ std::vector<OpCase> pool_resize_cases() {
   };
   add_unary_cases(
       v, "MaxPool_k5s1p2",
-      pool("MaxPool", {{"kernel_shape", ints_attr({5, 5})}, {"pads", ints_attr({2, 2, 2, 2})}}),
+      pool("MaxPool", {{"kernel_shape", Attribute::make_ints({5, 5})}, {"pads", Attribute::make_ints({2, 2, 2, 2})}}),
       {1, 8, 10, 10}, 32, 0);
   add_unary_cases(v, "MaxPool_k3s2p1",
-                  pool("MaxPool", {{"kernel_shape", ints_attr({3, 3})},
-                                   {"strides", ints_attr({2, 2})},
-                                   {"pads", ints_attr({1, 1, 1, 1})}}),
+                  pool("MaxPool", {{"kernel_shape", Attribute::make_ints({3, 3})},
+                                   {"strides", Attribute::make_ints({2, 2})},
+                                   {"pads", Attribute::make_ints({1, 1, 1, 1})}}),
                   {2, 8, 11, 11}, 32, 0);
   add_unary_cases(v, "MaxPool_k2s2_ceil",
-                  pool("MaxPool", {{"kernel_shape", ints_attr({2, 2})},
-                                   {"strides", ints_attr({2, 2})},
-                                   {"ceil_mode", int_attr(1)}}),
+                  pool("MaxPool", {{"kernel_shape", Attribute::make_ints({2, 2})},
+                                   {"strides", Attribute::make_ints({2, 2})},
+                                   {"ceil_mode", Attribute::make_int(1)}}),
                   {1, 3, 7, 9}, 16, 0);
   add_unary_cases(
       v, "MaxPool_k3_dilation2",
-      pool("MaxPool", {{"kernel_shape", ints_attr({3, 3})}, {"dilations", ints_attr({2, 2})}}),
+      pool("MaxPool", {{"kernel_shape", Attribute::make_ints({3, 3})}, {"dilations", Attribute::make_ints({2, 2})}}),
       {1, 4, 9, 9}, 16, 0);
   slow_ok(v, 2);  // oneDNN 2.6 has no jit kernel for dilated pooling
   add_unary_cases(v, "AveragePool_k3s2p1_exclude",
-                  pool("AveragePool", {{"kernel_shape", ints_attr({3, 3})},
-                                       {"strides", ints_attr({2, 2})},
-                                       {"pads", ints_attr({1, 1, 1, 1})}}),
+                  pool("AveragePool", {{"kernel_shape", Attribute::make_ints({3, 3})},
+                                       {"strides", Attribute::make_ints({2, 2})},
+                                       {"pads", Attribute::make_ints({1, 1, 1, 1})}}),
                   {1, 6, 9, 9}, 32);
   add_unary_cases(v, "AveragePool_k3s2p1_include",
-                  pool("AveragePool", {{"kernel_shape", ints_attr({3, 3})},
-                                       {"strides", ints_attr({2, 2})},
-                                       {"pads", ints_attr({1, 1, 1, 1})},
-                                       {"count_include_pad", int_attr(1)}}),
+                  pool("AveragePool", {{"kernel_shape", Attribute::make_ints({3, 3})},
+                                       {"strides", Attribute::make_ints({2, 2})},
+                                       {"pads", Attribute::make_ints({1, 1, 1, 1})},
+                                       {"count_include_pad", Attribute::make_int(1)}}),
                   {1, 6, 9, 9}, 32);
   add_unary_cases(v, "AveragePool_k2s2_ceil_exclude",
-                  pool("AveragePool", {{"kernel_shape", ints_attr({2, 2})},
-                                       {"strides", ints_attr({2, 2})},
-                                       {"ceil_mode", int_attr(1)}}),
+                  pool("AveragePool", {{"kernel_shape", Attribute::make_ints({2, 2})},
+                                       {"strides", Attribute::make_ints({2, 2})},
+                                       {"ceil_mode", Attribute::make_int(1)}}),
                   {1, 6, 7, 7}, 16);
   add_unary_cases(v, "AveragePool_ceil_include_overhang",
-                  pool("AveragePool", {{"kernel_shape", ints_attr({2, 2})},
-                                       {"strides", ints_attr({2, 2})},
-                                       {"ceil_mode", int_attr(1)},
-                                       {"count_include_pad", int_attr(1)}}),
+                  pool("AveragePool", {{"kernel_shape", Attribute::make_ints({2, 2})},
+                                       {"strides", Attribute::make_ints({2, 2})},
+                                       {"ceil_mode", Attribute::make_int(1)},
+                                       {"count_include_pad", Attribute::make_int(1)}}),
                   {1, 6, 7, 7}, 0, 1e-5, false);
   add_unary_cases(v, "GlobalAveragePool", pool("GlobalAveragePool", {}), {2, 7, 5, 6}, 32);
   add_unary_cases(v, "GlobalMaxPool", pool("GlobalMaxPool", {}), {2, 7, 5, 6}, 32, 0);
@@ -617,25 +593,25 @@ std::vector<OpCase> pool_resize_cases() {
       return b.op("Resize", {x, roi, b.floats(scales)}, a);
     };
   };
-  Attrs nearest_floor = {{"mode", string_attr("nearest")},
-                         {"coordinate_transformation_mode", string_attr("asymmetric")},
-                         {"nearest_mode", string_attr("floor")}};
+  Attrs nearest_floor = {{"mode", Attribute::make_string("nearest")},
+                         {"coordinate_transformation_mode", Attribute::make_string("asymmetric")},
+                         {"nearest_mode", Attribute::make_string("floor")}};
   add_unary_cases(v, "Resize_nearest_asym_floor_x2", resize(nearest_floor, {1, 1, 2, 2}),
                   {1, 6, 5, 7}, 32, 0);
   add_unary_cases(v, "Resize_nearest_asym_floor_x3x2", resize(nearest_floor, {1, 1, 3, 2}),
                   {2, 3, 4, 5}, 16, 0);
   add_unary_cases(v, "Resize_nearest_half_pixel_x2",
-                  resize({{"mode", string_attr("nearest")}}, {1, 1, 2, 2}), {1, 6, 5, 7}, 16, 0);
+                  resize({{"mode", Attribute::make_string("nearest")}}, {1, 1, 2, 2}), {1, 6, 5, 7}, 16, 0);
   add_unary_cases(v, "Resize_linear_half_pixel_x2",
-                  resize({{"mode", string_attr("linear")}}, {1, 1, 2, 2}), {1, 6, 5, 7}, 32);
+                  resize({{"mode", Attribute::make_string("linear")}}, {1, 1, 2, 2}), {1, 6, 5, 7}, 32);
   add_unary_cases(v, "Resize_linear_pytorch_half_pixel_x2",
-                  resize({{"mode", string_attr("linear")},
-                          {"coordinate_transformation_mode", string_attr("pytorch_half_pixel")}},
+                  resize({{"mode", Attribute::make_string("linear")},
+                          {"coordinate_transformation_mode", Attribute::make_string("pytorch_half_pixel")}},
                          {1, 1, 2, 2}),
                   {1, 6, 5, 7}, 16);
   add_unary_cases(v, "Resize_linear_align_corners",
-                  resize({{"mode", string_attr("linear")},
-                          {"coordinate_transformation_mode", string_attr("align_corners")}},
+                  resize({{"mode", Attribute::make_string("linear")},
+                          {"coordinate_transformation_mode", Attribute::make_string("align_corners")}},
                          {1, 1, 2, 2}),
                   {1, 6, 5, 7}, 0, 1e-5, false);
   add_unary_cases(v, "Resize_nearest_x1.5", resize(nearest_floor, {1, 1, 1.5f, 1.5f}), {1, 6, 6, 6},
@@ -644,9 +620,9 @@ std::vector<OpCase> pool_resize_cases() {
                [](Builder& b) {
                  ValueId x = b.input({1, 4, 5, 6});
                  b.output(b.op("Resize", {x, b.floats({}), b.floats({}), b.ints({1, 4, 10, 18})},
-                               {{"mode", string_attr("nearest")},
-                                {"coordinate_transformation_mode", string_attr("asymmetric")},
-                                {"nearest_mode", string_attr("floor")}}));
+                               {{"mode", Attribute::make_string("nearest")},
+                                {"coordinate_transformation_mode", Attribute::make_string("asymmetric")},
+                                {"nearest_mode", Attribute::make_string("floor")}}));
                },
                0});
   return v;
@@ -662,13 +638,13 @@ std::vector<OpCase> eltwise_cases() {
   add_unary_cases(
       v, "LeakyRelu",
       [](Builder& b, ValueId x) {
-        return b.op("LeakyRelu", {x}, {{"alpha", float_attr(0.2f)}});
+        return b.op("LeakyRelu", {x}, {{"alpha", Attribute::make_float(0.2f)}});
       },
       {2, 5, 7}, 32);
   add_unary_cases(
       v, "HardSigmoid",
       [](Builder& b, ValueId x) {
-        return b.op("HardSigmoid", {x}, {{"alpha", float_attr(0.3f)}, {"beta", float_attr(0.4f)}});
+        return b.op("HardSigmoid", {x}, {{"alpha", Attribute::make_float(0.3f)}, {"beta", Attribute::make_float(0.4f)}});
       },
       {2, 5, 7}, 32);
   add_unary_cases(
@@ -781,14 +757,14 @@ std::vector<OpCase> softmax_matmul_cases() {
     v.push_back({s.name,
                  [s](Builder& b) {
                    b.graph().opset = s.opset;
-                   b.output(b.op(s.op, {b.input(s.d)}, {{"axis", int_attr(s.axis)}}));
+                   b.output(b.op(s.op, {b.input(s.d)}, {{"axis", Attribute::make_int(s.axis)}}));
                  },
                  2e-6 * 5});
   }
   v.push_back({"Softmax_large_logits",
                [](Builder& b) {
                  ValueId x = b.op("Mul", {b.input({1, 16, 4, 50}), b.floats({40.f})});
-                 b.output(b.op("Softmax", {x}, {{"axis", int_attr(1)}}));
+                 b.output(b.op("Softmax", {x}, {{"axis", Attribute::make_int(1)}}));
                },
                1e-5});
   struct Mm {
@@ -815,17 +791,17 @@ std::vector<OpCase> softmax_matmul_cases() {
        }});
   v.push_back({"Gemm_cls_head_transB", [](Builder& b) {
                  b.output(b.op("Gemm", {b.input({1, 64}), b.constant({100, 64}), b.constant({100})},
-                               {{"transB", int_attr(1)}}));
+                               {{"transB", Attribute::make_int(1)}}));
                }});
   v.push_back(
       {"Gemm_transA_alpha_beta_constC", [](Builder& b) {
          b.output(b.op(
              "Gemm", {b.input({7, 5}), b.constant({7, 6}), b.constant({5, 6})},
-             {{"transA", int_attr(1)}, {"alpha", float_attr(0.5f)}, {"beta", float_attr(2.f)}}));
+             {{"transA", Attribute::make_int(1)}, {"alpha", Attribute::make_float(0.5f)}, {"beta", Attribute::make_float(2.f)}}));
        }});
   v.push_back({"Gemm_runtimeB_alpha_runtimeC", [](Builder& b) {
                  b.output(b.op("Gemm", {b.input({4, 5}), b.input({6, 5}), b.input({1, 6})},
-                               {{"transB", int_attr(1)}, {"alpha", float_attr(1.5f)}}));
+                               {{"transB", Attribute::make_int(1)}, {"alpha", Attribute::make_float(1.5f)}}));
                }});
   v.push_back({"Gemm_noC_scalarC", [](Builder& b) {
                  Tensor c(DType::kF32, {});
@@ -837,7 +813,7 @@ std::vector<OpCase> softmax_matmul_cases() {
     v.push_back({fmt::format("Transpose_{}", dims_str(perm)),
                  [perm](Builder& b) {
                    Attrs a;
-                   if (!perm.empty()) a["perm"] = ints_attr(perm);
+                   if (!perm.empty()) a["perm"] = Attribute::make_ints(perm);
                    b.output(b.op("Transpose", {b.input({2, 3, 4, 5})}, a));
                  },
                  0});
@@ -845,18 +821,18 @@ std::vector<OpCase> softmax_matmul_cases() {
   v.push_back({"Transpose_rows_dfl",
                [](Builder& b) {
                  b.output(b.op("Transpose", {b.input({2, 4, 16, 100})},
-                               {{"perm", ints_attr({0, 2, 1, 3})}}));
+                               {{"perm", Attribute::make_ints({0, 2, 1, 3})}}));
                },
                0});
   v.push_back(
       {"Transpose_rows_3axes",
        [](Builder& b) {
-         b.output(b.op("Transpose", {b.input({3, 4, 5, 70})}, {{"perm", ints_attr({2, 0, 1, 3})}}));
+         b.output(b.op("Transpose", {b.input({3, 4, 5, 70})}, {{"perm", Attribute::make_ints({2, 0, 1, 3})}}));
        },
        0});
   v.push_back({"Transpose_2d",
                [](Builder& b) {
-                 b.output(b.op("Transpose", {b.input({37, 19})}, {{"perm", ints_attr({1, 0})}}));
+                 b.output(b.op("Transpose", {b.input({37, 19})}, {{"perm", Attribute::make_ints({1, 0})}}));
                },
                0});
   add_unary_cases(
@@ -866,7 +842,7 @@ std::vector<OpCase> softmax_matmul_cases() {
         return b.op(
             "BatchNormalization",
             {x, b.constant({c}), b.constant({c}), b.constant({c}), b.constant({c}, 0.5f, 2.f)},
-            {{"epsilon", float_attr(1e-3f)}});
+            {{"epsilon", Attribute::make_float(1e-3f)}});
       },
       {2, 8, 5, 5}, 32);
   return v;
@@ -879,13 +855,13 @@ std::vector<OpCase> view_cases() {
     return [=](Builder& b) {
       ValueId x = b.input({n, 5, 12, 12});
       ValueId y = b.bread(x, 2 * c);
-      std::vector<ValueId> parts = b.node("Split", {y, b.ints({c, c})}, {{"axis", int_attr(1)}}, 2);
-      Attrs p1 = {{"pads", ints_attr({1, 1, 1, 1})}};
+      std::vector<ValueId> parts = b.node("Split", {y, b.ints({c, c})}, {{"axis", Attribute::make_int(1)}}, 2);
+      Attrs p1 = {{"pads", Attribute::make_ints({1, 1, 1, 1})}};
       ValueId h = b.conv(parts[1], c, 3, p1, {b.silu()});
       ValueId m1 = b.conv(h, c, 3, p1, {b.silu(), b.binary(K::kAdd, 3)}, {parts[1]});
       ValueId h2 = b.conv(m1, c, 3, p1, {b.silu()});
       ValueId m2 = b.conv(h2, c, 3, p1, {b.silu(), b.binary(K::kAdd, 3)}, {m1});
-      ValueId cat = b.op("Concat", {parts[0], parts[1], m1, m2}, {{"axis", int_attr(1)}});
+      ValueId cat = b.op("Concat", {parts[0], parts[1], m1, m2}, {{"axis", Attribute::make_int(1)}});
       b.output(b.bread(cat, 16));
     };
   };
@@ -897,30 +873,30 @@ std::vector<OpCase> view_cases() {
   v.push_back({"SPPF_blocked_elided",
                [](Builder& b) {
                  ValueId x = b.bread(b.input({1, 5, 10, 10}), 32);
-                 Attrs a = {{"kernel_shape", ints_attr({5, 5})}, {"pads", ints_attr({2, 2, 2, 2})}};
+                 Attrs a = {{"kernel_shape", Attribute::make_ints({5, 5})}, {"pads", Attribute::make_ints({2, 2, 2, 2})}};
                  ValueId y1 = b.op("MaxPool", {x}, a);
                  ValueId y2 = b.op("MaxPool", {y1}, a);
                  ValueId y3 = b.op("MaxPool", {y2}, a);
-                 b.output(b.bread(b.op("Concat", {x, y1, y2, y3}, {{"axis", int_attr(1)}}), 16));
+                 b.output(b.bread(b.op("Concat", {x, y1, y2, y3}, {{"axis", Attribute::make_int(1)}}), 16));
                },
                1e-5, true, true, 0, 0, true});
   v.push_back({"Concat_with_graph_input",
                [](Builder& b) {
                  ValueId x = b.input({1, 16, 6, 6});
                  ValueId y = b.bread(x, 16);
-                 b.output(b.bread(b.op("Concat", {y, x}, {{"axis", int_attr(1)}}), 16));
+                 b.output(b.bread(b.op("Concat", {y, x}, {{"axis", Attribute::make_int(1)}}), 16));
                },
                1e-5, true, true, 1});
   v.push_back({"Concat_same_input_twice", [](Builder& b) {
                  ValueId y = b.bread(b.input({1, 5, 6, 6}), 16);
-                 b.output(b.bread(b.op("Concat", {y, y, y}, {{"axis", int_attr(1)}}), 16));
+                 b.output(b.bread(b.op("Concat", {y, y, y}, {{"axis", Attribute::make_int(1)}}), 16));
                }});
   v.push_back({"Concat_nested",
                [](Builder& b) {
                  ValueId x = b.input({1, 5, 6, 6});
                  ValueId a = b.bread(x, 16), c = b.bread(x, 16), d = b.bread(x, 32);
-                 ValueId ac = b.op("Concat", {a, c}, {{"axis", int_attr(1)}});
-                 ValueId all = b.op("Concat", {d, ac}, {{"axis", int_attr(1)}});
+                 ValueId ac = b.op("Concat", {a, c}, {{"axis", Attribute::make_int(1)}});
+                 ValueId all = b.op("Concat", {d, ac}, {{"axis", Attribute::make_int(1)}});
                  b.output(b.bread(all, 16));
                },
                1e-5, true, true, 0, 0, true});
@@ -928,26 +904,26 @@ std::vector<OpCase> view_cases() {
       {"Concat_axis2_head", [](Builder& b) {
          ValueId a = b.op("Reshape", {b.bread(b.input({1, 5, 8, 8}), 144), b.ints({1, 144, -1})});
          ValueId c = b.op("Reshape", {b.bread(b.input({1, 5, 4, 4}), 144), b.ints({1, 144, -1})});
-         b.output(b.op("Concat", {a, c}, {{"axis", int_attr(2)}}));
+         b.output(b.op("Concat", {a, c}, {{"axis", Attribute::make_int(2)}}));
        }});
   v.push_back({"Concat_output_is_graph_output_elided",
                [](Builder& b) {
                  ValueId x = b.input({1, 5, 6, 6});
                  b.output(b.op("Concat", {b.bread(x, 4), b.op("Sigmoid", {b.bread(x, 80)})},
-                               {{"axis", int_attr(1)}}));
+                               {{"axis", Attribute::make_int(1)}}));
                },
                1e-5, true, true, 0});
   v.push_back({"Split_output_is_graph_output", [](Builder& b) {
                  ValueId y = b.bread(b.input({1, 5, 6, 6}), 32);
                  std::vector<ValueId> p =
-                     b.node("Split", {y, b.ints({16, 16})}, {{"axis", int_attr(1)}}, 2);
+                     b.node("Split", {y, b.ints({16, 16})}, {{"axis", Attribute::make_int(1)}}, 2);
                  b.output(p[0]);
                  b.output(b.bread(p[1], 16));
                }});
   v.push_back({"Split_head_axis1_plain",
                [](Builder& b) {
                  std::vector<ValueId> p = b.node("Split", {b.input({1, 144, 50}), b.ints({64, 80})},
-                                                 {{"axis", int_attr(1)}}, 2);
+                                                 {{"axis", Attribute::make_int(1)}}, 2);
                  b.output(b.op("Sigmoid", {p[1]}));
                  b.output(b.op("Relu", {p[0]}));
                },
@@ -955,7 +931,7 @@ std::vector<OpCase> view_cases() {
   v.push_back({"Split_axis2_batch2",
                [](Builder& b) {
                  std::vector<ValueId> p = b.node("Split", {b.input({2, 3, 10}), b.ints({4, 6})},
-                                                 {{"axis", int_attr(2)}}, 2);
+                                                 {{"axis", Attribute::make_int(2)}}, 2);
                  b.output(b.op("Neg", {p[0]}));
                  b.output(b.op("Neg", {p[1]}));
                },
@@ -993,7 +969,7 @@ std::vector<OpCase> view_cases() {
                  ValueId r = b.op("Reshape", {x, b.ints({6, 20})});
                  ValueId u = b.op("Unsqueeze", {r, b.ints({0})});
                  ValueId s = b.op("Squeeze", {u, b.ints({0})});
-                 ValueId f = b.op("Flatten", {s}, {{"axis", int_attr(1)}});
+                 ValueId f = b.op("Flatten", {s}, {{"axis", Attribute::make_int(1)}});
                  b.output(b.op("Neg", {f}));
                },
                0, true, true, 0});
@@ -1014,7 +990,7 @@ std::vector<OpCase> view_cases() {
                  idx.data<int64_t>()[0] = 2;
                  idx.data<int64_t>()[1] = 0;
                  idx.data<int64_t>()[2] = 3;
-                 ValueId g = b.op("Gather", {x, b.constant(idx)}, {{"axis", int_attr(0)}});
+                 ValueId g = b.op("Gather", {x, b.constant(idx)}, {{"axis", Attribute::make_int(0)}});
                  ValueId p = b.op("Pad", {g, b.ints({1, 0, 0, 2})});
                  b.output(b.op("Expand", {p, b.ints({2, 4, 8})}));
                },
@@ -1026,13 +1002,13 @@ std::vector<OpCase> view_cases() {
          const int64_t a = 300;
          ValueId x = b.input({1, 144, a});
          std::vector<ValueId> p =
-             b.node("Split", {x, b.ints({64, 80})}, {{"axis", int_attr(1)}}, 2);
+             b.node("Split", {x, b.ints({64, 80})}, {{"axis", Attribute::make_int(1)}}, 2);
          ValueId r = b.op("Reshape", {p[0], b.ints({1, 4, 16, a})});
-         ValueId t = b.op("Transpose", {r}, {{"perm", ints_attr({0, 2, 1, 3})}});
-         ValueId s = b.op("Softmax", {t}, {{"axis", int_attr(1)}});
+         ValueId t = b.op("Transpose", {r}, {{"perm", Attribute::make_ints({0, 2, 1, 3})}});
+         ValueId s = b.op("Softmax", {t}, {{"axis", Attribute::make_int(1)}});
          Tensor w(DType::kF32, {1, 16, 1, 1});
          for (int i = 0; i < 16; ++i) w.data<float>()[i] = static_cast<float>(i);
-         ValueId d = b.op("Conv", {s, b.constant(w)}, {{"kernel_shape", ints_attr({1, 1})}});
+         ValueId d = b.op("Conv", {s, b.constant(w)}, {{"kernel_shape", Attribute::make_ints({1, 1})}});
          ValueId dist = b.op("Reshape", {d, b.ints({1, 4, a})});
          ValueId lt = b.op("Slice", {dist, b.ints({0}), b.ints({2}), b.ints({1})});
          ValueId rb = b.op("Slice", {dist, b.ints({2}), b.ints({4}), b.ints({1})});
@@ -1041,9 +1017,9 @@ std::vector<OpCase> view_cases() {
          ValueId x2y2 = b.op("Add", {anchors, rb});
          ValueId c_xy = b.op("Div", {b.op("Add", {x1y1, x2y2}), b.floats({2.f})});
          ValueId wh = b.op("Sub", {x2y2, x1y1});
-         ValueId box = b.op("Concat", {c_xy, wh}, {{"axis", int_attr(1)}});
+         ValueId box = b.op("Concat", {c_xy, wh}, {{"axis", Attribute::make_int(1)}});
          ValueId dbox = b.op("Mul", {box, b.constant({1, a}, 8.f, 32.f)});
-         b.output(b.op("Concat", {dbox, b.op("Sigmoid", {p[1]})}, {{"axis", int_attr(1)}}));
+         b.output(b.op("Concat", {dbox, b.op("Sigmoid", {p[1]})}, {{"axis", Attribute::make_int(1)}}));
        },
        1e-5, true, true, 0});
   return v;
@@ -1165,12 +1141,12 @@ TEST(CpuBackend, ComputeThreadsConfigurable) {
 TEST(CpuBackend, KernelsAreReentrant) {
   Builder b(5);
   ValueId x = b.bread(b.input({1, 5, 24, 24}), 32);
-  std::vector<ValueId> parts = b.node("Split", {x, b.ints({16, 16})}, {{"axis", int_attr(1)}}, 2);
-  ValueId m = b.conv(parts[1], 16, 3, {{"pads", ints_attr({1, 1, 1, 1})}},
+  std::vector<ValueId> parts = b.node("Split", {x, b.ints({16, 16})}, {{"axis", Attribute::make_int(1)}}, 2);
+  ValueId m = b.conv(parts[1], 16, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}},
                      {Builder::silu(), Builder::binary(K::kAdd, 3)}, {parts[1]});
-  ValueId cat = b.op("Concat", {parts[0], parts[1], m}, {{"axis", int_attr(1)}});
+  ValueId cat = b.op("Concat", {parts[0], parts[1], m}, {{"axis", Attribute::make_int(1)}});
   ValueId r = b.op("Reshape", {b.bread(cat, 16), b.ints({1, 16, -1})});
-  b.output(b.op("Softmax", {r}, {{"axis", int_attr(1)}}));
+  b.output(b.op("Softmax", {r}, {{"axis", Attribute::make_int(1)}}));
   Program p = make_cpu_backend()->compile(b.graph(), {});
   std::vector<Tensor> in = random_inputs(b.graph(), 3, -1.f, 1.f);
   std::vector<Tensor> want = ProgramRunner(p).run(in);
@@ -1189,7 +1165,7 @@ TEST(CpuBackend, KernelsAreReentrant) {
 
 TEST(CpuBackend, ReportsPackedWeightsAndFlops) {
   Builder b(3);
-  b.output(b.conv(b.input({1, 16, 8, 8}), 32, 3, {{"pads", ints_attr({1, 1, 1, 1})}}));
+  b.output(b.conv(b.input({1, 16, 8, 8}), 32, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}}));
   Program p = make_cpu_backend()->compile(b.graph(), {});
   ASSERT_EQ(p.steps.size(), 1u);
   EXPECT_DOUBLE_EQ(p.steps[0].flops, 2.0 * 32 * 8 * 8 * 16 * 9);

@@ -22,36 +22,6 @@ namespace {
 
 using Attrs = std::map<std::string, Attribute>;
 
-Attribute ai(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute af(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute as(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
-Attribute ais(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute afs(std::vector<float> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloats;
-  a.floats = std::move(v);
-  return a;
-}
 
 Tensor T(Dims dims, std::vector<double> v, DType t = DType::kF32) {
   Tensor r(t, std::move(dims));
@@ -252,12 +222,12 @@ Tensor naive_conv_transpose(const ConvCase& c, const Tensor& x, const Tensor& w,
 }
 
 Attrs conv_attrs(const ConvCase& c) {
-  Attrs a = {{"strides", ais(c.s)},
-             {"dilations", ais(c.d)},
-             {"pads", ais(c.pads)},
-             {"group", ai(c.group)},
-             {"kernel_shape", ais(c.k)}};
-  if (!c.out_pad.empty()) a["output_padding"] = ais(c.out_pad);
+  Attrs a = {{"strides", Attribute::make_ints(c.s)},
+             {"dilations", Attribute::make_ints(c.d)},
+             {"pads", Attribute::make_ints(c.pads)},
+             {"group", Attribute::make_int(c.group)},
+             {"kernel_shape", Attribute::make_ints(c.k)}};
+  if (!c.out_pad.empty()) a["output_padding"] = Attribute::make_ints(c.out_pad);
   return a;
 }
 
@@ -299,14 +269,14 @@ TEST(ReferenceConv, AutoPadSameLowerAndUpper) {
   Tensor x = T({1, 1, 4, 4}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16});
   Tensor w = T({1, 1, 2, 2}, {1, 1, 1, 1});
   // SAME_UPPER: total pad 1 at the end; SAME_LOWER: at the start.
-  auto up = run_op("Conv", {x, w}, {{"auto_pad", as("SAME_UPPER")}});
-  auto lo = run_op("Conv", {x, w}, {{"auto_pad", as("SAME_LOWER")}});
+  auto up = run_op("Conv", {x, w}, {{"auto_pad", Attribute::make_string("SAME_UPPER")}});
+  auto lo = run_op("Conv", {x, w}, {{"auto_pad", Attribute::make_string("SAME_LOWER")}});
   ASSERT_EQ(up[0].dims(), (Dims{1, 1, 4, 4}));
   EXPECT_EQ(values(up[0])[0], 1 + 2 + 5 + 6);
   EXPECT_EQ(values(up[0])[15], 16);
   EXPECT_EQ(values(lo[0])[0], 1);
   EXPECT_EQ(values(lo[0])[15], 11 + 12 + 15 + 16);
-  auto st = run_op("Conv", {x, w}, {{"auto_pad", as("SAME_UPPER")}, {"strides", ais({3, 3})}});
+  auto st = run_op("Conv", {x, w}, {{"auto_pad", Attribute::make_string("SAME_UPPER")}, {"strides", Attribute::make_ints({3, 3})}});
   EXPECT_EQ(st[0].dims(), (Dims{1, 1, 2, 2}));  // ceil(4 / 3)
 }
 
@@ -332,7 +302,7 @@ TEST(ReferenceConv, ShapeErrorsNameTheNode) {
       ErrorCode::kInvalidModel, "larger than the padded input");
   expect_error(
       [&] {
-        run_op("Conv", {x, Tensor(DType::kF32, {4, 16, 3, 3})}, {{"group", ai(4)}});
+        run_op("Conv", {x, Tensor(DType::kF32, {4, 16, 3, 3})}, {{"group", Attribute::make_int(4)}});
       },
       ErrorCode::kInvalidModel, "does not match input channels 32 with group 4");
   expect_error(
@@ -354,7 +324,7 @@ TEST(ReferenceConvTranspose, OutputPaddingHandComputed) {
   Tensor x = T({1, 1, 2, 2}, {1, 2, 3, 4});
   Tensor w = T({1, 1, 2, 2}, {1, 1, 1, 1});
   auto y =
-      run_op("ConvTranspose", {x, w}, {{"strides", ais({2, 2})}, {"output_padding", ais({1, 1})}});
+      run_op("ConvTranspose", {x, w}, {{"strides", Attribute::make_ints({2, 2})}, {"output_padding", Attribute::make_ints({1, 1})}});
   ASSERT_EQ(y[0].dims(), (Dims{1, 1, 5, 5}));
   // Each input pixel fills its own 2x2 block; row/column 4 is the zero output padding.
   expect_near(values(y[0]),
@@ -384,10 +354,10 @@ TEST(ReferenceConvTranspose, OutputShapeAndSamePads) {
   Tensor x(DType::kF32, {1, 1, 3, 3});
   Tensor w(DType::kF32, {1, 2, 3, 3});
   auto y =
-      run_op("ConvTranspose", {x, w}, {{"strides", ais({3, 2})}, {"output_shape", ais({10, 8})}});
+      run_op("ConvTranspose", {x, w}, {{"strides", Attribute::make_ints({3, 2})}, {"output_shape", Attribute::make_ints({10, 8})}});
   EXPECT_EQ(y[0].dims(), (Dims{1, 2, 10, 8}));
   auto s =
-      run_op("ConvTranspose", {x, w}, {{"strides", ais({2, 2})}, {"auto_pad", as("SAME_UPPER")}});
+      run_op("ConvTranspose", {x, w}, {{"strides", Attribute::make_ints({2, 2})}, {"auto_pad", Attribute::make_string("SAME_UPPER")}});
   EXPECT_EQ(s[0].dims(), (Dims{1, 2, 6, 6}));
   expect_error(
       [&] {
@@ -404,25 +374,25 @@ TEST(ReferencePool, MaxPoolCeilModeAndIndices) {
   for (int i = 0; i < 25; ++i) v[static_cast<size_t>(i)] = i;
   Tensor x = T({1, 1, 5, 5}, v);
   auto y = run_op("MaxPool", {x},
-                  {{"kernel_shape", ais({2, 2})}, {"strides", ais({2, 2})}, {"ceil_mode", ai(1)}},
+                  {{"kernel_shape", Attribute::make_ints({2, 2})}, {"strides", Attribute::make_ints({2, 2})}, {"ceil_mode", Attribute::make_int(1)}},
                   17, 2);
   ASSERT_EQ(y[0].dims(), (Dims{1, 1, 3, 3}));
   expect_near(values(y[0]), {6, 8, 9, 16, 18, 19, 21, 23, 24});
   EXPECT_EQ(ivalues(y[1]), (std::vector<int64_t>{6, 8, 9, 16, 18, 19, 21, 23, 24}));
-  auto f = run_op("MaxPool", {x}, {{"kernel_shape", ais({2, 2})}, {"strides", ais({2, 2})}});
+  auto f = run_op("MaxPool", {x}, {{"kernel_shape", Attribute::make_ints({2, 2})}, {"strides", Attribute::make_ints({2, 2})}});
   EXPECT_EQ(f[0].dims(), (Dims{1, 1, 2, 2}));
   // Column-major indices (storage_order 1): w * H + h.
-  auto c = run_op("MaxPool", {x}, {{"kernel_shape", ais({2, 2})}, {"storage_order", ai(1)}}, 17, 2);
+  auto c = run_op("MaxPool", {x}, {{"kernel_shape", Attribute::make_ints({2, 2})}, {"storage_order", Attribute::make_int(1)}}, 17, 2);
   EXPECT_EQ(ivalues(c[1])[0], 1 * 5 + 1);
 }
 
 TEST(ReferencePool, CeilModeDropsWindowStartingInPadding) {
   Tensor x(DType::kF32, {1, 1, 4, 4});
   auto y = run_op("MaxPool", {x},
-                  {{"kernel_shape", ais({1, 1})},
-                   {"strides", ais({2, 2})},
-                   {"pads", ais({0, 0, 1, 1})},
-                   {"ceil_mode", ai(1)}});
+                  {{"kernel_shape", Attribute::make_ints({1, 1})},
+                   {"strides", Attribute::make_ints({2, 2})},
+                   {"pads", Attribute::make_ints({0, 0, 1, 1})},
+                   {"ceil_mode", Attribute::make_int(1)}});
   EXPECT_EQ(y[0].dims(), (Dims{1, 1, 2, 2}));
 }
 
@@ -430,7 +400,7 @@ TEST(ReferencePool, MaxPoolPadsDilationsAndInt8) {
   Tensor x = T({1, 1, 1, 6}, {-5, 3, -2, 7, 1, -9}, DType::kI8);
   auto y = run_op(
       "MaxPool", {x},
-      {{"kernel_shape", ais({1, 2})}, {"dilations", ais({1, 2})}, {"pads", ais({0, 1, 0, 1})}});
+      {{"kernel_shape", Attribute::make_ints({1, 2})}, {"dilations", Attribute::make_ints({1, 2})}, {"pads", Attribute::make_ints({0, 1, 0, 1})}});
   ASSERT_EQ(y[0].dtype(), DType::kI8);
   // Windows (dilation 2) over padded positions -1..6: {-1,1} {0,2} {1,3} {2,4} {3,5} {4,6}.
   expect_near(values(y[0]), {3, -2, 7, 1, 7, 1});
@@ -438,9 +408,9 @@ TEST(ReferencePool, MaxPoolPadsDilationsAndInt8) {
 
 TEST(ReferencePool, AveragePoolCountIncludePad) {
   Tensor x = T({1, 1, 3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
-  Attrs a = {{"kernel_shape", ais({3, 3})}, {"pads", ais({1, 1, 1, 1})}};
+  Attrs a = {{"kernel_shape", Attribute::make_ints({3, 3})}, {"pads", Attribute::make_ints({1, 1, 1, 1})}};
   auto ex = run_op("AveragePool", {x}, a);
-  a["count_include_pad"] = ai(1);
+  a["count_include_pad"] = Attribute::make_int(1);
   auto in = run_op("AveragePool", {x}, a);
   ASSERT_EQ(ex[0].dims(), (Dims{1, 1, 3, 3}));
   EXPECT_NEAR(values(ex[0])[0], (1 + 2 + 4 + 5) / 4.0, 1e-6);
@@ -452,7 +422,7 @@ TEST(ReferencePool, AveragePoolCountIncludePad) {
 TEST(ReferencePool, AveragePoolCeilModeDividesByValidTaps) {
   Tensor x = T({1, 1, 1, 5}, {1, 2, 3, 4, 5});
   auto y = run_op("AveragePool", {x},
-                  {{"kernel_shape", ais({1, 2})}, {"strides", ais({1, 2})}, {"ceil_mode", ai(1)}});
+                  {{"kernel_shape", Attribute::make_ints({1, 2})}, {"strides", Attribute::make_ints({1, 2})}, {"ceil_mode", Attribute::make_int(1)}});
   ASSERT_EQ(y[0].dims(), (Dims{1, 1, 1, 3}));
   expect_near(values(y[0]), {1.5, 3.5, 5});
 }
@@ -469,7 +439,7 @@ TEST(ReferencePool, GlobalPools) {
 TEST(ReferencePool, KernelLargerThanInputIsAnError) {
   expect_error(
       [] {
-        run_op("MaxPool", {Tensor(DType::kF32, {1, 1, 2, 2})}, {{"kernel_shape", ais({3, 3})}});
+        run_op("MaxPool", {Tensor(DType::kF32, {1, 1, 2, 2})}, {{"kernel_shape", Attribute::make_ints({3, 3})}});
       },
       ErrorCode::kInvalidModel, "MaxPool 'node': kernel 3");
 }
@@ -481,7 +451,7 @@ TEST(ReferenceBatchNorm, InferenceForm) {
   Tensor x = T({1, 2, 1, 2}, {1, 2, 3, 4});
   auto y = run_op("BatchNormalization",
                   {x, T({2}, {2, 1}), T({2}, {0.5, -1}), T({2}, {1, 3}), T({2}, {4, 0.25})},
-                  {{"epsilon", af(0.0f)}});
+                  {{"epsilon", Attribute::make_float(0.0f)}});
   expect_near(values(y[0]), {0.5, 1.5, -1, 1});  // (x-m)/sqrt(v)*s+b
 }
 
@@ -491,9 +461,9 @@ TEST(ReferenceBatchNorm, InferenceForm) {
 TEST(ReferenceResize, NearestAsymmetricFloorUpsample) {
   Tensor x = T({1, 1, 2, 2}, {1, 2, 3, 4});
   auto y = run_op("Resize", {x, Tensor(), T({4}, {1, 1, 2, 2})},
-                  {{"mode", as("nearest")},
-                   {"coordinate_transformation_mode", as("asymmetric")},
-                   {"nearest_mode", as("floor")}},
+                  {{"mode", Attribute::make_string("nearest")},
+                   {"coordinate_transformation_mode", Attribute::make_string("asymmetric")},
+                   {"nearest_mode", Attribute::make_string("floor")}},
                   13);
   ASSERT_EQ(y[0].dims(), (Dims{1, 1, 4, 4}));
   expect_near(values(y[0]), {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
@@ -501,11 +471,11 @@ TEST(ReferenceResize, NearestAsymmetricFloorUpsample) {
 
 TEST(ReferenceResize, LinearHalfPixelAndAlignCorners) {
   Tensor x = T({1, 1, 1, 2}, {1, 3});
-  auto hp = run_op("Resize", {x, Tensor(), T({4}, {1, 1, 1, 2})}, {{"mode", as("linear")}}, 13);
+  auto hp = run_op("Resize", {x, Tensor(), T({4}, {1, 1, 1, 2})}, {{"mode", Attribute::make_string("linear")}}, 13);
   expect_near(values(hp[0]), {1, 1.5, 2.5, 3});
   auto ac =
       run_op("Resize", {x, Tensor(), Tensor(), I64({4}, {1, 1, 1, 4})},
-             {{"mode", as("linear")}, {"coordinate_transformation_mode", as("align_corners")}}, 13);
+             {{"mode", Attribute::make_string("linear")}, {"coordinate_transformation_mode", Attribute::make_string("align_corners")}}, 13);
   expect_near(values(ac[0]), {1, 5.0 / 3, 7.0 / 3, 3});
 }
 
@@ -514,7 +484,7 @@ TEST(ReferenceResize, TrilinearOverEveryAxis) {
   Tensor x = T({2, 1, 2}, {0, 1, 2, 3});
   auto y =
       run_op("Resize", {x, Tensor(), T({3}, {2, 1, 2})},
-             {{"mode", as("linear")}, {"coordinate_transformation_mode", as("asymmetric")}}, 13);
+             {{"mode", Attribute::make_string("linear")}, {"coordinate_transformation_mode", Attribute::make_string("asymmetric")}}, 13);
   ASSERT_EQ(y[0].dims(), (Dims{4, 1, 4}));
   expect_near(values(y[0]), {0, 0.5, 1, 1, 1, 1.5, 2, 2, 2, 2.5, 3, 3, 2, 2.5, 3, 3});
 }
@@ -523,16 +493,16 @@ TEST(ReferenceResize, NearestModesAndCubic) {
   Tensor x = T({1, 4}, {10, 20, 30, 40});
   // half_pixel, scale 0.5 (sizes [1,2]): x_orig = 0.5 and 2.5.
   auto fl = run_op("Resize", {x, Tensor(), Tensor(), I64({2}, {1, 2})},
-                   {{"nearest_mode", as("round_prefer_floor")}}, 13);
+                   {{"nearest_mode", Attribute::make_string("round_prefer_floor")}}, 13);
   auto ce = run_op("Resize", {x, Tensor(), Tensor(), I64({2}, {1, 2})},
-                   {{"nearest_mode", as("round_prefer_ceil")}}, 13);
+                   {{"nearest_mode", Attribute::make_string("round_prefer_ceil")}}, 13);
   expect_near(values(fl[0]), {10, 30});
   expect_near(values(ce[0]), {20, 40});
   // Cubic (A = -0.75, edge-clamped taps): integer source positions reproduce the input; x = 0.5
   // weighs 10, 10, 20, 30 by -0.09375, 0.59375, 0.59375, -0.09375.
   auto cu =
       run_op("Resize", {x, Tensor(), T({2}, {1, 2})},
-             {{"mode", as("cubic")}, {"coordinate_transformation_mode", as("asymmetric")}}, 13);
+             {{"mode", Attribute::make_string("cubic")}, {"coordinate_transformation_mode", Attribute::make_string("asymmetric")}}, 13);
   ASSERT_EQ(cu[0].dims(), (Dims{1, 8}));
   std::vector<double> cv = values(cu[0]);
   expect_near({cv[0], cv[1], cv[2], cv[4], cv[6]}, {10, 14.0625, 20, 30, 40});
@@ -540,26 +510,26 @@ TEST(ReferenceResize, NearestModesAndCubic) {
 
 TEST(ReferenceResize, Opset10AndUpsample) {
   Tensor x = T({1, 1, 2, 4}, {1, 2, 3, 4, 5, 6, 7, 8});
-  auto r10 = run_op("Resize", {x, T({4}, {1, 1, 0.6, 0.6})}, {{"mode", as("nearest")}}, 10);
+  auto r10 = run_op("Resize", {x, T({4}, {1, 1, 0.6, 0.6})}, {{"mode", Attribute::make_string("nearest")}}, 10);
   ASSERT_EQ(r10[0].dims(), (Dims{1, 1, 1, 2}));
   expect_near(values(r10[0]), {1, 3});  // asymmetric, ceil when downsampling
   Tensor s = T({1, 1, 2, 2}, {1, 2, 3, 4});
-  auto u9 = run_op("Upsample", {s, T({4}, {1, 1, 2, 3})}, {{"mode", as("nearest")}}, 9);
+  auto u9 = run_op("Upsample", {s, T({4}, {1, 1, 2, 3})}, {{"mode", Attribute::make_string("nearest")}}, 9);
   ASSERT_EQ(u9[0].dims(), (Dims{1, 1, 4, 6}));
   expect_near(values(u9[0]),
               {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4});
   auto u7 = run_op("Upsample", {T({1, 1, 1, 2}, {1, 3})},
-                   {{"mode", as("linear")}, {"scales", afs({1, 1, 1, 2})}}, 7);
+                   {{"mode", Attribute::make_string("linear")}, {"scales", Attribute::make_floats({1, 1, 1, 2})}}, 7);
   expect_near(values(u7[0]), {1, 2, 3, 3});
 }
 
 TEST(ReferenceResize, Opset18AxesAndAspectRatio) {
   Tensor x(DType::kF32, {1, 1, 2, 4});
   auto y = run_op("Resize", {x, Tensor(), Tensor(), I64({2}, {4, 4})},
-                  {{"axes", ais({2, 3})}, {"keep_aspect_ratio_policy", as("not_larger")}}, 18);
+                  {{"axes", Attribute::make_ints({2, 3})}, {"keep_aspect_ratio_policy", Attribute::make_string("not_larger")}}, 18);
   EXPECT_EQ(y[0].dims(), (Dims{1, 1, 2, 4}));
   auto z = run_op("Resize", {x, Tensor(), Tensor(), I64({2}, {4, 4})},
-                  {{"axes", ais({2, 3})}, {"keep_aspect_ratio_policy", as("not_smaller")}}, 18);
+                  {{"axes", Attribute::make_ints({2, 3})}, {"keep_aspect_ratio_policy", Attribute::make_string("not_smaller")}}, 18);
   EXPECT_EQ(z[0].dims(), (Dims{1, 1, 4, 8}));
   expect_error(
       [&] {
@@ -571,9 +541,9 @@ TEST(ReferenceResize, Opset18AxesAndAspectRatio) {
 TEST(ReferenceResize, TfCropAndResizeExtrapolates) {
   Tensor x = T({1, 3}, {1, 2, 3});
   auto y = run_op("Resize", {x, T({4}, {0, 0.5, 1, 1.5}), Tensor(), I64({2}, {1, 3})},
-                  {{"mode", as("linear")},
-                   {"coordinate_transformation_mode", as("tf_crop_and_resize")},
-                   {"extrapolation_value", af(-1.0f)}},
+                  {{"mode", Attribute::make_string("linear")},
+                   {"coordinate_transformation_mode", Attribute::make_string("tf_crop_and_resize")},
+                   {"extrapolation_value", Attribute::make_float(-1.0f)}},
                   13);
   // Columns sample x = 1, 2, 3 (out of range -> -1).
   expect_near(values(y[0]), {2, 3, -1});
@@ -619,7 +589,7 @@ TEST(ReferenceGemm, TransposesAlphaBetaBroadcastC) {
   Tensor a = T({3, 2}, {1, 4, 2, 5, 3, 6});  // A^T = [[1,2,3],[4,5,6]]
   Tensor b = T({2, 3}, {1, 0, 1, 0, 1, 1});  // B^T = [[1,0],[0,1],[1,1]]
   auto y = run_op("Gemm", {a, b, T({2}, {10, 20})},
-                  {{"transA", ai(1)}, {"transB", ai(1)}, {"alpha", af(2)}, {"beta", af(0.5)}});
+                  {{"transA", Attribute::make_int(1)}, {"transB", Attribute::make_int(1)}, {"alpha", Attribute::make_float(2)}, {"beta", Attribute::make_float(0.5)}});
   ASSERT_EQ(y[0].dims(), (Dims{2, 2}));
   // A'B' = [[4,5],[10,11]]
   expect_near(values(y[0]), {13, 20, 25, 32});
@@ -635,10 +605,10 @@ TEST(ReferenceGemm, TransposesAlphaBetaBroadcastC) {
 TEST(ReferenceSoftmax, AxisSemanticsBeforeAndFromOpset13) {
   Tensor x = T({2, 2}, {0, 0, 0, std::log(3.0)});
   // opset 11, axis 0: coerced to [1, 4]: softmax over all four.
-  auto old = run_op("Softmax", {x}, {{"axis", ai(0)}}, 11);
+  auto old = run_op("Softmax", {x}, {{"axis", Attribute::make_int(0)}}, 11);
   expect_near(values(old[0]), {1 / 6.0, 1 / 6.0, 1 / 6.0, 0.5});
   // opset 13, axis 0: per column.
-  auto col = run_op("Softmax", {x}, {{"axis", ai(0)}}, 13);
+  auto col = run_op("Softmax", {x}, {{"axis", Attribute::make_int(0)}}, 13);
   expect_near(values(col[0]), {0.5, 0.25, 0.5, 0.75});
   auto def = run_op("Softmax", {x}, {}, 13);  // axis -1: per row
   expect_near(values(def[0]), {0.5, 0.5, 0.25, 0.75});
@@ -656,7 +626,7 @@ TEST(ReferenceUnary, RoundingAndActivations) {
   expect_near(values(r[0]), {0, 2, 2, 0, -2, 2});
   Tensor x = T({4}, {-3, -1, 1, 4});
   expect_near(values(run_op("HardSwish", {x})[0]), {0, -1.0 / 3, 2.0 / 3, 4});
-  expect_near(values(run_op("HardSigmoid", {x}, {{"alpha", af(0.5f)}})[0]), {0, 0, 1, 1});
+  expect_near(values(run_op("HardSigmoid", {x}, {{"alpha", Attribute::make_float(0.5f)}})[0]), {0, 0, 1, 1});
   expect_near(values(run_op("LeakyRelu", {x})[0]), {-0.03, -0.01, 1, 4});
   expect_near(values(run_op("Sigmoid", {T({2}, {-800, 0})})[0]), {0, 0.5});
   expect_near(values(run_op("Erf", {T({1}, {0.5})})[0]), {std::erf(0.5)});
@@ -679,7 +649,7 @@ TEST(ReferenceUnary, IntegerAbsNegReluAndNot) {
 
 TEST(ReferenceUnary, ClipAttributesAndInputs) {
   Tensor x = T({4}, {-2, 0.5, 3, NAN});
-  auto a = run_op("Clip", {x}, {{"min", af(0)}, {"max", af(1)}}, 6 + 1);
+  auto a = run_op("Clip", {x}, {{"min", Attribute::make_float(0)}, {"max", Attribute::make_float(1)}}, 6 + 1);
   expect_near(values(a[0]), {0, 0.5, 1, NAN});
   auto b = run_op("Clip", {x, T({}, {-1}), Tensor()}, {}, 13);
   expect_near(values(b[0]), {-1, 0.5, 3, NAN});
@@ -765,45 +735,45 @@ TEST(ReferenceWhere, ThreeWayBroadcast) {
 
 TEST(ReferenceReduce, AxesAttributeAndInputForms) {
   Tensor x = T({2, 3}, {1, 2, 3, 4, 5, 6});
-  auto s11 = run_op("ReduceSum", {x}, {{"axes", ais({1})}}, 11);
+  auto s11 = run_op("ReduceSum", {x}, {{"axes", Attribute::make_ints({1})}}, 11);
   EXPECT_EQ(s11[0].dims(), (Dims{2, 1}));
   expect_near(values(s11[0]), {6, 15});
-  auto s13 = run_op("ReduceSum", {x, I64({1}, {-2})}, {{"keepdims", ai(0)}}, 13);
+  auto s13 = run_op("ReduceSum", {x, I64({1}, {-2})}, {{"keepdims", Attribute::make_int(0)}}, 13);
   EXPECT_EQ(s13[0].dims(), (Dims{3}));
   expect_near(values(s13[0]), {5, 7, 9});
-  auto all = run_op("ReduceSum", {x}, {{"keepdims", ai(0)}}, 13);
+  auto all = run_op("ReduceSum", {x}, {{"keepdims", Attribute::make_int(0)}}, 13);
   EXPECT_EQ(all[0].dims(), (Dims{}));
   expect_near(values(all[0]), {21});
-  auto noop = run_op("ReduceSum", {x, I64({0}, {})}, {{"noop_with_empty_axes", ai(1)}}, 13);
+  auto noop = run_op("ReduceSum", {x, I64({0}, {})}, {{"noop_with_empty_axes", Attribute::make_int(1)}}, 13);
   EXPECT_EQ(noop[0].dims(), (Dims{2, 3}));
   expect_near(values(noop[0]), {1, 2, 3, 4, 5, 6});
-  auto mean = run_op("ReduceMean", {x}, {{"axes", ais({0})}}, 17);
+  auto mean = run_op("ReduceMean", {x}, {{"axes", Attribute::make_ints({0})}}, 17);
   expect_near(values(mean[0]), {2.5, 3.5, 4.5});
   auto mean18 = run_op("ReduceMean", {x, I64({1}, {1})}, {}, 18);
   expect_near(values(mean18[0]), {2, 5});
   auto mx = run_op("ReduceMax", {T({2, 2}, {-3, 7, 2, -9}, DType::kI32)},
-                   {{"axes", ais({1})}, {"keepdims", ai(0)}}, 13);
+                   {{"axes", Attribute::make_ints({1})}, {"keepdims", Attribute::make_int(0)}}, 13);
   EXPECT_EQ(ivalues(mx[0]), (std::vector<int64_t>{7, 2}));
   const int64_t big = (int64_t{1} << 55) + 1;
   EXPECT_EQ(ivalues(run_op("ReduceSum", {I64({2}, {big, 2})}, {}, 13)[0]),
             (std::vector<int64_t>{big + 2}));
   expect_error(
       [&] {
-        run_op("ReduceSum", {x}, {{"axes", ais({2})}}, 11);
+        run_op("ReduceSum", {x}, {{"axes", Attribute::make_ints({2})}}, 11);
       },
       ErrorCode::kInvalidModel, "axis 2 out of range");
 }
 
 TEST(ReferenceReduce, ArgMax) {
   Tensor x = T({2, 3}, {1, 5, 5, 7, 2, 7});
-  auto first = run_op("ArgMax", {x}, {{"axis", ai(1)}}, 13);
+  auto first = run_op("ArgMax", {x}, {{"axis", Attribute::make_int(1)}}, 13);
   EXPECT_EQ(first[0].dims(), (Dims{2, 1}));
   EXPECT_EQ(ivalues(first[0]), (std::vector<int64_t>{1, 0}));
   auto last = run_op("ArgMax", {x},
-                     {{"axis", ai(-1)}, {"select_last_index", ai(1)}, {"keepdims", ai(0)}}, 13);
+                     {{"axis", Attribute::make_int(-1)}, {"select_last_index", Attribute::make_int(1)}, {"keepdims", Attribute::make_int(0)}}, 13);
   EXPECT_EQ(last[0].dims(), (Dims{2}));
   EXPECT_EQ(ivalues(last[0]), (std::vector<int64_t>{2, 2}));
-  auto ax0 = run_op("ArgMax", {I64({2, 2}, {1, 9, 3, 2})}, {{"keepdims", ai(0)}}, 13);
+  auto ax0 = run_op("ArgMax", {I64({2, 2}, {1, 9, 3, 2})}, {{"keepdims", Attribute::make_int(0)}}, 13);
   EXPECT_EQ(ivalues(ax0[0]), (std::vector<int64_t>{1, 0}));
 }
 

@@ -46,36 +46,6 @@ std::vector<double> values(const Tensor& t) {
   return v;
 }
 
-Attribute ai(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute ais(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute af(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute as(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
-Attribute at(Tensor t) {
-  Attribute a;
-  a.kind = Attribute::Kind::kTensor;
-  a.t = std::move(t);
-  return a;
-}
 
 using Attrs = std::map<std::string, Attribute>;
 
@@ -140,20 +110,20 @@ TEST(ShapeOps, IdentityDropoutConstant) {
   EXPECT_EQ(values(d[0]), values(x));
   EXPECT_EQ(d[1].dtype(), DType::kBool);
   EXPECT_EQ(values(d[1]), V(6, 1.0));
-  Tensor ints = run1("Constant", {}, {{"value_ints", ais({4, -5})}});
+  Tensor ints = run1("Constant", {}, {{"value_ints", Attribute::make_ints({4, -5})}});
   EXPECT_EQ(ints.dtype(), DType::kI64);
   EXPECT_EQ(ints.dims(), Dims{2});
   EXPECT_EQ(values(ints), (V{4, -5}));
-  Tensor fl = run1("Constant", {}, {{"value_float", af(2.5f)}});
+  Tensor fl = run1("Constant", {}, {{"value_float", Attribute::make_float(2.5f)}});
   EXPECT_EQ(fl.dims(), Dims{});
   EXPECT_EQ(values(fl), V{2.5});
-  Tensor tv = run1("Constant", {}, {{"value", at(f32({1, 2}, {7, 8}))}});
+  Tensor tv = run1("Constant", {}, {{"value", Attribute::make_tensor(f32({1, 2}, {7, 8}))}});
   EXPECT_EQ(tv.dims(), (Dims{1, 2}));
   EXPECT_EQ(values(tv), (V{7, 8}));
 }
 
 TEST(ShapeOps, ConstantOfShapeShapeAndSize) {
-  Tensor c = run1("ConstantOfShape", {i64s({2, 3})}, {{"value", at(i64({1}, {7}))}});
+  Tensor c = run1("ConstantOfShape", {i64s({2, 3})}, {{"value", Attribute::make_tensor(i64({1}, {7}))}});
   EXPECT_EQ(c.dtype(), DType::kI64);
   EXPECT_EQ(c.dims(), (Dims{2, 3}));
   EXPECT_EQ(values(c), V(6, 7));
@@ -163,9 +133,9 @@ TEST(ShapeOps, ConstantOfShapeShapeAndSize) {
   EXPECT_EQ(values(z), V{0});
   Tensor x(DType::kU8, {2, 3, 4, 5});
   EXPECT_EQ(values(run1("Shape", {x})), (V{2, 3, 4, 5}));
-  EXPECT_EQ(values(run1("Shape", {x}, {{"start", ai(1)}, {"end", ai(-1)}}, 15)), (V{3, 4}));
-  EXPECT_EQ(values(run1("Shape", {x}, {{"start", ai(-10)}, {"end", ai(99)}}, 15)), (V{2, 3, 4, 5}));
-  EXPECT_EQ(run1("Shape", {x}, {{"start", ai(3)}, {"end", ai(1)}}, 15).dims(), Dims{0});
+  EXPECT_EQ(values(run1("Shape", {x}, {{"start", Attribute::make_int(1)}, {"end", Attribute::make_int(-1)}}, 15)), (V{3, 4}));
+  EXPECT_EQ(values(run1("Shape", {x}, {{"start", Attribute::make_int(-10)}, {"end", Attribute::make_int(99)}}, 15)), (V{2, 3, 4, 5}));
+  EXPECT_EQ(run1("Shape", {x}, {{"start", Attribute::make_int(3)}, {"end", Attribute::make_int(1)}}, 15).dims(), Dims{0});
   Tensor size = run1("Size", {x});
   EXPECT_EQ(size.dtype(), DType::kI64);
   EXPECT_EQ(size.dims(), Dims{});
@@ -176,22 +146,22 @@ TEST(ShapeOps, ConstantOfShapeShapeAndSize) {
 
 TEST(ShapeOps, Cast) {
   Tensor x = f32({5}, {-1.7f, 2.9f, 0.f, 300.5f, -0.2f});
-  EXPECT_EQ(values(run1("Cast", {x}, {{"to", ai(6)}})), (V{-1, 2, 0, 300, 0}));  // int32
-  EXPECT_EQ(values(run1("Cast", {x}, {{"to", ai(9)}})), (V{1, 1, 0, 1, 1}));     // bool
-  EXPECT_EQ(values(run1("Cast", {x}, {{"to", ai(3)}})), (V{-1, 2, 0, 127, 0}));  // int8 sat.
-  Tensor h = run1("Cast", {x}, {{"to", ai(10)}});                                // float16
+  EXPECT_EQ(values(run1("Cast", {x}, {{"to", Attribute::make_int(6)}})), (V{-1, 2, 0, 300, 0}));  // int32
+  EXPECT_EQ(values(run1("Cast", {x}, {{"to", Attribute::make_int(9)}})), (V{1, 1, 0, 1, 1}));     // bool
+  EXPECT_EQ(values(run1("Cast", {x}, {{"to", Attribute::make_int(3)}})), (V{-1, 2, 0, 127, 0}));  // int8 sat.
+  Tensor h = run1("Cast", {x}, {{"to", Attribute::make_int(10)}});                                // float16
   EXPECT_EQ(h.dtype(), DType::kF16);
   EXPECT_EQ(values(h), (V{-1.7001953125, 2.900390625, 0, 300.5, -0.199951171875}));
-  Tensor b = run1("Cast", {h}, {{"to", ai(16)}});  // float16 -> bfloat16
+  Tensor b = run1("Cast", {h}, {{"to", Attribute::make_int(16)}});  // float16 -> bfloat16
   EXPECT_EQ(values(b), (V{-1.703125, 2.90625, 0, 300, -0.2001953125}));
   Tensor big = i64s({int64_t{1} << 40, -3, 258});
-  EXPECT_EQ(values(run1("Cast", {big}, {{"to", ai(11)}})), (V{1099511627776.0, -3, 258}));
-  EXPECT_EQ(values(run1("Cast", {big}, {{"to", ai(2)}})), (V{0, 253, 2}));  // uint8 wraps
+  EXPECT_EQ(values(run1("Cast", {big}, {{"to", Attribute::make_int(11)}})), (V{1099511627776.0, -3, 258}));
+  EXPECT_EQ(values(run1("Cast", {big}, {{"to", Attribute::make_int(2)}})), (V{0, 253, 2}));  // uint8 wraps
   // The vectorised float16 paths agree with the scalar conversions (every float16 bit pattern,
   // and float32 values around every float16 rounding boundary, subnormals and overflow).
   Tensor all16(DType::kF16, {65536});
   for (int64_t i = 0; i < 65536; ++i) all16.data<uint16_t>()[i] = static_cast<uint16_t>(i);
-  Tensor wide = run1("Cast", {all16}, {{"to", ai(1)}});
+  Tensor wide = run1("Cast", {all16}, {{"to", Attribute::make_int(1)}});
   Tensor probe(DType::kF32, {65536 * 3 + 5});
   for (int64_t i = 0; i < 65536; ++i) {
     const float f = wide.data<float>()[i];
@@ -212,13 +182,13 @@ TEST(ShapeOps, Cast) {
     }
   }
   for (int k = 0; k < 5; ++k) probe.data<float>()[65536 * 3 + k] = 65520.f * (k - 2);
-  Tensor narrow = run1("Cast", {probe}, {{"to", ai(10)}});
+  Tensor narrow = run1("Cast", {probe}, {{"to", Attribute::make_int(10)}});
   for (int64_t i = 0; i < probe.numel(); ++i) {
     const float f = probe.data<float>()[i];
     if (std::isnan(f)) continue;
     ASSERT_EQ(narrow.data<uint16_t>()[i], f32_to_f16(f)) << f;
   }
-  std::string msg = error_of([&] { run1("Cast", {x}, {{"to", ai(8)}}); }, ErrorCode::kUnsupported);
+  std::string msg = error_of([&] { run1("Cast", {x}, {{"to", Attribute::make_int(8)}}); }, ErrorCode::kUnsupported);
   EXPECT_NE(msg.find("Cast 'n'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("string"), std::string::npos) << msg;
 }
@@ -230,19 +200,19 @@ TEST(ShapeOps, ReshapeFlattenSqueezeUnsqueeze) {
   EXPECT_EQ(values(r), values(x));
   EXPECT_EQ(run1("Reshape", {x, i64s({-1, 0, 2})}).dims(), (Dims{4, 3, 2}));
   Tensor empty(DType::kF32, {0, 3});
-  EXPECT_EQ(run1("Reshape", {empty, i64s({3, 0})}, {{"allowzero", ai(1)}}, 14).dims(),
+  EXPECT_EQ(run1("Reshape", {empty, i64s({3, 0})}, {{"allowzero", Attribute::make_int(1)}}, 14).dims(),
             (Dims{3, 0}));
   EXPECT_EQ(run1("Reshape", {empty, i64s({-1, 3})}).dims(), (Dims{0, 3}));
   error_of([&] { run1("Reshape", {empty, i64s({3, 0})}, {}, 14); }, ErrorCode::kInvalidModel);
-  EXPECT_EQ(run1("Flatten", {x}, {{"axis", ai(-1)}}).dims(), (Dims{6, 4}));
-  EXPECT_EQ(run1("Flatten", {x}, {{"axis", ai(0)}}).dims(), (Dims{1, 24}));
-  EXPECT_EQ(run1("Flatten", {x}, {{"axis", ai(3)}}).dims(), (Dims{24, 1}));
+  EXPECT_EQ(run1("Flatten", {x}, {{"axis", Attribute::make_int(-1)}}).dims(), (Dims{6, 4}));
+  EXPECT_EQ(run1("Flatten", {x}, {{"axis", Attribute::make_int(0)}}).dims(), (Dims{1, 24}));
+  EXPECT_EQ(run1("Flatten", {x}, {{"axis", Attribute::make_int(3)}}).dims(), (Dims{24, 1}));
   Tensor y = iota({1, 3, 1, 2});
   EXPECT_EQ(run1("Squeeze", {y}).dims(), (Dims{3, 2}));
   EXPECT_EQ(run1("Squeeze", {y, i64s({-2})}).dims(), (Dims{1, 3, 2}));
-  EXPECT_EQ(run1("Squeeze", {y}, {{"axes", ais({0})}}, 11).dims(), (Dims{3, 1, 2}));
+  EXPECT_EQ(run1("Squeeze", {y}, {{"axes", Attribute::make_ints({0})}}, 11).dims(), (Dims{3, 1, 2}));
   EXPECT_EQ(run1("Unsqueeze", {y, i64s({-1, 0})}).dims(), (Dims{1, 1, 3, 1, 2, 1}));
-  EXPECT_EQ(run1("Unsqueeze", {iota({3})}, {{"axes", ais({1})}}, 11).dims(), (Dims{3, 1}));
+  EXPECT_EQ(run1("Unsqueeze", {iota({3})}, {{"axes", Attribute::make_ints({1})}}, 11).dims(), (Dims{3, 1}));
   EXPECT_EQ(run1("Unsqueeze", {Tensor(DType::kI64, {}), i64s({0})}).dims(), Dims{1});
   std::string msg = error_of([&] { run1("Squeeze", {y, i64s({1})}); }, ErrorCode::kInvalidModel);
   EXPECT_NE(msg.find("Squeeze 'n'"), std::string::npos) << msg;
@@ -271,7 +241,7 @@ TEST(ShapeOps, ReshapeErrorNamesNode) {
 TEST(ShapeOps, TransposeAnyRank) {
   // 5-D channel shuffle [N, groups, C/groups, H, W] -> swap groups and C/groups.
   Tensor x = iota({1, 2, 3, 2, 2});
-  Tensor y = run1("Transpose", {x}, {{"perm", ais({0, 2, 1, 3, 4})}});
+  Tensor y = run1("Transpose", {x}, {{"perm", Attribute::make_ints({0, 2, 1, 3, 4})}});
   EXPECT_EQ(y.dims(), (Dims{1, 3, 2, 2, 2}));
   V expect;
   for (int c = 0; c < 3; ++c) {
@@ -297,7 +267,7 @@ TEST(ShapeOps, TransposeMatchesNaive) {
                          Case{{2, 19, 33, 9}, {0, 3, 1, 2}}, Case{{5, 9, 11}, {2, 1, 0}}}) {
     for (DType dt : {DType::kF32, DType::kU8, DType::kI64, DType::kF16}) {
       Tensor x = iota(cs.dims, dt);
-      Tensor y = run1("Transpose", {x}, {{"perm", ais(cs.perm)}});
+      Tensor y = run1("Transpose", {x}, {{"perm", Attribute::make_ints(cs.perm)}});
       const size_t r = cs.dims.size();
       std::vector<int64_t> is(r, 1);
       for (size_t k = r - 1; k > 0; --k) is[k - 1] = is[k] * cs.dims[k];
@@ -320,32 +290,32 @@ TEST(ShapeOps, TransposeMatchesNaive) {
 TEST(ShapeOps, ConcatAndSplit) {
   Tensor a = iota({2, 1, 3});
   Tensor b = f32({2, 2, 3}, {10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21});
-  Tensor c = run1("Concat", {a, b}, {{"axis", ai(-2)}});
+  Tensor c = run1("Concat", {a, b}, {{"axis", Attribute::make_int(-2)}});
   EXPECT_EQ(c.dims(), (Dims{2, 3, 3}));
   EXPECT_EQ(values(c), (V{0, 1, 2, 10, 11, 12, 13, 14, 15, 3, 4, 5, 16, 17, 18, 19, 20, 21}));
   Tensor e(DType::kF32, {2, 0, 3});
-  EXPECT_EQ(values(run1("Concat", {e, a, e}, {{"axis", ai(1)}})), values(a));
+  EXPECT_EQ(values(run1("Concat", {e, a, e}, {{"axis", Attribute::make_int(1)}})), values(a));
 
   Tensor x = iota({2, 7});
   // opset 18 num_outputs, uneven: ceil(7/3) = 3, 3, 1.
-  std::vector<Tensor> s = run("Split", {x}, {{"axis", ai(-1)}, {"num_outputs", ai(3)}}, 3, 18);
+  std::vector<Tensor> s = run("Split", {x}, {{"axis", Attribute::make_int(-1)}, {"num_outputs", Attribute::make_int(3)}}, 3, 18);
   EXPECT_EQ(s[0].dims(), (Dims{2, 3}));
   EXPECT_EQ(s[2].dims(), (Dims{2, 1}));
   EXPECT_EQ(values(s[0]), (V{0, 1, 2, 7, 8, 9}));
   EXPECT_EQ(values(s[1]), (V{3, 4, 5, 10, 11, 12}));
   EXPECT_EQ(values(s[2]), (V{6, 13}));
   // opset 13 split input.
-  s = run("Split", {x, i64s({2, 5})}, {{"axis", ai(1)}}, 2, 13);
+  s = run("Split", {x, i64s({2, 5})}, {{"axis", Attribute::make_int(1)}}, 2, 13);
   EXPECT_EQ(values(s[0]), (V{0, 1, 7, 8}));
   EXPECT_EQ(values(s[1]), (V{2, 3, 4, 5, 6, 9, 10, 11, 12, 13}));
   // opset 11 split attribute; default axis 0, equal split.
-  s = run("Split", {x}, {{"axis", ai(1)}, {"split", ais({6, 1})}}, 2, 11);
+  s = run("Split", {x}, {{"axis", Attribute::make_int(1)}, {"split", Attribute::make_ints({6, 1})}}, 2, 11);
   EXPECT_EQ(values(s[1]), (V{6, 13}));
   s = run("Split", {x}, {}, 2, 13);
   EXPECT_EQ(values(s[1]), (V{7, 8, 9, 10, 11, 12, 13}));
   std::string msg = error_of(
       [&] {
-        run("Split", {x}, {{"axis", ai(1)}}, 2, 13);
+        run("Split", {x}, {{"axis", Attribute::make_int(1)}}, 2, 13);
       },
       ErrorCode::kInvalidModel);
   EXPECT_NE(msg.find("Split 'n'"), std::string::npos) << msg;
@@ -370,7 +340,7 @@ TEST(ShapeOps, Slice) {
   EXPECT_EQ(values(run1("Slice", {iota({4}), i64s({-1}), i64s({kMin}), Tensor(), i64s({-1})})),
             (V{3, 2, 1, 0}));
   // opset 9: attributes.
-  Tensor v = run1("Slice", {x}, {{"starts", ais({1})}, {"ends", ais({-1})}, {"axes", ais({1})}}, 9);
+  Tensor v = run1("Slice", {x}, {{"starts", Attribute::make_ints({1})}, {"ends", Attribute::make_ints({-1})}, {"axes", Attribute::make_ints({1})}}, 9);
   EXPECT_EQ(values(v), (V{1, 2, 3, 6, 7, 8, 11, 12, 13}));
   std::string msg = error_of(
       [&] {
@@ -382,7 +352,7 @@ TEST(ShapeOps, Slice) {
 
 TEST(ShapeOps, Gather) {
   Tensor x = iota({3, 4});
-  Tensor y = run1("Gather", {x, i64({1, 2}, {-1, 0})}, {{"axis", ai(1)}});
+  Tensor y = run1("Gather", {x, i64({1, 2}, {-1, 0})}, {{"axis", Attribute::make_int(1)}});
   EXPECT_EQ(y.dims(), (Dims{3, 1, 2}));
   EXPECT_EQ(values(y), (V{3, 0, 7, 4, 11, 8}));
   Tensor idx32(DType::kI32, {});
@@ -427,11 +397,11 @@ TEST(ShapeOps, ExpandTileRange) {
 TEST(ShapeOps, PadModes) {
   Tensor x = f32({2, 3}, {1, 2, 3, 4, 5, 6});
   Tensor pads = i64s({1, 2, 1, 1});
-  EXPECT_EQ(values(run1("Pad", {x, pads}, {{"mode", as("reflect")}})),
+  EXPECT_EQ(values(run1("Pad", {x, pads}, {{"mode", Attribute::make_string("reflect")}})),
             (V{6, 5, 4, 5, 6, 5, 3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5, 3, 2, 1, 2, 3, 2}));
-  EXPECT_EQ(values(run1("Pad", {x, pads}, {{"mode", as("edge")}})),
+  EXPECT_EQ(values(run1("Pad", {x, pads}, {{"mode", Attribute::make_string("edge")}})),
             (V{1, 1, 1, 2, 3, 3, 1, 1, 1, 2, 3, 3, 4, 4, 4, 5, 6, 6, 4, 4, 4, 5, 6, 6}));
-  EXPECT_EQ(values(run1("Pad", {x, pads}, {{"mode", as("wrap")}}, 19)),
+  EXPECT_EQ(values(run1("Pad", {x, pads}, {{"mode", Attribute::make_string("wrap")}}, 19)),
             (V{5, 6, 4, 5, 6, 4, 2, 3, 1, 2, 3, 1, 5, 6, 4, 5, 6, 4, 2, 3, 1, 2, 3, 1}));
   Tensor c = run1("Pad", {x, pads, f32({}, {9})});
   EXPECT_EQ(c.dims(), (Dims{4, 6}));
@@ -441,11 +411,11 @@ TEST(ShapeOps, PadModes) {
   // opset 18 axes input (negative axis), opset 10 attributes.
   EXPECT_EQ(values(run1("Pad", {x, i64s({1, 1}), Tensor(), i64s({-1})}, {}, 18)),
             (V{0, 1, 2, 3, 0, 0, 4, 5, 6, 0}));
-  EXPECT_EQ(values(run1("Pad", {x}, {{"pads", ais({1, 0, 0, 0})}, {"value", af(-1)}}, 10)),
+  EXPECT_EQ(values(run1("Pad", {x}, {{"pads", Attribute::make_ints({1, 0, 0, 0})}, {"value", Attribute::make_float(-1)}}, 10)),
             (V{-1, -1, -1, 1, 2, 3, 4, 5, 6}));
   // Integer data, edge padding of a 3-D tensor.
   Tensor xi =
-      run1("Pad", {iota({1, 2, 2}, DType::kI64), i64s({0, 1, 0, 0, 0, 1})}, {{"mode", as("edge")}});
+      run1("Pad", {iota({1, 2, 2}, DType::kI64), i64s({0, 1, 0, 0, 0, 1})}, {{"mode", Attribute::make_string("edge")}});
   EXPECT_EQ(xi.dims(), (Dims{1, 3, 3}));
   EXPECT_EQ(values(xi), (V{0, 1, 1, 0, 1, 1, 2, 3, 3}));
 }
@@ -474,10 +444,10 @@ TEST(ShapeOps, SpecializeFoldsShapeChain) {
   };
   ValueId shape = node("Shape", "shape", {x});
   ValueId batch =
-      node("Gather", "gather", {shape, g.add_constant("zero", i64({}, {0}))}, {{"axis", ai(0)}});
+      node("Gather", "gather", {shape, g.add_constant("zero", i64({}, {0}))}, {{"axis", Attribute::make_int(0)}});
   ValueId b1 = node("Unsqueeze", "unsqueeze", {batch, g.add_constant("axes", i64s({0}))});
   ValueId target =
-      node("Concat", "concat", {b1, g.add_constant("minus1", i64s({-1}))}, {{"axis", ai(0)}});
+      node("Concat", "concat", {b1, g.add_constant("minus1", i64s({-1}))}, {{"axis", Attribute::make_int(0)}});
   ValueId y = node("Reshape", "reshape", {x, target});
   g.outputs = {y};
 
@@ -507,13 +477,13 @@ TEST(ShapeOps, SpecializeFoldsShapeChain) {
 TEST(ShapeOps, ErrorsNameTheNode) {
   std::string msg = error_of(
       [&] {
-        run1("Transpose", {iota({2, 3})}, {{"perm", ais({0, 0})}});
+        run1("Transpose", {iota({2, 3})}, {{"perm", Attribute::make_ints({0, 0})}});
       },
       ErrorCode::kInvalidModel);
   EXPECT_EQ(msg.rfind("Transpose 'n': ", 0), 0u) << msg;
   msg = error_of(
       [&] {
-        run1("Concat", {iota({2, 3}), iota({3, 3})}, {{"axis", ai(1)}});
+        run1("Concat", {iota({2, 3}), iota({3, 3})}, {{"axis", Attribute::make_int(1)}});
       },
       ErrorCode::kInvalidModel);
   EXPECT_EQ(msg.rfind("Concat 'n': ", 0), 0u) << msg;
@@ -529,7 +499,7 @@ TEST(ShapeOps, ErrorsNameTheNode) {
   EXPECT_EQ(msg.rfind("Unsqueeze 'n': ", 0), 0u) << msg;
   msg = error_of(
       [&] {
-        run1("Constant", {}, {{"sparse_value", at(iota({1}))}});
+        run1("Constant", {}, {{"sparse_value", Attribute::make_tensor(iota({1}))}});
       },
       ErrorCode::kUnsupported);
   EXPECT_NE(msg.find("sparse"), std::string::npos) << msg;

@@ -8,10 +8,6 @@
 namespace shoal {
 namespace {
 
-bool is_graph_input(const Graph& g, ValueId v) {
-  return std::find(g.inputs.begin(), g.inputs.end(), v) != g.inputs.end();
-}
-
 // Makes node `from_value`'s producer write `to_value` instead, and points all other uses of
 // from_value at to_value. Used to drop a pass-through node without renaming graph outputs.
 // Returns false when from_value has no producer (a graph input or constant).

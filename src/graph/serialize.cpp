@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/bytes.h"
 #include "core/error.h"
 
 namespace shoal {
@@ -87,24 +88,22 @@ class Writer {
     std::string blob(static_cast<size_t>(total), '\0');
     auto* b = reinterpret_cast<uint8_t*>(blob.data());
     std::memcpy(b, kMagic, 8);
-    put32(b + 8, kGraphFormatVersion);
-    put32(b + 12, 0);
-    put64(b + 24, total);
-    put64(b + 32, kGraphHeaderBytes);
-    put64(b + 40, structure_size);
-    put64(b + 48, data_offset);
-    put64(b + 56, data_end_);
+    store_le<uint32_t>(b + 8, kGraphFormatVersion);
+    store_le<uint32_t>(b + 12, 0);
+    store_le<uint64_t>(b + 24, total);
+    store_le<uint64_t>(b + 32, kGraphHeaderBytes);
+    store_le<uint64_t>(b + 40, structure_size);
+    store_le<uint64_t>(b + 48, data_offset);
+    store_le<uint64_t>(b + 56, data_end_);
     std::memcpy(b + kGraphHeaderBytes, s_.data(), s_.size());
     for (const auto& [t, off] : payloads_) {
       if (t->nbytes()) std::memcpy(b + data_offset + off, t->raw(), t->nbytes());
     }
-    put64(b + kChecksumOffset, blob_checksum(b, blob.size()));
+    store_le<uint64_t>(b + kChecksumOffset, blob_checksum(b, blob.size()));
     return blob;
   }
 
  private:
-  static void put32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
-  static void put64(uint8_t* p, uint64_t v) { std::memcpy(p, &v, 8); }
 
   std::string s_;
   struct Payload {
@@ -150,17 +149,6 @@ void write_attribute(Writer& w, const Attribute& a) {
   fail(ErrorCode::kInvalidModel, "graph blob: {}", what);
 }
 
-uint32_t get32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
-uint64_t get64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 // Bounds-checked cursor over the structure section. `what` names the field for messages.
 class Reader {
@@ -540,20 +528,20 @@ Graph deserialize_graph(const void* data, size_t size, const DeserializeOptions&
   if (std::memcmp(b, kMagic, sizeof(kMagic)) != 0) {
     corrupt("bad magic: not a Shoal graph (expected \"SHOALGRF\")");
   }
-  const uint32_t version = get32(b + 8);
+  const uint32_t version = load_le<uint32_t>(b + 8);
   if (version != kGraphFormatVersion) {
     corrupt(fmt::format("format version {} is not supported (this build reads version {})", version,
                         kGraphFormatVersion));
   }
-  const uint32_t flags = get32(b + 12);
+  const uint32_t flags = load_le<uint32_t>(b + 12);
   if (flags != 0) corrupt(fmt::format("unknown header flags {:#x}", flags));
-  const uint64_t total = get64(b + 24);
+  const uint64_t total = load_le<uint64_t>(b + 24);
   if (total != size) {
     corrupt(fmt::format("the header says {} bytes but {} were given (truncated or padded)", total,
                         size));
   }
   if (opts.verify_checksum) {
-    const uint64_t stored = get64(b + kChecksumOffset);
+    const uint64_t stored = load_le<uint64_t>(b + kChecksumOffset);
     const uint64_t actual = blob_checksum(b, size);
     if (stored != actual) {
       corrupt(
@@ -562,8 +550,8 @@ Graph deserialize_graph(const void* data, size_t size, const DeserializeOptions&
                       stored, actual));
     }
   }
-  const uint64_t s_off = get64(b + 32), s_size = get64(b + 40);
-  const uint64_t d_off = get64(b + 48), d_size = get64(b + 56);
+  const uint64_t s_off = load_le<uint64_t>(b + 32), s_size = load_le<uint64_t>(b + 40);
+  const uint64_t d_off = load_le<uint64_t>(b + 48), d_size = load_le<uint64_t>(b + 56);
   if (s_off != kGraphHeaderBytes || s_size > size - s_off) {
     corrupt(fmt::format("structure section [{}, +{}) does not fit {} bytes after the header", s_off,
                         s_size, size));

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "core/metadata.h"
 #include <nlohmann/json.hpp>
 
 #include "onnx/builder.h"
@@ -154,7 +155,9 @@ void trim_heap() { malloc_trim(0); }
 // One loaded version of a model.
 struct ModelManager::Instance {
   MemoryBudget* budget = nullptr;
+  Entry* entry = nullptr;  // the registry entry it was loaded for (outlives it)
   std::string name;
+  std::string label;  // "model 'name'", for messages
   std::string version;
   std::string path;
   FileStamp stamp;
@@ -317,7 +320,9 @@ std::shared_ptr<ModelManager::Instance> ModelManager::load_instance(Entry& e) {
   std::string what = fmt::format("loading model '{}'", cfg.name);
   auto inst = std::make_shared<Instance>();
   inst->budget = budget_.get();
+  inst->entry = &e;
   inst->name = cfg.name;
+  inst->label = fmt::format("model '{}'", cfg.name);
   inst->version = cfg.version;
   inst->path = cfg.path;
   inst->stamp = st;
@@ -360,7 +365,7 @@ std::shared_ptr<ModelManager::Instance> ModelManager::load_instance(Entry& e) {
     const CompiledModel& cm = *inst->plans.front().model;
     std::vector<Tensor> in;
     for (const TensorInfo& t : cm.inputs()) in.emplace_back(t.dtype, t.dims);
-    ArenaPool::Lease arena = pool_->acquire(cm.arena_bytes(), "model '" + cfg.name + "'");
+    ArenaPool::Lease arena = pool_->acquire(cm.arena_bytes(), inst->label);
     cm.run(in, arena.data());
   }
   return inst;
@@ -371,7 +376,7 @@ std::shared_ptr<const CompiledModel> ModelManager::plan_for(
     const std::string* cache_path) {
   const ModelConfig& cfg = e.cfg;
   // Resolve dims: requested, else the configured input_shape (first input), else declared with
-  // symbolic dims filled (batch 1, image size from the metadata's imgsz or 640).
+  // symbolic dims filled (batch 1, image size from the metadata: core/metadata.h).
   std::map<std::string, Dims> dims;
   for (size_t i = 0; i < inst.declared.size(); ++i) {
     const TensorInfo& t = inst.declared[i];
@@ -385,24 +390,7 @@ std::shared_ptr<const CompiledModel> ModelManager::plan_for(
     bool symbolic = false;
     for (int64_t x : d) symbolic |= x < 0;
     if (symbolic) {
-      int64_t h = 640, w = 640;
-      auto md = inst.metadata.find("imgsz");
-      if (md != inst.metadata.end()) {
-        std::vector<int64_t> v;
-        std::string s = md->second;
-        for (size_t p = 0; p < s.size();) {
-          if (std::isdigit(static_cast<unsigned char>(s[p]))) {
-            size_t q = p;
-            while (q < s.size() && std::isdigit(static_cast<unsigned char>(s[q]))) ++q;
-            v.push_back(std::stoll(s.substr(p, q - p)));
-            p = q;
-          } else {
-            ++p;
-          }
-        }
-        if (v.size() == 1) h = w = v[0];
-        if (v.size() >= 2) h = v[0], w = v[1];
-      }
+      const auto [h, w] = default_input_size(inst.metadata);
       for (size_t k = 0; k < d.size(); ++k) {
         if (d[k] >= 0) continue;
         d[k] = k == 0 ? 1 : (k + 2 == d.size() ? h : (k + 1 == d.size() ? w : -1));
@@ -567,13 +555,26 @@ std::shared_ptr<ModelManager::Instance> ModelManager::ensure_loaded(Entry& e) {
   }
 }
 
-ModelManager::Lease ModelManager::acquire(const std::string& name,
-                                          const std::map<std::string, Dims>& input_dims) {
-  Entry& e = entry(name);
-  const auto deadline = Clock::now() + options_.wait_for_memory;
+template <typename F>
+auto ModelManager::retry_for_room(int own_leases, F&& f) -> decltype(f()) {
+  std::optional<Clock::time_point> deadline;  // set at the first shortage
   int idle_retries = 0;
   for (;;) {
     try {
+      return f();
+    } catch (const Error& err) {
+      if (err.code() != ErrorCode::kOutOfMemory) throw;
+      if (!deadline) deadline = Clock::now() + options_.wait_for_memory;
+      if (!wait_for_room(*deadline, &idle_retries, own_leases)) throw;
+    }
+  }
+}
+
+ModelManager::Lease ModelManager::acquire(const std::string& name,
+                                          const std::map<std::string, Dims>& input_dims) {
+  Entry& e = entry(name);
+  return retry_for_room(0, [&]() -> Lease {
+    for (;;) {
       std::shared_ptr<Instance> inst = ensure_loaded(e);
       {
         std::lock_guard<std::mutex> lk(e.mu);
@@ -587,10 +588,8 @@ ModelManager::Lease ModelManager::acquire(const std::string& name,
       touch(e);
       l.plan_ = plan_for(*inst, e, input_dims);
       return l;
-    } catch (const Error& err) {
-      if (err.code() != ErrorCode::kOutOfMemory || !wait_for_room(deadline, &idle_retries)) throw;
     }
-  }
+  });
 }
 
 bool ModelManager::wait_for_room(Clock::time_point deadline, int* idle_retries, int own_leases) {
@@ -645,16 +644,7 @@ std::vector<Tensor> ModelManager::infer(const std::string& name, const std::vect
 
 void ModelManager::load(const std::string& name) {
   Entry& e = entry(name);
-  const auto deadline = Clock::now() + options_.wait_for_memory;
-  int idle_retries = 0;
-  for (;;) {
-    try {
-      ensure_loaded(e);
-      return;
-    } catch (const Error& err) {
-      if (err.code() != ErrorCode::kOutOfMemory || !wait_for_room(deadline, &idle_retries)) throw;
-    }
-  }
+  retry_for_room(0, [&] { ensure_loaded(e); });
 }
 
 void ModelManager::unload(const std::string& name) {
@@ -699,17 +689,8 @@ void ModelManager::reload(const std::string& name) {
     e.reloading = true;
   }
   std::shared_ptr<Instance> inst;
-  const auto deadline = Clock::now() + options_.wait_for_memory;
-  int idle_retries = 0;
   try {
-    for (;;) {
-      try {
-        inst = load_instance(e);
-        break;
-      } catch (const Error& err) {
-        if (err.code() != ErrorCode::kOutOfMemory || !wait_for_room(deadline, &idle_retries)) throw;
-      }
-    }
+    inst = retry_for_room(0, [&] { return load_instance(e); });
   } catch (const std::exception& err) {
     std::lock_guard<std::mutex> lk(e.mu);
     e.reloading = false;
@@ -906,9 +887,7 @@ void ModelManager::Lease::release() {
   plan_.reset();
   if (inst_) {
     inst_->leases--;
-    for (auto& e : mgr_->entries_) {
-      if (e->cfg.name == inst_->name) mgr_->touch(*e);
-    }
+    mgr_->touch(*inst_->entry);
     inst_.reset();  // a version replaced or unloaded meanwhile is freed here
     mgr_->lease_ended();
   }
@@ -923,19 +902,10 @@ const std::map<std::string, std::string>& ModelManager::Lease::metadata() const 
 
 std::vector<Tensor> ModelManager::Lease::run(const std::vector<Tensor>& inputs) const {
   if (!plan_) fail(ErrorCode::kInvalidArgument, "run() on an empty lease");
-  const auto deadline = Clock::now() + mgr_->options_.wait_for_memory;
-  int idle_retries = 0;
-  for (;;) {
-    ArenaPool::Lease arena;
-    try {
-      arena = mgr_->pool_->acquire(plan_->arena_bytes(), "model '" + inst_->name + "'");
-    } catch (const Error& err) {
-      // Our own lease counts as in use; wait only if someone else's may end.
-      if (err.code() != ErrorCode::kOutOfMemory || !mgr_->wait_for_room(deadline, &idle_retries, 1)) throw;
-      continue;
-    }
-    return plan_->run(inputs, arena.data());
-  }
+  // Our own lease counts as in use: wait only if someone else's may end.
+  ArenaPool::Lease arena = mgr_->retry_for_room(
+      1, [&] { return mgr_->pool_->acquire(plan_->arena_bytes(), inst_->label); });
+  return plan_->run(inputs, arena.data());
 }
 
 }  // namespace shoal

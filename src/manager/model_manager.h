@@ -158,6 +158,10 @@ class ModelManager {
   bool evict_one_idle(const Entry* except);
   void touch(Entry& e);
   void lease_ended();
+  // Runs f(); while it fails for want of memory and something in use (beyond the caller's own
+  // `own_leases`) may free some, waits and runs it again, up to options_.wait_for_memory.
+  template <typename F>
+  auto retry_for_room(int own_leases, F&& f) -> decltype(f());
   // After a kOutOfMemory: waits (up to 100 ms) for a lease to end or a load to finish and
   // returns true to retry; false when `deadline` passed, or when nothing beyond `own_leases` was
   // in use or loading for several retries in a row (counted in *idle_retries).

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "graph/serialize.h"
 #include "memory/weight_store.h"
@@ -29,18 +30,6 @@ constexpr uint32_t kMaxBlobs = 1u << 20;
 
 size_t align64(size_t x) { return (x + 63) / 64 * 64; }
 
-void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
-void put_u64(std::string& s, uint64_t v) { s.append(reinterpret_cast<const char*>(&v), 8); }
-uint32_t get_u32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-uint64_t get_u64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
 
 struct Mapping {
   void* data = MAP_FAILED;
@@ -97,21 +86,21 @@ void save_compiled_cache(const std::string& path, const Graph& optimized, const 
   size_t off = align64(graph_off + graph.size());
   std::string table;
   for (const BlobRef& b : blobs) {
-    put_u64(table, b->key().lo);
-    put_u64(table, b->key().hi);
-    put_u64(table, off);
-    put_u64(table, b->size());
-    put_u64(table, XXH3_64bits(b->data(), b->size()));
+    append_le<uint64_t>(table, b->key().lo);
+    append_le<uint64_t>(table, b->key().hi);
+    append_le<uint64_t>(table, off);
+    append_le<uint64_t>(table, b->size());
+    append_le<uint64_t>(table, XXH3_64bits(b->data(), b->size()));
     off = align64(off + b->size());
   }
   std::string head(kMagic, 8);
-  put_u32(head, kCacheVersion);
-  put_u32(head, static_cast<uint32_t>(blobs.size()));
-  put_u64(head, graph_off);
-  put_u64(head, graph.size());
-  put_u64(head, table_off);
-  put_u64(head, XXH3_64bits(table.data(), table.size()));
-  put_u64(head, off);  // total size
+  append_le<uint32_t>(head, kCacheVersion);
+  append_le<uint32_t>(head, static_cast<uint32_t>(blobs.size()));
+  append_le<uint64_t>(head, graph_off);
+  append_le<uint64_t>(head, graph.size());
+  append_le<uint64_t>(head, table_off);
+  append_le<uint64_t>(head, XXH3_64bits(table.data(), table.size()));
+  append_le<uint64_t>(head, off);  // total size
   head.resize(kHeaderBytes, '\0');
 
   const std::string tmp = fmt::format("{}.tmp{}", path, static_cast<long>(getpid()));
@@ -127,7 +116,7 @@ void save_compiled_cache(const std::string& path, const Graph& optimized, const 
     pad_to(graph_off);
     f.write(graph.data(), static_cast<std::streamsize>(graph.size()));
     for (size_t i = 0; i < blobs.size(); ++i) {
-      pad_to(get_u64(reinterpret_cast<const uint8_t*>(table.data()) + i * kEntryBytes + 16));
+      pad_to(load_le<uint64_t>(reinterpret_cast<const uint8_t*>(table.data()) + i * kEntryBytes + 16));
       f.write(static_cast<const char*>(blobs[i]->data()), static_cast<std::streamsize>(blobs[i]->size()));
     }
     pad_to(off);
@@ -163,10 +152,10 @@ std::shared_ptr<CompiledModel> load_compiled_cache(const std::string& path, cons
   const auto* p = static_cast<const uint8_t*>(map.data);
   const size_t n = map.size;
   if (n < kHeaderBytes || std::memcmp(p, kMagic, 8) != 0) bad("not a Shoal cache file");
-  if (get_u32(p + 8) != kCacheVersion) bad(fmt::format("cache format version {} (this Shoal reads {})", get_u32(p + 8), kCacheVersion));
-  const uint32_t count = get_u32(p + 12);
-  const uint64_t graph_off = get_u64(p + 16), graph_size = get_u64(p + 24);
-  const uint64_t table_off = get_u64(p + 32), table_sum = get_u64(p + 40), total = get_u64(p + 48);
+  if (load_le<uint32_t>(p + 8) != kCacheVersion) bad(fmt::format("cache format version {} (this Shoal reads {})", load_le<uint32_t>(p + 8), kCacheVersion));
+  const uint32_t count = load_le<uint32_t>(p + 12);
+  const uint64_t graph_off = load_le<uint64_t>(p + 16), graph_size = load_le<uint64_t>(p + 24);
+  const uint64_t table_off = load_le<uint64_t>(p + 32), table_sum = load_le<uint64_t>(p + 40), total = load_le<uint64_t>(p + 48);
   if (total != n) bad(fmt::format("{} bytes, the header says {} (truncated?)", n, total));
   if (count > kMaxBlobs || table_off != kHeaderBytes || count * kEntryBytes > n - table_off) bad("bad blob table");
   if (XXH3_64bits(p + table_off, count * kEntryBytes) != table_sum) bad("blob table checksum mismatch");
@@ -177,8 +166,8 @@ std::shared_ptr<CompiledModel> load_compiled_cache(const std::string& path, cons
   held.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
     const uint8_t* e = p + table_off + static_cast<size_t>(i) * kEntryBytes;
-    WeightKey key{get_u64(e), get_u64(e + 8)};
-    const uint64_t off = get_u64(e + 16), size = get_u64(e + 24), sum = get_u64(e + 32);
+    WeightKey key{load_le<uint64_t>(e), load_le<uint64_t>(e + 8)};
+    const uint64_t off = load_le<uint64_t>(e + 16), size = load_le<uint64_t>(e + 24), sum = load_le<uint64_t>(e + 32);
     if (off > n || size > n - off || off % 64 != 0) bad(fmt::format("blob {} out of bounds", i));
     if (XXH3_64bits(p + off, size) != sum) bad(fmt::format("blob {} checksum mismatch", i));
     held.push_back(store.intern(key, size, [&](void* dst) { std::memcpy(dst, p + off, size); }, "weights"));

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/metadata.h"
 
 namespace shoal::vision {
 
@@ -52,60 +53,10 @@ std::string trim(const std::string& s) {
   return s.substr(a, b - a);
 }
 
-// A tiny cursor over a Python-literal-like string.
-struct Cursor {
-  const std::string& s;
-  size_t i = 0;
-  void skip_ws() {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  }
-  bool eat(char c) {
-    skip_ws();
-    if (i < s.size() && s[i] == c) {
-      ++i;
-      return true;
-    }
-    return false;
-  }
-  bool at_end() {
-    skip_ws();
-    return i >= s.size();
-  }
-  bool read_int(int64_t* v) {
-    skip_ws();
-    size_t j = i;
-    if (j < s.size() && (s[j] == '-' || s[j] == '+')) ++j;
-    size_t d = j;
-    while (j < s.size() && std::isdigit(static_cast<unsigned char>(s[j]))) ++j;
-    if (j == d || j - d > 15) return false;
-    *v = std::stoll(s.substr(i, j - i));
-    i = j;
-    return true;
-  }
-  bool read_string(std::string* out) {
-    skip_ws();
-    if (i >= s.size() || (s[i] != '\'' && s[i] != '"')) return false;
-    char q = s[i++];
-    out->clear();
-    while (i < s.size() && s[i] != q) {
-      if (s[i] == '\\' && i + 1 < s.size()) {
-        char e = s[i + 1];
-        out->push_back(e == 'n' ? '\n' : e == 't' ? '\t' : e);
-        i += 2;
-      } else {
-        out->push_back(s[i++]);
-      }
-    }
-    if (i >= s.size()) return false;
-    ++i;
-    return true;
-  }
-};
-
 }  // namespace
 
 std::map<int, std::string> parse_names_dict(const std::string& text) {
-  Cursor c{text};
+  LiteralCursor c{text};
   std::map<int, std::string> names;
   auto bad = [&](const char* what) -> void {
     fail(ErrorCode::kInvalidModel, "class names '{:.80}': {} at character {}", text, what, c.i);
@@ -129,23 +80,6 @@ std::map<int, std::string> parse_names_dict(const std::string& text) {
   }
   if (!c.at_end()) bad("trailing characters");
   return names;
-}
-
-std::vector<int64_t> parse_int_list(const std::string& text) {
-  Cursor c{text};
-  std::vector<int64_t> v;
-  bool bracket = c.eat('[') || c.eat('(');
-  while (!c.at_end()) {
-    int64_t x = 0;
-    if (!c.read_int(&x)) {
-      if (bracket && (c.eat(']') || c.eat(')')) && c.at_end()) return v;
-      fail(ErrorCode::kInvalidModel, "'{:.80}' is not a list of integers", text);
-    }
-    v.push_back(x);
-    c.eat(',');
-  }
-  if (bracket) fail(ErrorCode::kInvalidModel, "'{:.80}': missing closing bracket", text);
-  return v;
 }
 
 std::vector<std::string> read_names_file(const std::string& path) {
@@ -217,21 +151,6 @@ int64_t anchor_count(int64_t w, int64_t h, const std::vector<int>& strides) {
   int64_t n = 0;
   for (int s : strides) n += (h / s) * (w / s);
   return n;
-}
-
-std::pair<int64_t, int64_t> default_input_size(const std::map<std::string, std::string>& metadata) {
-  auto it = metadata.find("imgsz");
-  if (it != metadata.end()) {
-    try {
-      std::vector<int64_t> v = parse_int_list(it->second);
-      if (v.size() == 1 && v[0] > 0) return {v[0], v[0]};
-      if (v.size() == 2 && v[0] > 0 && v[1] > 0) return {v[0], v[1]};
-    } catch (const Error&) {
-    }
-  }
-  auto t = metadata.find("task");
-  if (t != metadata.end() && t->second == "classify") return {224, 224};
-  return {640, 640};
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/coco.h"
+#include "core/metadata.h"
 #include "core/tensor.h"
 #include "vision/types.h"
 
@@ -22,8 +23,6 @@ struct ModelHints {
 // Parses Ultralytics' names string "{0: 'person', 1: 'bicycle'}" (a Python dict repr, quotes
 // single or double, backslash escapes). Throws kInvalidModel naming the problem.
 std::map<int, std::string> parse_names_dict(const std::string& text);
-// Parses "[640, 640]" / "640" / "[17, 3]" into integers. Throws kInvalidModel.
-std::vector<int64_t> parse_int_list(const std::string& text);
 // Reads a names file (see ModelHints::names_file). Throws kNotFound / kInvalidArgument.
 std::vector<std::string> read_names_file(const std::string& path);
 
@@ -45,8 +44,6 @@ int64_t anchor_count(int64_t w, int64_t h, const std::vector<int>& strides);
 ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, const Dims& input,
                            const std::vector<Dims>& outputs, const ModelHints& hints);
 
-// Input size to compile a model for when its declared input has symbolic H/W: the metadata
-// imgsz when present, else 640 (classify: 224). Returns {height, width}.
-std::pair<int64_t, int64_t> default_input_size(const std::map<std::string, std::string>& metadata);
+// parse_int_list and default_input_size: core/metadata.h.
 
 }  // namespace shoal::vision
