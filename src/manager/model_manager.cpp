@@ -325,7 +325,6 @@ std::shared_ptr<ModelManager::Instance> ModelManager::load_instance(Entry& e) {
   inst->label = fmt::format("model '{}'", cfg.name);
   inst->version = cfg.version;
   inst->path = cfg.path;
-  inst->stamp = st;
   {
     MemoryBudget::Reservation reservation(*budget_, estimate, what);
     std::optional<MappedFile> file;
