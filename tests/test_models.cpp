@@ -81,11 +81,10 @@ TEST_P(WholeModel, MatchesOnnxRuntime) {
     Tensor ref = read_npy(shared + "/reference/" + c.ref + "/" + name + ".npy");
     ASSERT_EQ(outs[i].dims(), ref.dims()) << name;
     Error3 e = compare(outs[i], ref);
-    // Norm-wise relative error and max error relative to the output's largest magnitude.
-    // Issue 2 asks 1e-5; fp32 blocked convs land at 1.0-1.2e-5 on yolo11n-seg output1 and
-    // yolox_nano/zidane (ONNX Runtime itself is 5-9e-6 from the double reference there), so the
-    // gate is 2e-5 and the measured value is printed below.
-    EXPECT_LE(e.norm_rel, 2e-5) << c.model << " " << name << " " << e.str();
+    // Issue 2's bounds: norm-wise relative error 1e-5 and max error 1e-4 of the output's largest
+    // magnitude. ONNX Runtime itself is 5.5e-6 (yolox_nano/zidane) and 8.9e-6 (yolo11n-seg's
+    // prototypes) from the double-precision reference backend, so the margin is thin there.
+    EXPECT_LE(e.norm_rel, 1e-5) << c.model << " " << name << " " << e.str();
     EXPECT_LE(e.max_abs, 1e-4 * e.ref_max_abs) << c.model << " " << name << " " << e.str();
     std::printf("[ model ] %-22s %-36s %-9s %-8s norm_rel %.3g max_abs %.3g (max|ref| %.4g)\n",
                 c.model, c.ref, backend.c_str(), name.c_str(), e.norm_rel, e.max_abs, e.ref_max_abs);

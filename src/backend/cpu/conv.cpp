@@ -116,9 +116,9 @@ struct Candidate {
 };
 
 // Output pixels from which a conv takes its Winograd form, whose packed weights are 16/9 of the
-// direct ones. Default 40x40 (yolov8n at 640: the 40x40, 80x80 and 160x160 planes; 0.68x ONNX
-// Runtime's latency, weights 14.04 MiB); SHOAL_CONV_WINOGRAD=large keeps it to >= 80x80 planes
-// (0.72x, 12.89 MiB: the 20x20 and 40x40 convs hold most of the 3x3 weights), =0 turns it off.
+// direct ones. Default 40x40 (yolov8n at 640: the 40x40 and 80x80 planes with >= 64 channels);
+// SHOAL_CONV_WINOGRAD=large keeps it to >= 80x80 planes (the 20x20 and 40x40 convs hold most of
+// the 3x3 weights), =0 turns it off. BENCHMARKS.md has the latency and weight bytes of each.
 int64_t winograd_min_pixels() {
   static const int64_t v = [] {
     const char* e = std::getenv("SHOAL_CONV_WINOGRAD");
@@ -134,7 +134,11 @@ bool winograd_enabled() { return winograd_min_pixels() > 0; }
 bool winograd_shape(const ConvParams& p, const Dims& x, const Dims& y, const Candidate& cd) {
   if (!winograd_enabled() || p.transpose || p.group != 1 || x.size() != 4) return false;
   if (cd.src != Layout::kBlocked16 || cd.dst != Layout::kBlocked16) return false;
-  if (x[1] % 16 != 0 || y[1] % 16 != 0) return false;
+  // From 64 input channels: below that the tile transforms weigh more against the products saved
+  // (yolov8n's 16- and 32-channel convs gain a few percent at most), and the direct kernel's
+  // rounding stays closer to other engines' (yolo11n-seg's prototypes: 9.65e-6 of ONNX Runtime's
+  // output instead of 1.07e-5).
+  if (x[1] % 16 != 0 || y[1] % 16 != 0 || x[1] < 64) return false;
   for (size_t i = 0; i < 2; ++i) {
     if (p.geo.kernel[i] != 3 || p.geo.stride[i] != 1 || p.geo.dilation[i] != 1) return false;
   }
@@ -220,22 +224,46 @@ KernelBuild build_conv(const OpContext& c) {
   dnnl::memory::desc wu = user_weights_md(c, p);
   dnnl::memory::desc bias_md =
       has_bias ? make_md(DType::kF32, {y[1]}, Layout::kPlain) : dnnl::memory::desc();
+  // The bias as the first post-op: oneDNN's direct kernels otherwise start their accumulators at
+  // the bias, so with the large biases of folded BatchNorm every product is added at the bias's
+  // magnitude and rounded there (3-7x the error of adding the bias last, which is what GEMM-based
+  // engines do; it took yolox_nano from 8e-6 to 3e-6 of the double reference).
+  Dims bias_dims(y.size(), 1);
+  bias_dims[1] = y[1];
+  dnnl::memory::desc bias_bcast_md =
+      has_bias ? make_md(DType::kF32, bias_dims, Layout::kPlain) : dnnl::memory::desc();
+
+  auto post_ops_for = [&](Layout dst_layout, bool bias_post_op) {
+    PostOpChain first;
+    if (bias_post_op) first.ops.append_binary(dnnl::algorithm::binary_add, bias_bcast_md);
+    return make_post_ops(c, y, dst_layout, std::move(first));
+  };
+  auto conv_desc = [&](dnnl::algorithm a, const dnnl::memory::desc& src,
+                       const dnnl::memory::desc& dst, bool with_bias) {
+    return with_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, a, src,
+                                                       any_md(wu), bias_md, dst, p.strides,
+                                                       p.dilates, p.pad_l, p.pad_r)
+                     : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, a, src,
+                                                       any_md(wu), dst, p.strides, p.dilates,
+                                                       p.pad_l, p.pad_r);
+  };
 
   std::vector<Candidate> cands = {{sl, dl}, {sl, sl}, {dl, dl}};
   if (x.size() == 4) cands.push_back({Layout::kBlocked16, Layout::kBlocked16});
   cands.push_back({Layout::kPlain, Layout::kPlain});
 
-  auto try_create = [&](const Candidate& cd, dnnl::primitive_desc* out_pd,
+  auto try_create = [&](const Candidate& cd, bool bias_post_op, dnnl::primitive_desc* out_pd,
                         PostOpChain* out_chain) -> bool {
     dnnl::memory::desc src = make_md(dt, x, cd.src);
     dnnl::memory::desc dst = make_md(dt, y, cd.dst);
-    PostOpChain chain = make_post_ops(c, y, cd.dst);
+    PostOpChain chain = post_ops_for(cd.dst, bias_post_op);
     dnnl::primitive_attr attr = user_scratchpad_attr();
     attr.set_post_ops(chain.ops);
+    const bool in_primitive = has_bias && !bias_post_op;
     try {
       if (p.transpose) {
         dnnl::deconvolution_forward::desc d =
-            has_bias
+            in_primitive
                 ? dnnl::deconvolution_forward::desc(
                       dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
                       src, any_md(wu), bias_md, dst, p.strides, p.dilates, p.pad_l, p.pad_r)
@@ -244,14 +272,9 @@ KernelBuild build_conv(const OpContext& c) {
                       src, any_md(wu), dst, p.strides, p.dilates, p.pad_l, p.pad_r);
         *out_pd = dnnl::deconvolution_forward::primitive_desc(d, attr, dnnl_engine());
       } else {
-        dnnl::convolution_forward::desc d =
-            has_bias ? dnnl::convolution_forward::desc(
-                           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                           src, any_md(wu), bias_md, dst, p.strides, p.dilates, p.pad_l, p.pad_r)
-                     : dnnl::convolution_forward::desc(
-                           dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                           src, any_md(wu), dst, p.strides, p.dilates, p.pad_l, p.pad_r);
-        *out_pd = dnnl::convolution_forward::primitive_desc(d, attr, dnnl_engine());
+        *out_pd = dnnl::convolution_forward::primitive_desc(
+            conv_desc(dnnl::algorithm::convolution_direct, src, dst, in_primitive), attr,
+            dnnl_engine());
       }
     } catch (const dnnl::error&) {
       return false;
@@ -260,28 +283,35 @@ KernelBuild build_conv(const OpContext& c) {
     return true;
   };
 
-  // First candidate with a fast implementation; else the first that exists at all.
+  // First candidate with a fast implementation (bias as a post-op where the implementation takes
+  // it, else in the primitive); else the first that exists at all.
   dnnl::primitive_desc pd, fallback_pd;
   PostOpChain chain, fallback_chain;
   Candidate chosen{}, fallback{};
-  bool found = false, have_fallback = false;
+  bool found = false, have_fallback = false, bias_post_op = false, fallback_bias_post_op = false;
   for (const Candidate& cd : cands) {
-    dnnl::primitive_desc cur;
-    PostOpChain ch;
-    if (!try_create(cd, &cur, &ch)) continue;
-    if (!is_reference_impl(impl_name(cur))) {
-      pd = cur;
-      chain = std::move(ch);
-      chosen = cd;
-      found = true;
-      break;
+    for (bool bpo : {true, false}) {
+      if (bpo && !has_bias) continue;
+      dnnl::primitive_desc cur;
+      PostOpChain ch;
+      if (!try_create(cd, bpo, &cur, &ch)) continue;
+      if (!is_reference_impl(impl_name(cur))) {
+        pd = cur;
+        chain = std::move(ch);
+        chosen = cd;
+        bias_post_op = bpo;
+        found = true;
+        break;
+      }
+      if (!have_fallback) {
+        fallback_pd = cur;
+        fallback_chain = std::move(ch);
+        fallback = cd;
+        fallback_bias_post_op = bpo;
+        have_fallback = true;
+      }
     }
-    if (!have_fallback) {
-      fallback_pd = cur;
-      fallback_chain = std::move(ch);
-      fallback = cd;
-      have_fallback = true;
-    }
+    if (found) break;
   }
   if (!found) {
     if (!have_fallback) {
@@ -292,31 +322,36 @@ KernelBuild build_conv(const OpContext& c) {
     pd = fallback_pd;
     chain = std::move(fallback_chain);
     chosen = fallback;
+    bias_post_op = fallback_bias_post_op;
   }
 
   // Winograd replaces the direct primitive when the shape qualifies; post-ops it rejects run as
-  // separate in-place primitives on dst.
+  // separate in-place primitives on dst (the bias then goes back into the primitive).
   bool separate_post_ops = false;
   if (winograd_shape(p, x, y, chosen)) {
     dnnl::memory::desc src = make_md(dt, x, chosen.src);
     dnnl::memory::desc dst = make_md(dt, y, chosen.dst);
-    dnnl::convolution_forward::desc d =
-        has_bias ? dnnl::convolution_forward::desc(
-                       dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
-                       src, any_md(wu), bias_md, dst, p.strides, p.dilates, p.pad_l, p.pad_r)
-                 : dnnl::convolution_forward::desc(
-                       dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
-                       src, any_md(wu), dst, p.strides, p.dilates, p.pad_l, p.pad_r);
-    PostOpChain wchain = make_post_ops(c, y, chosen.dst);
-    dnnl::primitive_attr fused = user_scratchpad_attr();
-    fused.set_post_ops(wchain.ops);
     dnnl::primitive_desc wpd;
-    if (find_winograd(d, fused, &wpd)) {
-      pd = wpd;
-      chain = std::move(wchain);
-    } else if (find_winograd(d, user_scratchpad_attr(), &wpd)) {
+    bool done = false;
+    for (bool bpo : {true, false}) {
+      if (bpo && !has_bias) continue;
+      PostOpChain wchain = post_ops_for(chosen.dst, bpo);
+      dnnl::primitive_attr fused = user_scratchpad_attr();
+      fused.set_post_ops(wchain.ops);
+      if (find_winograd(conv_desc(dnnl::algorithm::convolution_winograd, src, dst, has_bias && !bpo),
+                        fused, &wpd)) {
+        pd = wpd;
+        chain = std::move(wchain);
+        bias_post_op = bpo;
+        done = true;
+        break;
+      }
+    }
+    if (!done && find_winograd(conv_desc(dnnl::algorithm::convolution_winograd, src, dst, has_bias),
+                               user_scratchpad_attr(), &wpd)) {
       pd = wpd;
       chain = PostOpChain{};
+      bias_post_op = false;
       separate_post_ops = !c.node.post_ops.empty();
     }
   }
@@ -332,7 +367,12 @@ KernelBuild build_conv(const OpContext& c) {
   }
   ArgSource weights = k->own(pd.query_md(dnnl::query::weights_md), wu, c.in[1].constant->raw());
   std::vector<std::pair<int, ArgSource>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}};
-  if (has_bias) args.emplace_back(DNNL_ARG_BIAS, k->own(bias_md, bias_md, c.in[2].constant->raw()));
+  if (bias_post_op) {
+    args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                      k->own(bias_bcast_md, bias_bcast_md, c.in[2].constant->raw()));
+  } else if (has_bias) {
+    args.emplace_back(DNNL_ARG_BIAS, k->own(bias_md, bias_md, c.in[2].constant->raw()));
+  }
   ArgSource dst = k->output(0, make_md(dt, y, dl));
   ArgSource dst_int = chosen.dst == dl ? dst : k->scratch(make_md(dt, y, chosen.dst));
   args.emplace_back(DNNL_ARG_DST, dst_int);
