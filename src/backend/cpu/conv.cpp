@@ -116,7 +116,7 @@ struct Candidate {
 };
 
 // Output pixels from which a conv takes its Winograd form, whose packed weights are 16/9 of the
-// direct ones. Default 40x40 (yolov8n at 640: the 40x40 and 80x80 planes with >= 64 channels);
+// direct ones. Default 40x40 (yolov8n at 640: the 40x40, 80x80 and 160x160 planes);
 // SHOAL_CONV_WINOGRAD=large keeps it to >= 80x80 planes (the 20x20 and 40x40 convs hold most of
 // the 3x3 weights), =0 turns it off. BENCHMARKS.md has the latency and weight bytes of each.
 int64_t winograd_min_pixels() {
@@ -134,11 +134,7 @@ bool winograd_enabled() { return winograd_min_pixels() > 0; }
 bool winograd_shape(const ConvParams& p, const Dims& x, const Dims& y, const Candidate& cd) {
   if (!winograd_enabled() || p.transpose || p.group != 1 || x.size() != 4) return false;
   if (cd.src != Layout::kBlocked16 || cd.dst != Layout::kBlocked16) return false;
-  // From 64 input channels: below that the tile transforms weigh more against the products saved
-  // (yolov8n's 16- and 32-channel convs gain a few percent at most), and the direct kernel's
-  // rounding stays closer to other engines' (yolo11n-seg's prototypes: 9.65e-6 of ONNX Runtime's
-  // output instead of 1.07e-5).
-  if (x[1] % 16 != 0 || y[1] % 16 != 0 || x[1] < 64) return false;
+  if (x[1] % 16 != 0 || y[1] % 16 != 0) return false;
   for (size_t i = 0; i < 2; ++i) {
     if (p.geo.kernel[i] != 3 || p.geo.stride[i] != 1 || p.geo.dilation[i] != 1) return false;
   }
@@ -157,6 +153,27 @@ bool find_winograd(const dnnl::convolution_forward::desc& d, const dnnl::primiti
       }
     } while (pd.next_impl());
   } catch (const dnnl::error&) {
+  }
+  return false;
+}
+
+// True when some output channel's bias is at least twice the L2 norm of its weights: with inputs of
+// order 1 (the activations between layers) the bias then outweighs the products it is summed with.
+// Folded BatchNorm gives such biases (yolox_nano: up to 7x, its stem 430x on 0..255 pixels);
+// convs with small biases keep the faster form. Deconvolution never takes the post-op: with a
+// binary post-op oneDNN runs it 8x slower (yolov8n-seg's proto upsampler).
+bool bias_dominates(const OpContext& c) {
+  const Tensor& w = *c.in[1].constant;
+  const Tensor& b = *c.in[2].constant;
+  const int64_t oc = b.numel();
+  if (oc <= 0 || w.numel() % oc != 0) return false;
+  const int64_t per = w.numel() / oc;  // ONNX Conv weights: [oc, ic / group, k...]
+  const float* wp = w.data<float>();
+  const float* bp = b.data<float>();
+  for (int64_t o = 0; o < oc; ++o) {
+    double l2 = 0;
+    for (int64_t i = 0; i < per; ++i) l2 += static_cast<double>(wp[o * per + i]) * wp[o * per + i];
+    if (std::fabs(static_cast<double>(bp[o])) >= 2.0 * std::sqrt(l2)) return true;
   }
   return false;
 }
@@ -224,10 +241,12 @@ KernelBuild build_conv(const OpContext& c) {
   dnnl::memory::desc wu = user_weights_md(c, p);
   dnnl::memory::desc bias_md =
       has_bias ? make_md(DType::kF32, {y[1]}, Layout::kPlain) : dnnl::memory::desc();
-  // The bias as the first post-op: oneDNN's direct kernels otherwise start their accumulators at
-  // the bias, so with the large biases of folded BatchNorm every product is added at the bias's
-  // magnitude and rounded there (3-7x the error of adding the bias last, which is what GEMM-based
-  // engines do; it took yolox_nano from 8e-6 to 3e-6 of the double reference).
+  // The bias as the first post-op when it dominates: oneDNN's direct kernels carry the bias in
+  // their partial sums, so a bias much larger than the products makes every later addition round
+  // at the bias's magnitude (3-7x the error of adding it last, as GEMM-based engines do; yolox_nano
+  // went from 8.0e-6 to 5.8e-6 of the double reference). The post-op costs 5-30% of a conv's time
+  // (jit_1x1 most), so it is used only where the bias can dominate; see bias_dominates().
+  const bool bias_last = has_bias && !p.transpose && bias_dominates(c);
   Dims bias_dims(y.size(), 1);
   bias_dims[1] = y[1];
   dnnl::memory::desc bias_bcast_md =
@@ -291,7 +310,7 @@ KernelBuild build_conv(const OpContext& c) {
   bool found = false, have_fallback = false, bias_post_op = false, fallback_bias_post_op = false;
   for (const Candidate& cd : cands) {
     for (bool bpo : {true, false}) {
-      if (bpo && !has_bias) continue;
+      if (bpo && !bias_last) continue;
       dnnl::primitive_desc cur;
       PostOpChain ch;
       if (!try_create(cd, bpo, &cur, &ch)) continue;
@@ -334,7 +353,7 @@ KernelBuild build_conv(const OpContext& c) {
     dnnl::primitive_desc wpd;
     bool done = false;
     for (bool bpo : {true, false}) {
-      if (bpo && !has_bias) continue;
+      if (bpo && !bias_last) continue;
       PostOpChain wchain = post_ops_for(chosen.dst, bpo);
       dnnl::primitive_attr fused = user_scratchpad_attr();
       fused.set_post_ops(wchain.ops);
