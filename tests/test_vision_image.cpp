@@ -3,8 +3,10 @@
 // with a clear, typed error. Grayscale, alpha and 16-bit PNGs are converted; 1x1 images work.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <opencv2/imgcodecs.hpp>
 
 #include "core/error.h"
@@ -75,6 +77,73 @@ TEST(VisionImage, DecodesAllFormats) {
       EXPECT_EQ(cv::norm(d, m, cv::NORM_INF), 0) << ext;
     }
   }
+}
+
+// The JPEG fast path (libjpeg-turbo directly) gives exactly cv::imdecode's pixels: default and
+// top quality, progressive, gray, odd and 1x1 sizes, the shared photos, and every EXIF
+// orientation in both byte orders.
+std::vector<uint8_t> with_exif_orientation(const std::vector<uint8_t>& jpg, int orientation,
+                                           bool little_endian) {
+  // APP1: "Exif\0\0", TIFF header, IFD0 with one entry (0x0112 SHORT 1 = orientation).
+  std::vector<uint8_t> tiff =
+      little_endian
+          ? std::vector<uint8_t>{'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0,
+                                 static_cast<uint8_t>(orientation), 0, 0, 0, 0, 0, 0, 0, 0, 0}
+          : std::vector<uint8_t>{'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1,
+                                 0, static_cast<uint8_t>(orientation), 0, 0, 0, 0, 0, 0, 0, 0};
+  std::vector<uint8_t> app1(6 + tiff.size());
+  std::memcpy(app1.data(), "Exif\0\0", 6);
+  std::copy(tiff.begin(), tiff.end(), app1.begin() + 6);
+  const size_t len = app1.size() + 2;
+  std::vector<uint8_t> out(jpg.size() + 4 + app1.size());
+  const uint8_t marker[6] = {jpg[0], jpg[1], 0xFF, 0xE1, static_cast<uint8_t>(len >> 8),
+                             static_cast<uint8_t>(len & 0xFF)};
+  std::memcpy(out.data(), marker, 6);
+  std::memcpy(out.data() + 6, app1.data(), app1.size());
+  std::memcpy(out.data() + 6 + app1.size(), jpg.data() + 2, jpg.size() - 2);
+  return out;
+}
+
+TEST(VisionImage, JpegFastPathMatchesOpenCv) {
+  auto same = [](const std::vector<uint8_t>& bytes, const std::string& what) {
+    const cv::Mat want = cv::imdecode(bytes, cv::IMREAD_COLOR);
+    cv::Mat got = decode_image(bytes.data(), bytes.size(), what);
+    ASSERT_EQ(got.size(), want.size()) << what;
+    EXPECT_EQ(cv::norm(got, want, cv::NORM_INF), 0) << what;
+  };
+  const cv::Mat m = pattern(37, 23);
+  same(encode(m, ".jpg"), "420");
+  std::vector<uint8_t> b;
+  ASSERT_TRUE(cv::imencode(".jpg", m, b, {cv::IMWRITE_JPEG_QUALITY, 100}));
+  same(b, "quality 100");
+  same(encode(pattern(1, 1), ".jpg"), "1x1");
+  ASSERT_TRUE(cv::imencode(".jpg", m, b, {cv::IMWRITE_JPEG_PROGRESSIVE, 1}));
+  same(b, "progressive");
+  cv::Mat gray(31, 17, CV_8UC1);
+  cv::randu(gray, 0, 255);
+  same(encode(gray, ".jpg"), "gray");
+  for (int o = 1; o <= 8; ++o) {
+    for (bool le : {true, false}) {
+      same(with_exif_orientation(encode(pattern(37, 23), ".jpg"), o, le),
+           "exif orientation " + std::to_string(o) + (le ? " II" : " MM"));
+    }
+  }
+  const char* env = std::getenv("SHOAL_SHARED_DIR");
+  const std::string shared = env ? env : SHOAL_SHARED_DIR;
+  for (const char* name : {"bus.jpg", "zidane.jpg"}) {
+    std::ifstream f(shared + "/images/" + name, std::ios::binary);
+    if (!f) continue;
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), {});
+    same(bytes, name);
+  }
+  // The decode buffer is reused for a second image of the same size.
+  cv::Mat img;
+  const std::vector<uint8_t> a = encode(pattern(40, 30), ".jpg");
+  decode_image_into(a.data(), a.size(), "a", img);
+  const uint8_t* data = img.data;
+  const std::vector<uint8_t> c = encode(pattern(40, 30), ".jpg");
+  decode_image_into(c.data(), c.size(), "c", img);
+  EXPECT_EQ(img.data, data);
 }
 
 TEST(VisionImage, ProbeReadsHeaders) {

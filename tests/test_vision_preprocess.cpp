@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
@@ -120,6 +121,44 @@ TEST(VisionPreprocess, HwcToChw) {
   hwc_to_chw(m, false, false, out.data());
   EXPECT_FLOAT_EQ(out[0 * 6 + 4], 120.f);  // B of pixel (x=1, y=1) = byte 12
   EXPECT_FLOAT_EQ(out[2 * 6 + 4], 140.f);
+}
+
+// The fused path (straight into the tensor) gives exactly the floats of letterbox + hwc_to_chw:
+// odd, tall, wide, already-fitting and tiny images, centred (Ultralytics) and top-left (YOLOX).
+TEST(VisionPreprocess, LetterboxIntoMatchesLetterboxThenConvert) {
+  struct Case {
+    int w, h, W, H;
+    bool yolox;
+  };
+  const Case cases[] = {{810, 1080, 640, 640, false}, {1280, 720, 640, 640, false},
+                        {97, 301, 320, 256, false},   {640, 640, 640, 640, false},
+                        {1, 1, 64, 64, false},        {810, 1080, 416, 416, true},
+                        {333, 111, 416, 416, true}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << c.w << "x" << c.h << " -> " << c.W << "x" << c.H
+                                      << (c.yolox ? " yolox" : " ultralytics"));
+    const cv::Mat img = gradient(c.w, c.h);
+    const LetterboxOptions opt =
+        c.yolox ? yolox_letterbox(c.W, c.H) : ultralytics_letterbox(c.W, c.H);
+    LetterboxInfo want_lb;
+    const cv::Mat boxed = letterbox(img, opt, &want_lb);
+    const size_t n = static_cast<size_t>(3 * c.W * c.H);
+    std::vector<float> want(n), got(n, -1.f);
+    hwc_to_chw(boxed, !c.yolox, !c.yolox, want.data());
+    LetterboxInfo lb = letterbox_into(img, opt, !c.yolox, !c.yolox, got.data(), c.W, c.H);
+    EXPECT_EQ(lb.pad_left, want_lb.pad_left);
+    EXPECT_EQ(lb.pad_top, want_lb.pad_top);
+    EXPECT_EQ(lb.resized_width, want_lb.resized_width);
+    EXPECT_EQ(lb.resized_height, want_lb.resized_height);
+    size_t diff = 0;
+    for (size_t i = 0; i < n; ++i) diff += std::memcmp(&got[i], &want[i], sizeof(float)) != 0;
+    EXPECT_EQ(diff, 0u);
+  }
+  // A destination of the wrong size is refused, not overrun.
+  std::vector<float> small(3 * 32 * 32);
+  EXPECT_THROW(letterbox_into(gradient(50, 40), ultralytics_letterbox(64, 64), true, true,
+                              small.data(), 32, 32),
+               Error);
 }
 
 TEST(VisionPreprocess, ClassifyCropGeometry) {

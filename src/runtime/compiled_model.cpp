@@ -346,6 +346,10 @@ void CompiledModel::execute(const std::vector<Tensor>& inputs, void* arena,
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::memcpy(value_ptr(program_.inputs[i], base), inputs[i].raw(), inputs[i].nbytes());
   }
+  run_steps(base, times);
+}
+
+void CompiledModel::run_steps(uint8_t* base, std::vector<double>* times) const {
   std::vector<const void*> in;
   std::vector<void*> out;
   for (size_t s = 0; s < program_.steps.size(); ++s) {
@@ -382,6 +386,26 @@ std::vector<Tensor> CompiledModel::run(const std::vector<Tensor>& inputs, void* 
     result.push_back(std::move(t));
   }
   return result;
+}
+
+Tensor CompiledModel::input_view(void* arena, size_t i) const {
+  if (i >= inputs_.size()) {
+    fail(ErrorCode::kInvalidArgument, "input {} of a model with {} inputs", i, inputs_.size());
+  }
+  return Tensor::borrow(inputs_[i].dtype, inputs_[i].dims,
+                        value_ptr(program_.inputs[i], static_cast<uint8_t*>(arena)));
+}
+
+void CompiledModel::run_in_place(void* arena) const {
+  run_steps(static_cast<uint8_t*>(arena), nullptr);
+}
+
+Tensor CompiledModel::output_view(void* arena, size_t i) const {
+  if (i >= outputs_.size()) {
+    fail(ErrorCode::kInvalidArgument, "output {} of a model with {} outputs", i, outputs_.size());
+  }
+  return Tensor::borrow(outputs_[i].dtype, outputs_[i].dims,
+                        value_ptr(program_.outputs[i], static_cast<uint8_t*>(arena)));
 }
 
 void CompiledModel::detach_constants_from(const void* begin, size_t size) {

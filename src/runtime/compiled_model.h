@@ -66,6 +66,14 @@ class CompiledModel {
   // per arena. Returns fresh output tensors parallel to outputs().
   std::vector<Tensor> run(const std::vector<Tensor>& inputs, void* arena) const;
 
+  // Zero-copy form: write input i straight into input_view(arena, i), call run_in_place(arena),
+  // then read output i from output_view(arena, i). Views borrow the arena: inputs must be
+  // written again before every run (the program may reuse their memory), and outputs are valid
+  // until the arena's next run.
+  Tensor input_view(void* arena, size_t i) const;
+  void run_in_place(void* arena) const;
+  Tensor output_view(void* arena, size_t i) const;
+
   // Gives every run-time constant that lies in [begin, begin + size) its own copy, so that memory
   // (e.g. a mapped cache file the graph borrowed from) can go away.
   void detach_constants_from(const void* begin, size_t size);
@@ -77,6 +85,7 @@ class CompiledModel {
   void plan();
   void check_inputs(const std::vector<Tensor>& inputs) const;
   void execute(const std::vector<Tensor>& inputs, void* arena, std::vector<double>* times) const;
+  void run_steps(uint8_t* base, std::vector<double>* times) const;
   void* value_ptr(int v, uint8_t* base) const;  // a value's address in `base`'s arena
 
   Program program_;
@@ -115,6 +124,11 @@ class Session {
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
   // By name; every input must be given.
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs);
+  // Zero-copy (see CompiledModel::input_view): fill input_view(i), run_in_place(), read
+  // output_view(i), which stays valid until the next run.
+  Tensor input_view(size_t i) { return model_->input_view(arena_.data(), i); }
+  void run_in_place() { model_->run_in_place(arena_.data()); }
+  Tensor output_view(size_t i) { return model_->output_view(arena_.data(), i); }
 
  private:
   std::shared_ptr<CompiledModel> model_;

@@ -136,13 +136,14 @@ int run_detect(const DetectArgs& a) {
   std::map<std::string, int> used_names;
   nlohmann::json all = nlohmann::json::array();
   int failed = 0;
+  cv::Mat img;  // reused: photos of one size decode into the same buffer
   for (size_t i = 0; i < paths.size(); ++i) {
     if (progress) print_progress(i, paths.size(), paths[i]);
     vision::Result r;
-    cv::Mat img;
     try {
+      const std::vector<uint8_t> bytes = vision::read_image_bytes(paths[i]);
       const auto t0 = std::chrono::steady_clock::now();
-      img = vision::read_image(paths[i]);
+      vision::decode_image_into(bytes.data(), bytes.size(), paths[i], img);
       const double decode_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       r = det.detect(img);

@@ -1,6 +1,7 @@
 #include "vision/detector.h"
 
 #include <chrono>
+#include <cstring>
 
 #include "core/error.h"
 #include "onnx/import.h"
@@ -73,7 +74,6 @@ Detector Detector::from_graph(const Graph& graph, const DetectorOptions& opt) {
   Detector d;
   d.info_ = infer_model_info(graph.metadata, cm->inputs()[0].dims, out_dims, opt.hints);
   d.decode_ = make_decode_options(d.info_.family, opt);
-  d.input_ = Tensor(DType::kF32, cm->inputs()[0].dims);
   d.session_ = std::make_unique<Session>(cm);
   return d;
 }
@@ -82,16 +82,26 @@ std::vector<Result> Detector::run_batch(const std::vector<const cv::Mat*>& image
   using clock = std::chrono::steady_clock;
   std::vector<LetterboxInfo> lbs(images.size());
   std::vector<Result> results(images.size());
+  // Zero-copy: the images are pre-processed straight into the arena's input, and decoded from
+  // the arena's outputs.
   auto t0 = clock::now();
+  Tensor input = session_->input_view(0);
   for (size_t i = 0; i < images.size(); ++i) {
-    lbs[i] = preprocess_into(*images[i], info_, input_, static_cast<int>(i));
+    lbs[i] = preprocess_into(*images[i], info_, input, static_cast<int>(i), &scratch_);
+  }
+  if (static_cast<int64_t>(images.size()) < input.dims()[0]) {  // a last, partial batch
+    const size_t slot = input.nbytes() / static_cast<size_t>(input.dims()[0]);
+    std::memset(static_cast<char*>(input.raw()) + images.size() * slot, 0,
+                input.nbytes() - images.size() * slot);
   }
   const double pre = ms_since(t0);
   t0 = clock::now();
-  std::vector<Tensor> outs = session_->run({input_});
+  session_->run_in_place();
   const double infer = ms_since(t0);
-  for (Tensor& t : outs) {
-    if (t.dtype() != DType::kF32) t = cast_tensor(t, DType::kF32);
+  std::vector<Tensor> outs;
+  for (size_t i = 0; i < model().outputs().size(); ++i) {
+    Tensor t = session_->output_view(i);
+    outs.push_back(t.dtype() == DType::kF32 ? t : cast_tensor(t, DType::kF32));
   }
   for (size_t i = 0; i < images.size(); ++i) {
     t0 = clock::now();
@@ -127,14 +137,19 @@ std::vector<Result> Detector::detect(const std::vector<cv::Mat>& images) {
   return all;
 }
 
-Result Detector::detect_file(const std::string& path) {
+Result Detector::detect_encoded(const uint8_t* data, size_t size, const std::string& what) {
   auto t0 = std::chrono::steady_clock::now();
-  cv::Mat img = read_image(path);
+  decode_image_into(data, size, what, decoded_);
   const double dec = ms_since(t0);
-  Result r = detect(img);
-  r.image = path;
+  Result r = detect(decoded_);
+  r.image = what;
   r.decode_ms = dec;
   return r;
+}
+
+Result Detector::detect_file(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_image_bytes(path);
+  return detect_encoded(bytes.data(), bytes.size(), path);
 }
 
 }  // namespace shoal::vision

@@ -13,6 +13,7 @@
 #include "runtime/compiled_model.h"
 #include "vision/decode.h"
 #include "vision/model_info.h"
+#include "vision/preprocess.h"
 #include "vision/types.h"
 
 namespace shoal::vision {
@@ -46,7 +47,10 @@ class Detector {
   Result detect(const cv::Mat& bgr);
   // Several images, batched when the model's batch size is above 1.
   std::vector<Result> detect(const std::vector<cv::Mat>& images);
-  // Reads, decodes (with the size limits of image_io.h) and detects. Throws shoal::Error.
+  // Decodes encoded image bytes (JPEG/PNG/BMP, with the size limits of image_io.h; `what` names
+  // them in errors) and detects. Throws shoal::Error.
+  Result detect_encoded(const uint8_t* data, size_t size, const std::string& what);
+  // Reads, decodes and detects. Throws shoal::Error.
   Result detect_file(const std::string& path);
 
  private:
@@ -56,7 +60,9 @@ class Detector {
   std::unique_ptr<Session> session_;
   ModelInfo info_;
   DecodeOptions decode_;
-  Tensor input_;
+  // Reused between images: the decoded photo and the letterbox's buffers.
+  cv::Mat decoded_;
+  LetterboxScratch scratch_;
 };
 
 // The decode options a family's defaults plus the user's overrides give.

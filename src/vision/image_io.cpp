@@ -7,6 +7,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "core/error.h"
+#include "vision/jpeg.h"
 
 namespace shoal::vision {
 namespace {
@@ -163,12 +164,21 @@ ImageHeader probe_image(const uint8_t* data, size_t size, const std::string& wha
 }
 
 cv::Mat decode_image(const uint8_t* data, size_t size, const std::string& what) {
+  cv::Mat img;
+  decode_image_into(data, size, what, img);
+  return img;
+}
+
+void decode_image_into(const uint8_t* data, size_t size, const std::string& what, cv::Mat& img) {
   const ImageHeader h = probe_image(data, size, what);
   cv::Mat buf(1, static_cast<int>(size), CV_8U, const_cast<uint8_t*>(data));
-  cv::Mat img;
+  // JPEG: straight through libjpeg-turbo, the same pixels as imdecode, 20% sooner (jpeg.h);
+  // anything it does not handle goes to OpenCV.
+  if (h.format == "jpeg" && decode_jpeg_bgr(data, size, img)) return;
   try {
     // IMREAD_COLOR: always 3-channel 8-bit BGR (gray expanded, alpha dropped, 16-bit scaled down).
-    img = cv::imdecode(buf, cv::IMREAD_COLOR);
+    // Decoding into `img` keeps its buffer when the size is unchanged.
+    cv::imdecode(buf, cv::IMREAD_COLOR, &img);
   } catch (const cv::Exception& e) {
     fail(ErrorCode::kInvalidArgument, "image '{}': corrupt {} ({})", what, h.format, e.err);
   }
@@ -179,10 +189,9 @@ cv::Mat decode_image(const uint8_t* data, size_t size, const std::string& what) 
   if (img.type() != CV_8UC3) {
     fail(ErrorCode::kInternal, "image '{}': decoder returned type {}", what, img.type());
   }
-  return img;
 }
 
-cv::Mat read_image(const std::string& path) {
+std::vector<uint8_t> read_image_bytes(const std::string& path) {
   std::error_code ec;
   const std::filesystem::path p(path);
   if (!std::filesystem::exists(p, ec)) fail(ErrorCode::kNotFound, "image '{}': no such file", path);
@@ -202,6 +211,11 @@ cv::Mat read_image(const std::string& path) {
       !f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(fsize))) {
     fail(ErrorCode::kNotFound, "image '{}': read error", path);
   }
+  return bytes;
+}
+
+cv::Mat read_image(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_image_bytes(path);
   return decode_image(bytes.data(), bytes.size(), path);
 }
 

@@ -32,6 +32,12 @@ ImageHeader probe_image(const uint8_t* data, size_t size, const std::string& wha
 // probe_image, then decode to CV_8UC3 BGR (gray, alpha and 16-bit images are converted; EXIF
 // orientation applied as cv::imread does). Throws shoal::Error on any failure.
 cv::Mat decode_image(const uint8_t* data, size_t size, const std::string& what);
+// The same into `img`, whose buffer is kept when the decoded size and type match it (no page
+// faults on a fresh 2-3 MB buffer per photo). On error `img` is left undefined.
+void decode_image_into(const uint8_t* data, size_t size, const std::string& what, cv::Mat& img);
+
+// A file's bytes, with read_image's checks (missing, folder, above the file-size limit).
+std::vector<uint8_t> read_image_bytes(const std::string& path);
 
 // Reads and decodes a file. Throws kNotFound for a missing path, plus decode_image's errors.
 cv::Mat read_image(const std::string& path);

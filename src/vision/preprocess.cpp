@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "core/error.h"
+#include "core/multiversion.h"
 
 namespace shoal::vision {
 namespace {
@@ -31,14 +32,13 @@ LetterboxOptions yolox_letterbox(int width, int height) {
   return o;
 }
 
-cv::Mat letterbox(const cv::Mat& bgr, const LetterboxOptions& opt, LetterboxInfo* info) {
-  if (bgr.empty() || bgr.type() != CV_8UC3) {
-    fail(ErrorCode::kInvalidArgument, "letterbox: expected a non-empty 8-bit BGR image");
+LetterboxInfo letterbox_geometry(int w, int h, const LetterboxOptions& opt) {
+  if (w < 1 || h < 1) {
+    fail(ErrorCode::kInvalidArgument, "letterbox: expected a non-empty image, got {}x{}", w, h);
   }
   if (opt.width < 1 || opt.height < 1) {
     fail(ErrorCode::kInvalidArgument, "letterbox: bad target size {}x{}", opt.width, opt.height);
   }
-  const int w = bgr.cols, h = bgr.rows;
   double r = std::min(static_cast<double>(opt.height) / h, static_cast<double>(opt.width) / w);
   if (!opt.scaleup) r = std::min(r, 1.0);
   int nw, nh;
@@ -68,27 +68,96 @@ cv::Mat letterbox(const cv::Mat& bgr, const LetterboxOptions& opt, LetterboxInfo
     bottom = static_cast<int>(dh);
     right = static_cast<int>(dw);
   }
-  const int ow = nw + left + right, oh = nh + top + bottom;
-  cv::Mat out(oh, ow, CV_8UC3, cv::Scalar::all(opt.pad_value));
-  cv::Mat roi = out(cv::Rect(left, top, nw, nh));
-  if (nw == w && nh == h) {
+  LetterboxInfo info;
+  info.src_width = w;
+  info.src_height = h;
+  info.out_width = nw + left + right;
+  info.out_height = nh + top + bottom;
+  info.resized_width = nw;
+  info.resized_height = nh;
+  info.pad_left = left;
+  info.pad_top = top;
+  info.scale = r;
+  return info;
+}
+
+namespace {
+
+void require_bgr(const cv::Mat& bgr, const char* what) {
+  if (bgr.empty() || bgr.type() != CV_8UC3) {
+    fail(ErrorCode::kInvalidArgument, "{}: expected a non-empty 8-bit BGR image", what);
+  }
+}
+
+// `bgr` resized to the letterbox's inner size (INTER_LINEAR) in `out`, or `bgr` itself when it
+// fits.
+cv::Mat resized_for(const cv::Mat& bgr, const LetterboxInfo& lb, cv::Mat& out) {
+  if (lb.resized_width == bgr.cols && lb.resized_height == bgr.rows) return bgr;
+  cv::resize(bgr, out, cv::Size(lb.resized_width, lb.resized_height), 0, 0, cv::INTER_LINEAR);
+  return out;
+}
+
+// One channel plane row: 8-bit values to float, as the exact quotient v / 255 (what
+// Ultralytics' `im / 255` on a float32 tensor gives) or unchanged.
+SHOAL_MULTIVERSION void plane_row_div255(const uint8_t* s, int n, float* d) {
+  for (int x = 0; x < n; ++x) d[x] = static_cast<float>(s[x]) / 255.f;
+}
+SHOAL_MULTIVERSION void plane_row_plain(const uint8_t* s, int n, float* d) {
+  for (int x = 0; x < n; ++x) d[x] = static_cast<float>(s[x]);
+}
+
+}  // namespace
+
+cv::Mat letterbox(const cv::Mat& bgr, const LetterboxOptions& opt, LetterboxInfo* info) {
+  require_bgr(bgr, "letterbox");
+  const LetterboxInfo lb = letterbox_geometry(bgr.cols, bgr.rows, opt);
+  cv::Mat out(lb.out_height, lb.out_width, CV_8UC3, cv::Scalar::all(opt.pad_value));
+  cv::Mat roi = out(cv::Rect(lb.pad_left, lb.pad_top, lb.resized_width, lb.resized_height));
+  if (lb.resized_width == bgr.cols && lb.resized_height == bgr.rows) {
     bgr.copyTo(roi);
   } else {
     // dst is a ROI of the right size and type: cv::resize writes into it without reallocating.
-    cv::resize(bgr, roi, cv::Size(nw, nh), 0, 0, cv::INTER_LINEAR);
+    cv::resize(bgr, roi, roi.size(), 0, 0, cv::INTER_LINEAR);
   }
-  if (info) {
-    info->src_width = w;
-    info->src_height = h;
-    info->out_width = ow;
-    info->out_height = oh;
-    info->resized_width = nw;
-    info->resized_height = nh;
-    info->pad_left = left;
-    info->pad_top = top;
-    info->scale = r;
-  }
+  if (info) *info = lb;
   return out;
+}
+
+LetterboxInfo letterbox_into(const cv::Mat& bgr, const LetterboxOptions& opt, bool to_rgb,
+                             bool div255, float* dst, int dst_width, int dst_height,
+                             LetterboxScratch* scratch) {
+  require_bgr(bgr, "letterbox");
+  const LetterboxInfo lb = letterbox_geometry(bgr.cols, bgr.rows, opt);
+  if (lb.out_width != dst_width || lb.out_height != dst_height) {
+    fail(ErrorCode::kInvalidArgument, "letterbox: {}x{} image letterboxes to {}x{}, not {}x{}",
+         bgr.cols, bgr.rows, lb.out_width, lb.out_height, dst_width, dst_height);
+  }
+  LetterboxScratch local;
+  LetterboxScratch& buf = scratch ? *scratch : local;
+  const cv::Mat img = resized_for(bgr, lb, buf.resized);
+  cv::Mat* planes = buf.planes;
+  cv::split(img, planes);  // B, G, R
+  const size_t W = static_cast<size_t>(dst_width), plane = W * static_cast<size_t>(dst_height);
+  const float pad = div255 ? static_cast<float>(opt.pad_value) / 255.f
+                           : static_cast<float>(opt.pad_value);
+  const int nw = lb.resized_width, nh = lb.resized_height, left = lb.pad_left, top = lb.pad_top;
+  for (int c = 0; c < 3; ++c) {
+    float* d = dst + static_cast<size_t>(to_rgb ? 2 - c : c) * plane;
+    std::fill(d, d + static_cast<size_t>(top) * W, pad);
+    for (int y = 0; y < nh; ++y) {
+      float* row = d + static_cast<size_t>(top + y) * W;
+      std::fill(row, row + left, pad);
+      const uint8_t* s = planes[c].ptr<uint8_t>(y);
+      if (div255) {
+        plane_row_div255(s, nw, row + left);
+      } else {
+        plane_row_plain(s, nw, row + left);
+      }
+      std::fill(row + left + nw, row + W, pad);
+    }
+    std::fill(d + static_cast<size_t>(top + nh) * W, d + plane, pad);
+  }
+  return lb;
 }
 
 cv::Mat classify_crop(const cv::Mat& bgr, int size) {
@@ -151,7 +220,8 @@ PreprocessKind preprocess_kind(const ModelInfo& info) {
   return PreprocessKind::kUltralytics;
 }
 
-LetterboxInfo preprocess_into(const cv::Mat& bgr, const ModelInfo& info, Tensor& input, int b) {
+LetterboxInfo preprocess_into(const cv::Mat& bgr, const ModelInfo& info, Tensor& input, int b,
+                              LetterboxScratch* scratch) {
   const Dims& d = input.dims();
   if (input.dtype() != DType::kF32 || d.size() != 4 || d[1] != 3 || b < 0 || b >= d[0]) {
     fail(ErrorCode::kInvalidArgument, "preprocess: input tensor {} {} cannot take batch slot {}",
@@ -175,13 +245,9 @@ LetterboxInfo preprocess_into(const cv::Mat& bgr, const ModelInfo& info, Tensor&
       return lb;
     }
     case PreprocessKind::kYolox:
-      img = letterbox(bgr, yolox_letterbox(W, H), &lb);
-      hwc_to_chw(img, false, false, dst);
-      return lb;
+      return letterbox_into(bgr, yolox_letterbox(W, H), false, false, dst, W, H, scratch);
     case PreprocessKind::kUltralytics:
-      img = letterbox(bgr, ultralytics_letterbox(W, H), &lb);
-      hwc_to_chw(img, true, true, dst);
-      return lb;
+      return letterbox_into(bgr, ultralytics_letterbox(W, H), true, true, dst, W, H, scratch);
   }
   return lb;
 }

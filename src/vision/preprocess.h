@@ -38,9 +38,28 @@ struct LetterboxOptions {
 LetterboxOptions ultralytics_letterbox(int width, int height);
 LetterboxOptions yolox_letterbox(int width, int height);
 
+// The letterbox of a w x h image: sizes, padding and scale, no pixels. Throws kInvalidArgument
+// for an empty image or target.
+LetterboxInfo letterbox_geometry(int w, int h, const LetterboxOptions& opt);
+
 // Letterboxes a CV_8UC3 image: one cv::resize (INTER_LINEAR) straight into a canvas filled with
 // pad_value. `info` receives the mapping back. Throws kInvalidArgument for an empty image.
 cv::Mat letterbox(const cv::Mat& bgr, const LetterboxOptions& opt, LetterboxInfo* info);
+
+// Buffers letterbox_into reuses between calls (kept by a caller that processes many images).
+struct LetterboxScratch {
+  cv::Mat resized;
+  cv::Mat planes[3];
+};
+
+// Letterbox and tensor fill in one pass over the output: the resized pixels are converted as
+// hwc_to_chw does (to_rgb, div255) straight into the planes [3, dst_height, dst_width] at `dst`
+// (e.g. a model's input in its arena), the padding written as pad_value converted the same way.
+// Gives the same floats as hwc_to_chw(letterbox(...)). Throws kInvalidArgument when the
+// letterbox is not dst_width x dst_height.
+LetterboxInfo letterbox_into(const cv::Mat& bgr, const LetterboxOptions& opt, bool to_rgb,
+                             bool div255, float* dst, int dst_width, int dst_height,
+                             LetterboxScratch* scratch = nullptr);
 
 // Classification pre-processing: shorter side to `size` (INTER_LINEAR, longer side rounded),
 // centre crop size x size (offsets (h - size) / 2, truncated, as Ultralytics' CenterCrop).
@@ -57,6 +76,7 @@ PreprocessKind preprocess_kind(const ModelInfo& info);
 
 // Pre-processes `bgr` for `info` into batch slot `b` of `input` ([B, 3, H, W] float32) and
 // returns the mapping back (for classify: the crop, which is not mapped back).
-LetterboxInfo preprocess_into(const cv::Mat& bgr, const ModelInfo& info, Tensor& input, int b);
+LetterboxInfo preprocess_into(const cv::Mat& bgr, const ModelInfo& info, Tensor& input, int b,
+                              LetterboxScratch* scratch = nullptr);
 
 }  // namespace shoal::vision

@@ -12,6 +12,7 @@
 
 #include "backend/cpu/cpu_ops.h"
 #include "core/error.h"
+#include "core/multiversion.h"
 
 namespace shoal::cpu {
 namespace {
@@ -37,19 +38,6 @@ inline float exp_poly(float x) {
   std::memcpy(&scale, &e, sizeof scale);
   return p * scale;
 }
-
-// Function multiversioning resolves through an ifunc that runs before a sanitizer runtime is up
-// (TSan instruments the resolver and crashes at load time): one version under sanitizers.
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define SHOAL_MULTIVERSION
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define SHOAL_MULTIVERSION
-#endif
-#endif
-#ifndef SHOAL_MULTIVERSION
-#define SHOAL_MULTIVERSION __attribute__((target_clones("avx512f", "avx2", "default")))
-#endif
 
 // One block: `len` softmax positions (stride `stride`) for `width` <= kLanes inner lanes.
 SHOAL_MULTIVERSION void softmax_block(
