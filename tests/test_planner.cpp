@@ -1,10 +1,13 @@
 // The static activation planner: hand-computed plans, random validity checks, and pinned arena
-// sizes of the shared models so a memory regression fails loudly.
+// sizes of the shared models so a memory regression fails loudly; zero-copy runs in the arena.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 #include "memory/planner.h"
+#include "core/error.h"
+#include "onnx/builder.h"
 #include "onnx/import.h"
 #include "runtime/compiled_model.h"
 #include "test_util.h"
@@ -80,6 +83,44 @@ TEST(PlannerPinned, Yolov8nArenaAtMost12MiB) {
   // planes and above keep Winograd-transformed weights (16/9 of the direct bytes, for speed):
   // within 17% in all.
   EXPECT_LE(m.weights_bytes, static_cast<size_t>(3151904 * 4 * 1.17));
+}
+
+}  // namespace
+}  // namespace shoal
+
+namespace shoal {
+namespace {
+
+// Zero-copy runs (input_view / run_in_place / output_view) give exactly Session::run's outputs,
+// also when the input is written again between runs into memory the program reused.
+TEST(ZeroCopy, RunInPlaceMatchesRun) {
+  BuilderOptions bo;
+  bo.imgsz = 96;
+  bo.num_classes = 5;
+  const std::string bytes = build_yolo_detector_onnx(bo);
+  Graph g = import_onnx_bytes(bytes.data(), bytes.size(), ".");
+  CompileRequest req;
+  req.input_dims[g.value(g.inputs[0]).name] = {1, 3, 96, 96};
+  auto cm = CompiledModel::compile(g, req);
+  Session copy(cm), inplace(cm);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  for (int round = 0; round < 2; ++round) {
+    Tensor x(DType::kF32, cm->inputs()[0].dims);
+    for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = u(rng);
+    std::vector<Tensor> want = copy.run({x});
+    Tensor in = inplace.input_view(0);
+    ASSERT_EQ(in.dims(), x.dims());
+    std::memcpy(in.raw(), x.raw(), x.nbytes());
+    inplace.run_in_place();
+    for (size_t i = 0; i < want.size(); ++i) {
+      Tensor out = inplace.output_view(i);
+      ASSERT_EQ(out.dims(), want[i].dims());
+      EXPECT_EQ(std::memcmp(out.raw(), want[i].raw(), out.nbytes()), 0) << "round " << round;
+    }
+  }
+  EXPECT_THROW(inplace.input_view(1), Error);
+  EXPECT_THROW(inplace.output_view(cm->outputs().size()), Error);
 }
 
 }  // namespace
