@@ -75,6 +75,15 @@ Detector Detector::from_graph(const Graph& graph, const DetectorOptions& opt) {
   d.info_ = infer_model_info(graph.metadata, cm->inputs()[0].dims, out_dims, opt.hints);
   d.decode_ = make_decode_options(d.info_.family, opt);
   d.session_ = std::make_unique<Session>(cm);
+  // Warm-up: one letterbox and one inference on a grey frame, so that the arena's pages, the
+  // letterbox buffers and OpenCV's and oneDNN's lazy set-up are paid here rather than by the
+  // first photo (which otherwise showed ~5 ms more pre-processing and ~4 ms more inference).
+  const cv::Mat grey(48, 64, CV_8UC3, cv::Scalar::all(114));
+  Tensor input = d.session_->input_view(0);
+  for (int64_t b = 0; b < input.dims()[0]; ++b) {
+    preprocess_into(grey, d.info_, input, static_cast<int>(b), &d.scratch_);
+  }
+  d.session_->run_in_place();
   return d;
 }
 
