@@ -1,5 +1,6 @@
-// Little-endian integers in byte buffers (the binary formats: graph blobs, compiled-model cache).
-// The host is little-endian (x86-64); these are unaligned-safe loads and stores.
+// Integers in byte buffers: little-endian for our binary formats (graph blobs, compiled-model
+// cache) and the file formats that use it (BMP, EXIF "II"), big-endian for the others (PNG,
+// JPEG, EXIF "MM"). The host is little-endian (x86-64); all are unaligned-safe.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +16,12 @@ T load_le(const uint8_t* p) {
   T v;
   std::memcpy(&v, p, sizeof v);
   return v;
+}
+
+// Big-endian unsigned 16/32-bit loads.
+inline uint32_t load_be16(const uint8_t* p) { return (uint32_t{p[0]} << 8) | p[1]; }
+inline uint32_t load_be32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 
 template <typename T>

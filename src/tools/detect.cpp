@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -136,19 +135,11 @@ int run_detect(const DetectArgs& a) {
   std::map<std::string, int> used_names;
   nlohmann::json all = nlohmann::json::array();
   int failed = 0;
-  cv::Mat img;  // reused: photos of one size decode into the same buffer
   for (size_t i = 0; i < paths.size(); ++i) {
     if (progress) print_progress(i, paths.size(), paths[i]);
     vision::Result r;
     try {
-      const std::vector<uint8_t> bytes = vision::read_image_bytes(paths[i]);
-      const auto t0 = std::chrono::steady_clock::now();
-      vision::decode_image_into(bytes.data(), bytes.size(), paths[i], img);
-      const double decode_ms =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      r = det.detect(img);
-      r.image = paths[i];
-      r.decode_ms = decode_ms;
+      r = det.detect_file(paths[i]);
     } catch (const Error& e) {
       r = vision::Result();
       r.image = paths[i];
@@ -169,7 +160,7 @@ int run_detect(const DetectArgs& a) {
           (std::filesystem::path(a.save_dir) / save_name(paths[i], used_names)).string();
       bool ok = false;
       try {
-        ok = cv::imwrite(out, vision::annotate(img, r));
+        ok = cv::imwrite(out, vision::annotate(det.decoded_image(), r));
       } catch (const cv::Exception&) {
         ok = false;
       }

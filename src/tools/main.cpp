@@ -289,7 +289,7 @@ int cmd_bench(const CommonOptions& o, int batch, int runs, int warmup, bool json
     for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
     std::sort(idx.begin(), idx.end(), [&](size_t a, size_t c) { return total[a] > total[c]; });
     fmt::print(stderr, "slowest steps:\n");
-    for (size_t k = 0; k < std::min<size_t>(1000, idx.size()); ++k) {
+    for (size_t k = 0; k < std::min<size_t>(15, idx.size()); ++k) {
       const Step& st = cm->program().steps[idx[k]];
       fmt::print(stderr, "  {:8.3f} ms  {:6.1f} GFLOP/s  {}\n", total[idx[k]],
                  st.flops > 0 ? st.flops / (total[idx[k]] * 1e6) : 0.0, st.label);

@@ -52,6 +52,9 @@ class Detector {
   Result detect_encoded(const uint8_t* data, size_t size, const std::string& what);
   // Reads, decodes and detects. Throws shoal::Error.
   Result detect_file(const std::string& path);
+  // The photo the last detect_encoded / detect_file decoded (e.g. to annotate it); valid until
+  // the next of those calls.
+  const cv::Mat& decoded_image() const { return decoded_; }
 
  private:
   Detector() = default;

@@ -6,20 +6,12 @@
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 
+#include "core/bytes.h"
 #include "core/error.h"
 #include "vision/jpeg.h"
 
 namespace shoal::vision {
 namespace {
-
-uint32_t be16(const uint8_t* p) { return (uint32_t{p[0]} << 8) | p[1]; }
-uint32_t be32(const uint8_t* p) {
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
-}
-uint32_t le16(const uint8_t* p) { return uint32_t{p[0]} | (uint32_t{p[1]} << 8); }
-uint32_t le32(const uint8_t* p) {
-  return uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) | (uint32_t{p[3]} << 24);
-}
 
 [[noreturn]] void corrupt(const std::string& what, const std::string& why) {
   fail(ErrorCode::kInvalidArgument, "image '{}': {}", what, why);
@@ -31,7 +23,7 @@ ImageHeader probe_png(const uint8_t* d, size_t n, const std::string& what) {
   if (std::memcmp(d + 12, "IHDR", 4) != 0) corrupt(what, "corrupt PNG: first chunk is not IHDR");
   ImageHeader h;
   h.format = "png";
-  const uint32_t w = be32(d + 16), ht = be32(d + 20);
+  const uint32_t w = load_be32(d + 16), ht = load_be32(d + 20);
   if (w == 0 || ht == 0 || w > 0x7fffffffu || ht > 0x7fffffffu) {
     corrupt(what, fmt::format("corrupt PNG: IHDR says {} x {}", w, ht));
   }
@@ -76,7 +68,7 @@ ImageHeader probe_jpeg(const uint8_t* d, size_t n, const std::string& what) {
     if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length
     if (m == 0xD9 || m == 0xDA) corrupt(what, "corrupt JPEG: image data before the frame header");
     if (i + 2 > n) corrupt(what, "truncated JPEG (inside a header segment)");
-    const uint32_t len = be16(d + i);
+    const uint32_t len = load_be16(d + i);
     if (len < 2) corrupt(what, "corrupt JPEG: bad segment length");
     const bool sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
     if (sof) {
@@ -84,8 +76,8 @@ ImageHeader probe_jpeg(const uint8_t* d, size_t n, const std::string& what) {
       ImageHeader h;
       h.format = "jpeg";
       h.bit_depth = d[i + 2];
-      h.height = static_cast<int>(be16(d + i + 3));
-      h.width = static_cast<int>(be16(d + i + 5));
+      h.height = static_cast<int>(load_be16(d + i + 3));
+      h.width = static_cast<int>(load_be16(d + i + 5));
       h.channels = d[i + 7];
       if (h.width == 0 || h.height == 0) {
         corrupt(what, fmt::format("corrupt or unsupported JPEG: frame header says {} x {}", h.width,
@@ -108,19 +100,19 @@ ImageHeader probe_jpeg(const uint8_t* d, size_t n, const std::string& what) {
 
 ImageHeader probe_bmp(const uint8_t* d, size_t n, const std::string& what) {
   if (n < 26) corrupt(what, fmt::format("truncated BMP ({} bytes, no complete header)", n));
-  const uint32_t hdr = le32(d + 14);
+  const uint32_t hdr = load_le<uint32_t>(d + 14);
   ImageHeader h;
   h.format = "bmp";
   int64_t w = 0, ht = 0;
   if (hdr == 12) {  // OS/2 BITMAPCOREHEADER
-    w = le16(d + 18);
-    ht = le16(d + 20);
-    h.bit_depth = static_cast<int>(le16(d + 24));
+    w = load_le<uint16_t>(d + 18);
+    ht = load_le<uint16_t>(d + 20);
+    h.bit_depth = static_cast<int>(load_le<uint16_t>(d + 24));
   } else if (hdr >= 40) {
     if (n < 30) corrupt(what, "truncated BMP header");
-    w = static_cast<int32_t>(le32(d + 18));
-    ht = static_cast<int32_t>(le32(d + 22));
-    h.bit_depth = static_cast<int>(le16(d + 28));
+    w = static_cast<int32_t>(load_le<uint32_t>(d + 18));
+    ht = static_cast<int32_t>(load_le<uint32_t>(d + 22));
+    h.bit_depth = static_cast<int>(load_le<uint16_t>(d + 28));
   } else {
     corrupt(what, fmt::format("corrupt BMP: info header size {}", hdr));
   }
@@ -129,7 +121,7 @@ ImageHeader probe_bmp(const uint8_t* d, size_t n, const std::string& what) {
   h.width = static_cast<int>(std::min<int64_t>(w, 0x7fffffff));
   h.height = static_cast<int>(std::min<int64_t>(ht, 0x7fffffff));
   h.channels = h.bit_depth == 32 ? 4 : 3;
-  const uint32_t data_off = le32(d + 10);
+  const uint32_t data_off = load_le<uint32_t>(d + 10);
   if (data_off >= n) corrupt(what, "truncated BMP (pixel data missing)");
   return h;
 }
@@ -171,10 +163,10 @@ cv::Mat decode_image(const uint8_t* data, size_t size, const std::string& what) 
 
 void decode_image_into(const uint8_t* data, size_t size, const std::string& what, cv::Mat& img) {
   const ImageHeader h = probe_image(data, size, what);
-  cv::Mat buf(1, static_cast<int>(size), CV_8U, const_cast<uint8_t*>(data));
   // JPEG: straight through libjpeg-turbo, the same pixels as imdecode, 20% sooner (jpeg.h);
   // anything it does not handle goes to OpenCV.
   if (h.format == "jpeg" && decode_jpeg_bgr(data, size, img)) return;
+  const cv::Mat buf(1, static_cast<int>(size), CV_8U, const_cast<uint8_t*>(data));
   try {
     // IMREAD_COLOR: always 3-channel 8-bit BGR (gray expanded, alpha dropped, 16-bit scaled down).
     // Decoding into `img` keeps its buffer when the size is unchanged.

@@ -8,6 +8,8 @@
 
 #include <opencv2/core.hpp>
 
+#include "core/bytes.h"
+
 namespace shoal::vision {
 namespace {
 
@@ -93,11 +95,10 @@ int exif_orientation(const uint8_t* d, size_t n) {
     return 1;
   }
   auto u16 = [&](size_t off) -> uint32_t {
-    return le ? (uint32_t{t[off]} | (uint32_t{t[off + 1]} << 8))
-              : ((uint32_t{t[off]} << 8) | t[off + 1]);
+    return le ? load_le<uint16_t>(t + off) : load_be16(t + off);
   };
   auto u32 = [&](size_t off) -> uint32_t {
-    return le ? (u16(off) | (u16(off + 2) << 16)) : ((u16(off) << 16) | u16(off + 2));
+    return le ? load_le<uint32_t>(t + off) : load_be32(t + off);
   };
   if (u16(2) != 42) return 1;
   const uint32_t ifd = u32(4);
