@@ -9,85 +9,17 @@
 #include <fstream>
 #include <random>
 
-#ifndef ONNX_NAMESPACE
-#define ONNX_NAMESPACE onnx
-#endif
-#ifndef ONNX_ML
-#define ONNX_ML 1
-#endif
-#include <onnx/onnx_pb.h>
-
 #include "backend/reference/reference.h"
 #include "core/error.h"
 #include "graph/shape_inference.h"
 #include "onnx/builder.h"
 #include "onnx/import.h"
+#include "onnx_test_model.h"
 
 namespace shoal {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A minimal ModelProto: opset 17, float input X [1,4], output Y.
-struct TestModel {
-  onnx::ModelProto m;
-  onnx::GraphProto* g;
-
-  explicit TestModel(int64_t opset = 17) {
-    m.set_ir_version(8);
-    m.set_producer_name("shoal-test");
-    auto* op = m.add_opset_import();
-    op->set_domain("");
-    op->set_version(opset);
-    g = m.mutable_graph();
-    g->set_name("test");
-  }
-  onnx::ValueInfoProto* input(const std::string& name, int32_t dtype, std::vector<int64_t> dims,
-                              std::vector<std::string> params = {}) {
-    auto* vi = g->add_input();
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(dtype);
-    auto* shape = tt->mutable_shape();
-    for (size_t i = 0; i < dims.size(); ++i) {
-      auto* d = shape->add_dim();
-      if (i < params.size() && !params[i].empty()) {
-        d->set_dim_param(params[i]);
-      } else {
-        d->set_dim_value(dims[i]);
-      }
-    }
-    return vi;
-  }
-  void output(const std::string& name) {
-    auto* vi = g->add_output();
-    vi->set_name(name);
-    vi->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  }
-  onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> in,
-                        std::vector<std::string> out) {
-    auto* n = g->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (auto& s : in) n->add_input(s);
-    for (auto& s : out) n->add_output(s);
-    return n;
-  }
-  onnx::TensorProto* float_init(const std::string& name, std::vector<int64_t> dims,
-                                std::vector<float> v) {
-    auto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
-    for (float x : v) t->add_float_data(x);
-    return t;
-  }
-  std::string bytes() const { return m.SerializeAsString(); }
-  Graph import(const std::string& base = "") const {
-    std::string b = bytes();
-    return import_onnx_bytes(b.data(), b.size(), base);
-  }
-};
 
 // Expects `f` to throw shoal::Error with `code` and a message containing every `parts`.
 template <typename F>
@@ -508,6 +440,20 @@ TEST(OnnxImport, UnsupportedOpsAreAllListed) {
                {"unsupported ops: NonMaxSuppression (2 nodes: 'nms1', 'nms2'), TopK (1 node: "
                 "'topk')",
                 "com.microsoft.FusedConv (1 node: 'fc')"});
+}
+
+TEST(OnnxImport, OpNewerThanTheModelsOpsetIsRefused) {
+  TestModel t(13);
+  t.input("X", onnx::TensorProto::FLOAT, {4});
+  t.node("HardSwish", "hs", {"X"}, {"Y"});
+  t.output("Y");
+  expect_error([&] { t.import(); }, ErrorCode::kUnsupported,
+               {"HardSwish at opset 13 (ONNX defines it from opset 14) (1 node: 'hs')"});
+  TestModel ok(14);
+  ok.input("X", onnx::TensorProto::FLOAT, {4});
+  ok.node("HardSwish", "hs", {"X"}, {"Y"});
+  ok.output("Y");
+  EXPECT_NO_THROW(ok.import());
 }
 
 TEST(OnnxImport, OpsetAndIrVersionChecks) {

@@ -464,16 +464,22 @@ std::string join_quoted(const std::vector<std::string>& names, size_t limit) {
   return s;
 }
 
-// One pass over all nodes: throws a single kUnsupported listing every op Shoal cannot run.
-void check_ops(const onnx::GraphProto& gp, const std::vector<std::string>& node_names) {
+// One pass over all nodes: throws a single kUnsupported listing every op Shoal cannot run, and
+// every op the model's opset does not define yet (e.g. HardSwish before opset 14: ONNX Runtime
+// refuses such a model too).
+void check_ops(const onnx::GraphProto& gp, const std::vector<std::string>& node_names,
+               int64_t opset) {
   std::map<std::string, std::vector<std::string>> unsupported;  // op -> node names
   for (int i = 0; i < gp.node_size(); ++i) {
     const onnx::NodeProto& n = gp.node(i);
     std::string key;
     if (!is_default_domain(n.domain())) {
       key = n.domain() + "." + n.op_type();
-    } else if (!find_op(n.op_type())) {
+    } else if (const OpInfo* info = find_op(n.op_type()); !info) {
       key = n.op_type();
+    } else if (info->first_opset > opset) {
+      key = fmt::format("{} at opset {} (ONNX defines it from opset {})", n.op_type(), opset,
+                        info->first_opset);
     } else {
       continue;
     }
@@ -541,8 +547,8 @@ class Importer {
       const onnx::NodeProto& n = gp.node(i);
       node_names.push_back(n.name().empty() ? fmt::format("{}_{}", n.op_type(), i) : n.name());
     }
-    check_ops(gp, node_names);
     g_.opset = check_opsets(m);
+    check_ops(gp, node_names, g_.opset);
 
     add_initializers(gp);
     add_inputs(gp);

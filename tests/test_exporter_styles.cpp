@@ -1,0 +1,384 @@
+// Whole networks written the way other exporters write them (classic YOLOv5 with Focus slices and a
+// 5-D decode head, a ShuffleNet-style detector with unfused BatchNorm and channel shuffle, a
+// MobileNetV3-style classifier with weights in Constant nodes, an opset-9 darknet-converter net
+// with Upsample), imported and run on the cpu backend against the reference backend, at more
+// than one input shape where the export is dynamic.
+//
+// SHOAL_EXPORTER_STYLES_DIR=DIR also writes each model, its input and the cpu backend's outputs
+// (as .npy) there, to check them against another engine (e.g. ../shared/tools/ortpeer/run.js).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <limits>
+
+#include "core/npy.h"
+#include "onnx/builder.h"
+#include "onnx_test_model.h"
+#include "runtime/compiled_model.h"
+#include "test_util.h"
+
+namespace shoal {
+namespace {
+
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+
+// Conv (+ bias) then an activation node.
+std::string conv_act(NetBuilder& b, const std::string& x, int cin, int cout, int k, int s,
+                     const std::string& act, float alpha = 0.1f) {
+  onnx::NodeProto* n;
+  std::string y = b.op(act, {b.conv(x, cin, cout, k, s)}, &n);
+  if (act == "LeakyRelu") set_attr(n, "alpha", alpha);
+  return y;
+}
+
+// Conv (no bias) -> BatchNormalization [-> activation].
+std::string conv_bn(NetBuilder& b, const std::string& x, int cin, int cout, int k, int s,
+                    const std::string& act, int group = 1) {
+  std::string y = b.batchnorm(b.conv(x, cin, cout, k, s, group, /*bias=*/false), cout);
+  return act.empty() ? y : b.op(act, {y});
+}
+
+// Classic YOLOv5 (v5.0 era, opset 12, static 1x3x64x64, initializers also listed as inputs):
+// Focus (strided Slices + Concat), LeakyRelu, C3 with a residual, SPP (MaxPool 5/9/13), nearest
+// Resize with scales, and the Detect head: Reshape to 5-D, Transpose (0,1,3,4,2), Sigmoid,
+// Slice/Mul/Add/Pow against baked grids and anchors, Reshape and Concat of two levels.
+std::string yolov5_classic() {
+  TestModel t(12, 6);
+  NetBuilder b(t, WeightStyle::kInitializerAndInput, 5);
+  const int nc = 3, no = nc + 5, na = 3;
+  t.input("images", onnx::TensorProto::FLOAT, {1, 3, 64, 64});
+  // Focus: x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2]; the first
+  // two as one two-axis Slice each, the others as a Slice per axis (both forms occur).
+  std::vector<std::string> parts;
+  for (int i = 0; i < 4; ++i) {
+    const int64_t h0 = i % 2, w0 = i / 2;
+    if (i < 2) {
+      parts.push_back(b.op("Slice", {"images", b.ints("st", {h0, w0}), b.ints("en", {kInt64Max, kInt64Max}),
+                                     b.ints("ax", {2, 3}), b.ints("sp", {2, 2})}));
+    } else {
+      std::string r = b.op("Slice", {"images", b.ints("st", {h0}), b.ints("en", {kInt64Max}),
+                                     b.ints("ax", {2}), b.ints("sp", {2})});
+      parts.push_back(b.op("Slice", {r, b.ints("st", {w0}), b.ints("en", {kInt64Max}),
+                                     b.ints("ax", {3}), b.ints("sp", {2})}));
+    }
+  }
+  onnx::NodeProto* n;
+  std::string focus = b.op("Concat", parts, &n);
+  set_attr(n, "axis", int64_t{1});
+  std::string x = conv_act(b, focus, 12, 16, 3, 1, "LeakyRelu");  // 32x32
+  x = conv_act(b, x, 16, 32, 3, 2, "LeakyRelu");                  // 16x16
+  // C3
+  std::string a = conv_act(b, x, 32, 16, 1, 1, "LeakyRelu");
+  std::string c = conv_act(b, x, 32, 16, 1, 1, "LeakyRelu");
+  std::string m = conv_act(b, conv_act(b, a, 16, 16, 1, 1, "LeakyRelu"), 16, 16, 3, 1, "LeakyRelu");
+  std::string cat = b.op("Concat", {b.op("Add", {a, m}), c}, &n);
+  set_attr(n, "axis", int64_t{1});
+  std::string p3 = conv_act(b, cat, 32, 32, 1, 1, "LeakyRelu");
+  x = conv_act(b, p3, 32, 64, 3, 2, "LeakyRelu");  // 8x8
+  // SPP
+  std::string s = conv_act(b, x, 64, 32, 1, 1, "LeakyRelu");
+  std::vector<std::string> spp = {s};
+  for (int64_t k : {5, 9, 13}) {
+    spp.push_back(b.op("MaxPool", {s}, &n));
+    set_attr(n, "kernel_shape", std::vector<int64_t>{k, k});
+    set_attr(n, "strides", std::vector<int64_t>{1, 1});
+    set_attr(n, "pads", std::vector<int64_t>{k / 2, k / 2, k / 2, k / 2});
+  }
+  std::string sppcat = b.op("Concat", spp, &n);
+  set_attr(n, "axis", int64_t{1});
+  std::string p4 = conv_act(b, sppcat, 128, 64, 1, 1, "LeakyRelu");
+  // Top-down: nearest Resize x2 (roi empty, scales given), Concat with P3.
+  std::string up = b.op("Resize", {conv_act(b, p4, 64, 32, 1, 1, "LeakyRelu"), b.floats("roi", {0}, {}),
+                                   b.floats("scales", {4}, {1, 1, 2, 2})},
+                        &n);
+  set_attr(n, "mode", std::string("nearest"));
+  set_attr(n, "coordinate_transformation_mode", std::string("asymmetric"));
+  set_attr(n, "nearest_mode", std::string("floor"));
+  std::string td = b.op("Concat", {up, p3}, &n);
+  set_attr(n, "axis", int64_t{1});
+  p3 = conv_act(b, td, 64, 32, 1, 1, "LeakyRelu");
+  // Detect on (P3, 16x16, stride 4) and (P4, 8x8, stride 8).
+  std::vector<std::string> levels;
+  const std::pair<std::string, int> feats[] = {{p3, 32}, {p4, 64}};
+  for (int l = 0; l < 2; ++l) {
+    const int64_t ny = l == 0 ? 16 : 8, stride = l == 0 ? 4 : 8;
+    std::string y = b.conv(feats[l].first, feats[l].second, na * no, 1, 1);
+    y = b.op("Reshape", {y, b.ints("shape", {1, na, no, ny, ny})});
+    y = b.op("Transpose", {y}, &n);
+    set_attr(n, "perm", std::vector<int64_t>{0, 1, 3, 4, 2});
+    y = b.op("Sigmoid", {y});
+    auto slice4 = [&](int64_t lo, int64_t hi) {
+      return b.op("Slice", {y, b.ints("st", {lo}), b.ints("en", {hi}), b.ints("ax", {4})});
+    };
+    std::vector<float> grid;
+    for (int64_t gy = 0; gy < ny; ++gy)
+      for (int64_t gx = 0; gx < ny; ++gx) {
+        grid.push_back(static_cast<float>(gx));
+        grid.push_back(static_cast<float>(gy));
+      }
+    std::string xy = b.op("Mul", {slice4(0, 2), b.floats("two", {1}, {2.f})});
+    xy = b.op("Sub", {xy, b.floats("half", {1}, {0.5f})});
+    xy = b.op("Add", {xy, b.floats("grid", {1, 1, ny, ny, 2}, grid)});
+    xy = b.op("Mul", {xy, b.floats("stride", {1}, {static_cast<float>(stride)})});
+    std::string wh = b.op("Mul", {slice4(2, 4), b.floats("two", {1}, {2.f})});
+    wh = b.op("Pow", {wh, b.floats("exp", {1}, {2.f})});
+    wh = b.op("Mul", {wh, b.floats("anchors", {1, na, 1, 1, 2}, {10, 13, 16, 30, 33, 23})});
+    std::string lv = b.op("Concat", {xy, wh, slice4(4, no)}, &n);
+    set_attr(n, "axis", int64_t{4});
+    levels.push_back(b.op("Reshape", {lv, b.ints("shape", {1, -1, no})}));
+  }
+  b.op("Concat", levels, &n);
+  set_attr(n, "axis", int64_t{1});
+  n->set_output(0, "output");
+  t.output("output");
+  return t.bytes();
+}
+
+// Channel shuffle on a dynamic-shaped tensor, as torch exports it: Shape/Slice/Concat build the
+// 5-D shape, Reshape, Transpose (0,2,1,3,4), Reshape back.
+std::string shuffle(NetBuilder& b, const std::string& x, int c) {
+  onnx::NodeProto* n;
+  std::string shp = b.op("Shape", {x});
+  std::string batch = b.op("Slice", {shp, b.ints("st", {0}), b.ints("en", {1})});
+  std::string hw = b.op("Slice", {shp, b.ints("st", {2}), b.ints("en", {4})});
+  std::string s5 = b.op("Concat", {batch, b.ints("g", {2}), b.ints("cg", {c / 2}), hw}, &n);
+  set_attr(n, "axis", int64_t{0});
+  std::string y = b.op("Transpose", {b.op("Reshape", {x, s5})}, &n);
+  set_attr(n, "perm", std::vector<int64_t>{0, 2, 1, 3, 4});
+  std::string s4 = b.op("Concat", {batch, b.ints("c", {c}), hw}, &n);
+  set_attr(n, "axis", int64_t{0});
+  return b.op("Reshape", {y, s4});
+}
+
+// ShuffleNetV2 unit; stride 2 has two branches, stride 1 splits the channels in halves.
+std::string shuffle_unit(NetBuilder& b, const std::string& x, int cin, int cout, int stride) {
+  const int half = cout / 2;
+  onnx::NodeProto* n;
+  std::string left, right = x;
+  int rc = cin;
+  if (stride == 2) {
+    left = conv_bn(b, conv_bn(b, x, cin, cin, 3, 2, "", cin), cin, half, 1, 1, "Relu");
+  } else {
+    left = b.op("Split", {x}, &n);  // two equal halves; the second output added here
+    right = left + "_second";
+    n->add_output(right);
+    set_attr(n, "axis", int64_t{1});
+    rc = half;
+  }
+  std::string r = conv_bn(b, right, rc, half, 1, 1, "Relu");
+  r = conv_bn(b, r, half, half, 3, stride, "", half);
+  r = conv_bn(b, r, half, half, 1, 1, "Relu");
+  std::string cat = b.op("Concat", {left, r}, &n);
+  set_attr(n, "axis", int64_t{1});
+  return shuffle(b, cat, cout);
+}
+
+// NanoDet-like (opset 11, symbolic batch/height/width): Conv-BN-Relu stem, MaxPool, ShuffleNetV2
+// units (Split, depthwise convs, unfused BatchNormalization, channel shuffle), a bilinear FPN
+// (Resize linear with scales, pytorch_half_pixel; Resize linear with sizes, align_corners),
+// Clip(0, 6) and Sigmoid heads.
+std::string shufflenet_fpn() {
+  TestModel t(11, 6);
+  NetBuilder b(t, WeightStyle::kInitializer, 11);
+  t.input("input", onnx::TensorProto::FLOAT, {1, 3, 64, 64}, {"batch", "", "height", "width"});
+  onnx::NodeProto* n;
+  std::string x = conv_bn(b, "input", 3, 24, 3, 2, "Relu");
+  x = b.op("MaxPool", {x}, &n);
+  set_attr(n, "kernel_shape", std::vector<int64_t>{3, 3});
+  set_attr(n, "strides", std::vector<int64_t>{2, 2});
+  set_attr(n, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  std::string c3 = shuffle_unit(b, shuffle_unit(b, x, 24, 48, 2), 48, 48, 1);     // /8
+  std::string c4 = shuffle_unit(b, shuffle_unit(b, c3, 48, 96, 2), 96, 96, 1);    // /16
+  std::string c5 = shuffle_unit(b, c4, 96, 96, 2);                                 // /32
+  // FPN: c5 -> c4 by scales (pytorch_half_pixel), c4 -> c3 by sizes (align_corners).
+  std::string l5 = b.conv(c5, 96, 48, 1);
+  std::string u5 = b.op("Resize", {l5, b.floats("roi", {0}, {}), b.floats("scales", {4}, {1, 1, 2, 2})}, &n);
+  set_attr(n, "mode", std::string("linear"));
+  set_attr(n, "coordinate_transformation_mode", std::string("pytorch_half_pixel"));
+  std::string p4 = b.op("Add", {b.conv(c4, 96, 48, 1), u5});
+  std::string shp = b.op("Shape", {c3});
+  std::string sizes = b.op("Concat", {b.op("Slice", {shp, b.ints("st", {0}), b.ints("en", {2})}),
+                                      b.op("Slice", {shp, b.ints("st", {2}), b.ints("en", {4})})},
+                           &n);
+  set_attr(n, "axis", int64_t{0});
+  std::string u4 = b.op("Resize", {p4, b.floats("roi", {0}, {}), b.floats("scales", {0}, {}), sizes}, &n);
+  set_attr(n, "mode", std::string("linear"));
+  set_attr(n, "coordinate_transformation_mode", std::string("align_corners"));
+  std::string p3 = b.op("Add", {c3, u4});
+  auto head = [&](const std::string& p, const std::string& out) {
+    std::string h = b.op("Clip", {b.conv(p, 48, 32, 3), b.floats("lo", {}, {0.f}), b.floats("hi", {}, {6.f})});
+    std::string y = b.op("Sigmoid", {b.conv(h, 32, 8, 1)}, &n);
+    n->set_output(0, out);
+    t.output(out);
+    (void)y;
+  };
+  head(p3, "p3_scores");
+  head(p4, "p4_scores");
+  return t.bytes();
+}
+
+// One MobileNetV3 inverted residual: 1x1 expand (BN, HardSwish), depthwise (BN, HardSwish),
+// optional squeeze-excite (GlobalAveragePool, 1x1 Relu, 1x1 HardSigmoid, Mul), 1x1 project (BN),
+// residual Add when shapes allow.
+std::string inverted_residual(NetBuilder& b, const std::string& x, int cin, int exp, int cout,
+                              int stride, bool se) {
+  onnx::NodeProto* n;
+  std::string y = conv_bn(b, x, cin, exp, 1, 1, "HardSwish");
+  y = conv_bn(b, y, exp, exp, 3, stride, "HardSwish", exp);
+  if (se) {
+    std::string s = b.op("GlobalAveragePool", {y});
+    s = b.op("Relu", {b.conv(s, exp, exp / 4, 1)});
+    s = b.op("HardSigmoid", {b.conv(s, exp / 4, exp, 1)}, &n);
+    set_attr(n, "alpha", 1.f / 6.f);
+    set_attr(n, "beta", 0.5f);
+    y = b.op("Mul", {y, s});
+  }
+  y = conv_bn(b, y, exp, cout, 1, 1, "");
+  return stride == 1 && cin == cout ? b.op("Add", {x, y}) : y;
+}
+
+// MobileNetV3-like classifier (opset 14, weights in Constant nodes, symbolic batch): HardSwish,
+// HardSigmoid squeeze-excite, unfused BatchNorm, GlobalAveragePool, Flatten, Gemm (transB),
+// Dropout (inference), Softmax.
+std::string mobilenet_v3() {
+  TestModel t(14, 7);
+  NetBuilder b(t, WeightStyle::kConstantNode, 13);
+  t.input("x", onnx::TensorProto::FLOAT, {1, 3, 64, 64}, {"N"});
+  onnx::NodeProto* n;
+  std::string y = conv_bn(b, "x", 3, 16, 3, 2, "HardSwish");
+  y = inverted_residual(b, y, 16, 32, 16, 1, true);
+  y = inverted_residual(b, y, 16, 48, 24, 2, false);
+  y = inverted_residual(b, y, 24, 64, 24, 1, true);
+  y = conv_bn(b, y, 24, 64, 1, 1, "HardSwish");
+  y = b.op("Flatten", {b.op("GlobalAveragePool", {y})});
+  auto gemm = [&](const std::string& in, int k, int m) {
+    const float a = std::sqrt(3.f / static_cast<float>(k));
+    std::string w = b.floats("fc_w", {m, k}, b.uniform(static_cast<size_t>(m * k), -a, a));
+    std::string bias = b.floats("fc_b", {m}, b.uniform(static_cast<size_t>(m), -0.2f, 0.2f));
+    std::string r = b.op("Gemm", {in, w, bias}, &n);
+    set_attr(n, "transB", int64_t{1});
+    return r;
+  };
+  y = b.op("Dropout", {b.op("HardSwish", {gemm(y, 64, 32)})});
+  b.op("Softmax", {gemm(y, 32, 10)}, &n);
+  n->set_output(0, "probs");
+  t.output("probs");
+  return t.bytes();
+}
+
+// A darknet-converter net (opset 9, IR 4, initializers also inputs): Conv-BN-LeakyRelu, MaxPool 2
+// stride 2, AveragePool without padded cells, Upsample (scales input), a route Concat, Clip with
+// min/max attributes, broadcast Mul by a per-channel constant.
+std::string darknet_opset9() {
+  TestModel t(9, 4);
+  NetBuilder b(t, WeightStyle::kInitializerAndInput, 9);
+  t.input("data", onnx::TensorProto::FLOAT, {1, 3, 48, 80});
+  onnx::NodeProto* n;
+  auto cbl = [&](const std::string& x, int cin, int cout, int k, int s) {
+    std::string y = b.op("LeakyRelu", {conv_bn(b, x, cin, cout, k, s, "")}, &n);
+    set_attr(n, "alpha", 0.1f);
+    return y;
+  };
+  std::string x = cbl("data", 3, 16, 3, 1);
+  x = b.op("MaxPool", {x}, &n);
+  set_attr(n, "kernel_shape", std::vector<int64_t>{2, 2});
+  set_attr(n, "strides", std::vector<int64_t>{2, 2});
+  std::string r1 = cbl(x, 16, 32, 3, 1);  // 24x40
+  x = b.op("MaxPool", {r1}, &n);
+  set_attr(n, "kernel_shape", std::vector<int64_t>{2, 2});
+  set_attr(n, "strides", std::vector<int64_t>{2, 2});
+  x = cbl(x, 32, 64, 3, 1);  // 12x20
+  x = b.op("AveragePool", {x}, &n);
+  set_attr(n, "kernel_shape", std::vector<int64_t>{3, 3});
+  set_attr(n, "strides", std::vector<int64_t>{1, 1});
+  set_attr(n, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  set_attr(n, "count_include_pad", int64_t{0});
+  std::string up = b.op("Upsample", {cbl(x, 64, 32, 1, 1), b.floats("scales", {4}, {1, 1, 2, 2})}, &n);
+  set_attr(n, "mode", std::string("nearest"));
+  std::string route = b.op("Concat", {up, r1}, &n);
+  set_attr(n, "axis", int64_t{1});
+  x = b.op("Clip", {cbl(route, 64, 32, 3, 1)}, &n);
+  set_attr(n, "min", -1.f);
+  set_attr(n, "max", 1.5f);
+  x = b.op("Mul", {x, b.floats("chscale", {1, 32, 1, 1}, b.uniform(32, 0.5f, 2.f))});
+  b.conv(x, 32, 18, 1);
+  t.g->mutable_node(t.g->node_size() - 1)->set_output(0, "yolo");
+  t.output("yolo");
+  return t.bytes();
+}
+
+struct StyleCase {
+  const char* name;
+  std::function<std::string()> build;
+  std::vector<Dims> shapes;  // input shapes to run at (the first is the exported one)
+};
+
+const std::vector<StyleCase>& style_cases() {
+  static const std::vector<StyleCase> cases = {
+      {"yolov5_classic", yolov5_classic, {{1, 3, 64, 64}}},
+      {"shufflenet_fpn", shufflenet_fpn, {{1, 3, 64, 64}, {2, 3, 96, 128}}},
+      {"mobilenet_v3", mobilenet_v3, {{1, 3, 64, 64}, {3, 3, 64, 64}}},
+      {"darknet_opset9", darknet_opset9, {{1, 3, 48, 80}}},
+  };
+  return cases;
+}
+
+Tensor random_input(const Dims& d, uint32_t seed) {
+  Tensor x(DType::kF32, d);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  float* p = x.data<float>();
+  for (int64_t i = 0; i < x.numel(); ++i) p[i] = u(rng);
+  return x;
+}
+
+class ExporterStyle : public ::testing::TestWithParam<int> {};
+
+TEST_P(ExporterStyle, CpuBackendMatchesReference) {
+  const StyleCase& c = style_cases()[static_cast<size_t>(GetParam())];
+  const std::string bytes = c.build();
+  const char* dump = std::getenv("SHOAL_EXPORTER_STYLES_DIR");
+  if (dump) save_bytes(std::string(dump) + "/" + c.name + ".onnx", bytes);
+  for (size_t si = 0; si < c.shapes.size(); ++si) {
+    const Dims& shape = c.shapes[si];
+    Graph g = import_onnx_bytes(bytes.data(), bytes.size(), "");
+    ASSERT_EQ(g.inputs.size(), 1u) << c.name << ": weights listed as inputs must not be inputs";
+    const std::string in_name = g.value(g.inputs[0]).name;
+    Tensor x = random_input(shape, 7 + static_cast<uint32_t>(si));
+    std::vector<std::vector<Tensor>> outs;
+    std::vector<TensorInfo> infos;
+    for (const char* backend : {"cpu", "reference"}) {
+      CompileRequest req;
+      req.backend = backend;
+      req.input_dims[in_name] = shape;
+      auto cm = CompiledModel::compile(g, req);
+      Session s(cm);
+      outs.push_back(s.run({x}));
+      infos = cm->outputs();
+    }
+    ASSERT_EQ(outs[0].size(), outs[1].size());
+    for (size_t i = 0; i < outs[0].size(); ++i) {
+      ASSERT_EQ(outs[0][i].dims(), outs[1][i].dims()) << c.name << " " << infos[i].name;
+      Error3 e = compare(outs[0][i], outs[1][i]);
+      EXPECT_LE(e.norm_rel, 1e-5) << c.name << " " << infos[i].name << " " << e.str();
+      EXPECT_LE(e.max_abs, 1e-4 * e.ref_max_abs) << c.name << " " << infos[i].name << " " << e.str();
+      EXPECT_GT(e.ref_max_abs, 0.0) << c.name << " " << infos[i].name << ": all-zero output";
+      if (dump) {
+        std::string tag = std::string(dump) + "/" + c.name + "_" + std::to_string(si);
+        write_npy(tag + "_" + infos[i].name + ".npy", outs[0][i]);
+        if (i == 0) write_npy(tag + "_input.npy", x);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Styles, ExporterStyle,
+                         ::testing::Range(0, static_cast<int>(style_cases().size())),
+                         [](const ::testing::TestParamInfo<int>& i) {
+                           return std::string(style_cases()[static_cast<size_t>(i.param)].name);
+                         });
+
+}  // namespace
+}  // namespace shoal
