@@ -99,4 +99,17 @@ std::string backend_fingerprint(const std::string& backend);
 void set_compute_threads(int n);
 int compute_threads();
 
+// Called by a thread before it runs a model. When Shoal owns thread placement (none of
+// OMP_PROC_BIND, OMP_PLACES, GOMP_CPU_AFFINITY is set and SHOAL_THREAD_AFFINITY is not "off") and
+// the compute threads equal the CPUs the process may use, the calling thread and its OpenMP
+// workers are pinned one per CPU, once, and stay pinned (as OMP_PROC_BIND=true pins the initial
+// thread); later calls cost a thread-local check. Threads the pinned thread creates afterwards
+// inherit its CPU until they run a model themselves. Unpinned 2-thread teams on busy cores lose
+// whole scheduler ticks in libgomp's spin-waits (BENCHMARKS.md).
+void place_compute_threads();
+
+// How model runs place their threads, for reports: "one thread per CPU", "set by OMP_PROC_BIND",
+// "off (SHOAL_THREAD_AFFINITY)" or "unpinned (...why...)".
+std::string compute_affinity_mode();
+
 }  // namespace shoal

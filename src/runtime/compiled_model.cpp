@@ -350,6 +350,7 @@ void CompiledModel::execute(const std::vector<Tensor>& inputs, void* arena,
 }
 
 void CompiledModel::run_steps(uint8_t* base, std::vector<double>* times) const {
+  place_compute_threads();
   std::vector<const void*> in;
   std::vector<void*> out;
   for (size_t s = 0; s < program_.steps.size(); ++s) {

@@ -305,6 +305,7 @@ int cmd_bench(const CommonOptions& o, int batch, int runs, int warmup, bool json
     j["runs"] = runs;
     j["warmup"] = warmup;
     j["threads"] = compute_threads();
+    j["thread_placement"] = compute_affinity_mode();
     j["batch"] = b;
     j["throughput_per_s"] = median > 0 ? b * 1000.0 / median : 0;
     j["weights_bytes"] = cm->memory().weights_bytes;
@@ -317,8 +318,9 @@ int cmd_bench(const CommonOptions& o, int batch, int runs, int warmup, bool json
   } else {
     fmt::print("{} on {} ({} threads, batch {}): median {:.2f} ms, p90 {:.2f} ms, {:.1f} images/s\n", o.model,
                cm->backend_name(), compute_threads(), b, median, p90, median > 0 ? b * 1000.0 / median : 0);
-    fmt::print("weights {}, arena {}, peak RSS {}, compile {:.0f} ms\n", mib(cm->memory().weights_bytes),
-               mib(cm->memory().arena_bytes), mib(rss), load_ms);
+    fmt::print("weights {}, arena {}, peak RSS {}, compile {:.0f} ms; threads: {}\n",
+               mib(cm->memory().weights_bytes), mib(cm->memory().arena_bytes), mib(rss), load_ms,
+               compute_affinity_mode());
   }
   return 0;
 }
