@@ -477,6 +477,11 @@ std::vector<OpCase> conv_cases() {
        {1, 1, 1, 1}},
       {"relu", 80, 16, 57, 41, {Builder::act(K::kRelu)}, false, true, {1, 1, 1, 1}},
       {"none_nobias_valid", 64, 16, 50, 51, {}, false, false, {0, 0, 0, 0}},
+      // ic x oc beyond what one Winograd primitive takes: run as output-channel slices.
+      {"split_silu", 128, 80, 41, 43, {Builder::silu()}, false, true, {1, 1, 1, 1}},
+      {"split_silu_add", 128, 128, 40, 40, {Builder::silu(), Builder::binary(K::kAdd, 3)}, true,
+       true, {1, 1, 1, 1}},
+      {"split_nobias_valid", 96, 112, 44, 42, {}, false, false, {0, 0, 0, 0}},
   };
   for (const Wino& wc : winos) {
     v.push_back({std::string("Conv_winograd_") + wc.name,

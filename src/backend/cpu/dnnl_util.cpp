@@ -276,10 +276,10 @@ void DnnlKernel::run(const KernelIO& io) {
       void* p = nullptr;
       switch (a.kind) {
         case ArgSource::Kind::kInput:
-          p = const_cast<void*>(io.in[static_cast<size_t>(a.index)]);
+          p = static_cast<char*>(const_cast<void*>(io.in[static_cast<size_t>(a.index)])) + a.offset;
           break;
         case ArgSource::Kind::kOutput:
-          p = io.out[static_cast<size_t>(a.index)];
+          p = static_cast<char*>(io.out[static_cast<size_t>(a.index)]) + a.offset;
           break;
         case ArgSource::Kind::kScratch:
           p = scratch + a.offset;

@@ -47,7 +47,7 @@ struct ArgSource {
   enum class Kind : uint8_t { kInput, kOutput, kOwned, kScratch };
   Kind kind = Kind::kInput;
   int index = 0;      // kInput/kOutput: position in KernelIO
-  size_t offset = 0;  // kScratch: byte offset in the step's scratch
+  size_t offset = 0;  // byte offset: in the step's scratch (kScratch), else from the bound pointer
   dnnl::memory::desc md;
   dnnl::memory owned;  // kOwned: kernel-held memory (packed weights, bias, constants)
   BlobRef blob;        // kOwned: the weight-store blob behind `owned`
