@@ -2,6 +2,7 @@
 // the fused graph computes the same as the original (reference backend).
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <random>
 
 #include "graph/passes.h"
@@ -97,6 +98,116 @@ TEST(Passes, SiluResidualAndBatchNormFuseAndMatch) {
   for (const Node& n : g.nodes) live += n.dead ? 0 : 1;
   EXPECT_EQ(live, 3);  // three Convs
   EXPECT_EQ(g.value(g.outputs[0]).name, "out");
+}
+
+ValueId int_constant(Graph& g, const std::string& name, std::vector<int64_t> v) {
+  Tensor t(DType::kI64, {static_cast<int64_t>(v.size())});
+  for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
+  return g.add_constant(name, std::move(t));
+}
+
+// Focus as exporters write it: x[:, :, dh::2, dw::2] per part, as one two-axis Slice or as a
+// row Slice (shared between parts, as torch writes YOLOX's) then a column Slice; Concat; Conv.
+struct FocusCase {
+  const char* name;
+  std::vector<std::pair<int, int>> parts;  // (dh, dw) in Concat order
+  bool chained;
+  int64_t k, stride;
+  std::vector<int64_t> pads;
+};
+
+class SpaceToDepth : public ::testing::TestWithParam<FocusCase> {};
+
+TEST_P(SpaceToDepth, SlicesFoldIntoTheConvAndComputeTheSame) {
+  const FocusCase& fc = GetParam();
+  Builder b;
+  ValueId x = b.input("x", {2, 3, 12, 10});
+  const int64_t end = std::numeric_limits<int64_t>::max();
+  std::vector<ValueId> parts;
+  std::map<int, ValueId> rows;  // dh -> shared row slice
+  for (auto [dh, dw] : fc.parts) {
+    const std::string n = fmt::format("p{}{}", dh, dw);
+    if (!fc.chained) {
+      parts.push_back(b.node("Slice",
+                             {x, int_constant(b.g, n + "_s", {dh, dw}), int_constant(b.g, n + "_e", {end, end}),
+                              int_constant(b.g, n + "_a", {2, 3}), int_constant(b.g, n + "_t", {2, 2})},
+                             n));
+      continue;
+    }
+    if (!rows.count(dh)) {
+      const std::string r = fmt::format("rows{}", dh);
+      rows[dh] = b.node("Slice", {x, int_constant(b.g, r + "_s", {dh}), int_constant(b.g, r + "_e", {end}),
+                                  int_constant(b.g, r + "_a", {2}), int_constant(b.g, r + "_t", {2})},
+                        r);
+    }
+    parts.push_back(b.node("Slice", {rows[dh], int_constant(b.g, n + "_s", {dw}), int_constant(b.g, n + "_e", {end}),
+                                     int_constant(b.g, n + "_a", {-1}), int_constant(b.g, n + "_t", {2})},
+                           n));
+  }
+  ValueId cat = b.node("Concat", parts, "focus", {{"axis", Attribute::make_int(1)}});
+  const int64_t cin = 3 * static_cast<int64_t>(parts.size());
+  ValueId w = b.g.add_constant("w", random_tensor({8, cin, fc.k, fc.k}, 5, -0.3f, 0.3f));
+  ValueId bias = b.g.add_constant("b", random_tensor({8}, 6));
+  ValueId y = b.node("Conv", {cat, w, bias}, "y",
+                     {{"pads", Attribute::make_ints(fc.pads)},
+                      {"strides", Attribute::make_ints({fc.stride, fc.stride})},
+                      {"kernel_shape", Attribute::make_ints({fc.k, fc.k})}});
+  ValueId out = b.node("Relu", {y}, "out");
+  b.g.outputs = {out};
+
+  Graph g;  // as compiled: shapes specialised, passes run
+  CompileRequest req;
+  req.backend = "reference";
+  auto cm = CompiledModel::compile(b.g, req, &g);
+  EXPECT_EQ(cm->pass_stats().at("fold_space_to_depth_conv"), 1);
+  for (const Node& n : g.nodes) {
+    if (n.dead) continue;
+    EXPECT_NE(n.op_type, "Slice");
+    EXPECT_NE(n.op_type, "Concat");
+    if (n.op_type == "Conv") {
+      EXPECT_EQ(n.attr_ints("kernel_shape"), (std::vector<int64_t>{2 * fc.k, 2 * fc.k}));
+      EXPECT_EQ(n.attr_ints("strides"), (std::vector<int64_t>{2 * fc.stride, 2 * fc.stride}));
+    }
+  }
+  Tensor in = random_tensor({2, 3, 12, 10}, 11);
+  auto plain = run_reference(b.g, in, false);
+  auto folded = run_reference(b.g, in, true);
+  ASSERT_EQ(folded[0].dims(), plain[0].dims());
+  Error3 e = compare(folded[0], plain[0]);
+  EXPECT_LE(e.norm_rel, 1e-6) << e.str();
+  EXPECT_GT(e.ref_max_abs, 0.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Passes, SpaceToDepth,
+    ::testing::Values(
+        FocusCase{"yolov5_k3", {{0, 0}, {1, 0}, {0, 1}, {1, 1}}, false, 3, 1, {1, 1, 1, 1}},
+        FocusCase{"yolox_chained_k3", {{0, 0}, {1, 0}, {0, 1}, {1, 1}}, true, 3, 1, {1, 1, 1, 1}},
+        FocusCase{"other_order_k1", {{1, 1}, {0, 0}, {1, 0}, {0, 1}}, true, 1, 1, {0, 0, 0, 0}},
+        FocusCase{"k3_stride2_asymmetric_pads", {{0, 0}, {0, 1}, {1, 0}, {1, 1}}, false, 3, 2, {1, 0, 0, 1}},
+        FocusCase{"two_parts_k3", {{0, 0}, {1, 1}}, false, 3, 1, {1, 1, 1, 1}}),
+    [](const ::testing::TestParamInfo<FocusCase>& i) { return std::string(i.param.name); });
+
+TEST(Passes, SpaceToDepthNeedsStepTwoSlicesOfOneSource) {
+  // Rows with step 1 are not a space-to-depth: nothing is folded, the graph still computes.
+  Builder b;
+  ValueId x = b.input("x", {1, 2, 8, 8});
+  const int64_t end = std::numeric_limits<int64_t>::max();
+  ValueId a = b.node("Slice", {x, int_constant(b.g, "as", {0, 0}), int_constant(b.g, "ae", {4, end}),
+                               int_constant(b.g, "aa", {2, 3}), int_constant(b.g, "at", {1, 2})},
+                     "a");
+  ValueId c = b.node("Slice", {x, int_constant(b.g, "cs", {4, 1}), int_constant(b.g, "ce", {end, end}),
+                               int_constant(b.g, "ca", {2, 3}), int_constant(b.g, "ct", {1, 2})},
+                     "c");
+  ValueId cat = b.node("Concat", {a, c}, "cat", {{"axis", Attribute::make_int(1)}});
+  ValueId y = b.conv(cat, 4, 3, "y", 3);
+  b.g.outputs = {y};
+  CompileRequest req;
+  req.backend = "reference";
+  EXPECT_EQ(CompiledModel::compile(b.g, req)->pass_stats().at("fold_space_to_depth_conv"), 0);
+  Tensor in = random_tensor({1, 2, 8, 8}, 4);
+  Error3 e = compare(run_reference(b.g, in, true)[0], run_reference(b.g, in, false)[0]);
+  EXPECT_LE(e.norm_rel, 1e-7) << e.str();
 }
 
 TEST(Passes, SharedActivationInputIsNotFused) {

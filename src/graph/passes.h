@@ -1,5 +1,6 @@
 // Graph optimisation passes over a shape-specialised graph (run after specialize_shapes, which
-// already folded constants): identity elision, dead-code elimination, Conv+BatchNorm folding,
+// already folded constants): identity elision, dead-code elimination, space-to-depth (Focus)
+// slices folded into the following Conv, Conv+BatchNorm folding,
 // activation fusion into the producing Conv/ConvTranspose/Gemm/MatMul (Sigmoid·Mul = SiLU) and
 // residual Add fusion. Every pass keeps graph output names and the topological order.
 #pragma once
@@ -12,6 +13,7 @@
 namespace shoal {
 
 struct OptimizeOptions {
+  bool fold_space_to_depth = true;
   bool fold_batch_norm = true;
   bool fuse_activations = true;
   bool fuse_residual_add = true;
@@ -23,6 +25,9 @@ using PassStats = std::map<std::string, int>;
 int elide_identities(Graph& g);       // Identity, inference Dropout, no-op Reshape/Cast
 int eliminate_dead_code(Graph& g);    // nodes whose outputs nobody reads
 int fold_batch_norm(Graph& g);        // Conv(const W, const B) -> BatchNormalization(const)
+// YOLOv5/YOLOX "Focus": Concat of x[:, :, dh::2, dw::2] (Slices with step 2) -> Conv(k, s, p)
+// becomes one Conv(2k, 2s, 2p) on x with rearranged weights (exact: every product is kept).
+int fold_space_to_depth_conv(Graph& g);
 int fuse_activations(Graph& g);       // producer + Relu/LeakyRelu/Sigmoid/SiLU/HardSigmoid/...
 int fuse_residual_add(Graph& g);      // producer(+acts) -> Add(same-shape other)
 
