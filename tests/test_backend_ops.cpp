@@ -387,6 +387,18 @@ std::vector<OpCase> conv_cases() {
                    b.output(b.bread(y, 16));
                  }});
   }
+  // A depthwise conv on plain data (yolo11's attention `pe` conv reads a reshaped MatMul output)
+  // runs oneDNN's jit_dw on blocked data, not its per-group GEMM kernel (80x slower there).
+  v.push_back({"Conv_depthwise_plain_input_takes_jit_dw",
+               [](Builder& b) {
+                 ValueId x = b.input({1, 128, 20, 20});
+                 ValueId r = b.input({1, 128, 20, 20});
+                 b.output(b.conv(x, 128, 3,
+                                 {{"pads", Attribute::make_ints({1, 1, 1, 1})},
+                                  {"group", Attribute::make_int(128)}},
+                                 {Builder::binary(PostOp::Kind::kAdd, 3)}, {r}));
+               },
+               1e-5, true, true, -1, -1, false, "jit_dw"});
   // Asymmetric pads, no bias, auto_pad.
   v.push_back({"Conv_asym_pads_nobias", [](Builder& b) {
                  b.output(b.conv(b.input({1, 16, 11, 9}), 32, 3,
