@@ -548,6 +548,28 @@ std::vector<OpCase> conv_cases() {
                           {b.silu()});
                  b.output(b.bread(y, 16));
                }});
+  // Kernel = stride, no padding: run as a 1x1 conv to taps*oc channels and a depth-to-space
+  // reorder (batch 2, 3x3 taps, non-square; and 2x3 taps without bias).
+  v.push_back({"ConvTranspose_k3s3_batch2_as_1x1",
+               [](Builder& b) {
+                 ValueId x = b.bread(b.input({2, 5, 7, 9}), 48);
+                 ValueId y = b.op("ConvTranspose",
+                                  {x, b.constant({48, 32, 3, 3}, -0.2f, 0.2f), b.constant({32})},
+                                  {{"kernel_shape", Attribute::make_ints({3, 3})},
+                                   {"strides", Attribute::make_ints({3, 3})}},
+                                  {b.silu()});
+                 b.output(b.bread(y, 16));
+               },
+               1e-5, true, true, -1, -1, true, "jit_1x1"});
+  v.push_back({"ConvTranspose_k2x3s2x3_nobias_as_1x1",
+               [](Builder& b) {
+                 ValueId x = b.bread(b.input({1, 5, 6, 5}), 32);
+                 ValueId y = b.op("ConvTranspose", {x, b.constant({32, 16, 2, 3}, -0.2f, 0.2f)},
+                                  {{"kernel_shape", Attribute::make_ints({2, 3})},
+                                   {"strides", Attribute::make_ints({2, 3})}});
+                 b.output(b.bread(y, 16));
+               },
+               1e-5, true, true, -1, -1, true, "jit_1x1"});
   v.push_back({"ConvTranspose_k3s2p1op1_plain", [](Builder& b) {
                  b.output(b.op("ConvTranspose",
                                {b.input({1, 8, 7, 9}), b.constant({8, 12, 3, 3}, -0.3f, 0.3f)},
