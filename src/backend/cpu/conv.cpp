@@ -323,12 +323,93 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   return kb;
 }
 
+// A 3x3 stride-1 conv whose channel counts are off the 16-block (yolov8n-pose's 51-channel
+// keypoint head) can still take the Winograd kernel: a 51-channel nChw16c tensor is laid out
+// exactly as a 64-channel one whose last 13 channels are zero (oneDNN zero-fills the padding of
+// the tensors it writes), so the conv runs as 64->64 with zero weights and bias for the padding
+// channels, between a reorder into the padded layout and one out of it. Returns false when oneDNN
+// does not offer F(2x2,3x3) for the padded shape.
+bool build_padded_winograd(const OpContext& c, const ConvParams& p, KernelBuild* out) {
+  const Dims& x = c.in[0].dims;
+  const Dims& y = c.out[0].dims;
+  if (!winograd_enabled() || p.transpose || p.group != 1 || x.size() != 4) return false;
+  if (x[1] % 16 == 0 && y[1] % 16 == 0) return false;  // the ordinary path
+  for (size_t i = 0; i < 2; ++i) {
+    if (p.geo.kernel[i] != 3 || p.geo.stride[i] != 1 || p.geo.dilation[i] != 1) return false;
+  }
+  if (y[2] * y[3] < winograd_min_pixels()) return false;
+  for (const PostOp& po : c.node.post_ops) {
+    if (po.kind == PostOp::Kind::kAdd || po.kind == PostOp::Kind::kMul) return false;
+  }
+  const DType dt = c.precision;
+  const int64_t ic = x[1], oc = y[1], icp = (ic + 15) / 16 * 16, ocp = (oc + 15) / 16 * 16;
+  const bool has_bias = c.in.size() > 2 && c.in[2].present();
+  Dims xp = x, yp = y;
+  xp[1] = icp;
+  yp[1] = ocp;
+  const dnnl::memory::desc src_p = make_md(dt, xp, Layout::kBlocked16);
+  const dnnl::memory::desc dst_p = make_md(dt, yp, Layout::kBlocked16);
+  const dnnl::memory::desc w_any({ocp, icp, 3, 3}, dnnl_dtype(dt), dnnl::memory::format_tag::any);
+  const dnnl::memory::desc b_md = make_md(DType::kF32, {ocp}, Layout::kPlain);
+  dnnl::primitive_desc pd;
+  if (!find_winograd(has_bias ? dnnl::convolution_forward::desc(
+                                    dnnl::prop_kind::forward_inference,
+                                    dnnl::algorithm::convolution_winograd, src_p, w_any, b_md,
+                                    dst_p, p.strides, p.dilates, p.pad_l, p.pad_r)
+                              : dnnl::convolution_forward::desc(
+                                    dnnl::prop_kind::forward_inference,
+                                    dnnl::algorithm::convolution_winograd, src_p, w_any, dst_p,
+                                    p.strides, p.dilates, p.pad_l, p.pad_r),
+                     user_scratchpad_attr(), &pd)) {
+    return false;
+  }
+  // Weights [oc, ic, 3, 3] and bias, zero-padded to [ocp, icp, 3, 3] and [ocp].
+  std::vector<float> wp(static_cast<size_t>(ocp * icp * 9), 0.f), bp(static_cast<size_t>(ocp), 0.f);
+  const float* w = c.in[1].constant->data<float>();
+  for (int64_t o = 0; o < oc; ++o)
+    for (int64_t i = 0; i < ic; ++i)
+      std::copy(w + (o * ic + i) * 9, w + (o * ic + i) * 9 + 9, wp.begin() + (o * icp + i) * 9);
+  if (has_bias) std::copy(c.in[2].constant->data<float>(), c.in[2].constant->data<float>() + oc, bp.begin());
+
+  const Layout sl = c.in[0].layout, dl = c.out[0].layout;
+  auto k = std::make_unique<DnnlKernel>();
+  KernelBuild kb;
+  ArgSource in = k->input(kb.use_input(0), make_md(dt, x, sl));
+  ArgSource src = in;
+  if (sl != Layout::kBlocked16 || ic != icp) {
+    src = k->scratch(src_p);
+    ArgSource padded_view = src;  // the same bytes as an ic-channel padded tensor
+    padded_view.md = make_md(dt, x, Layout::kBlocked16);
+    k->add_reorder(in, padded_view);
+  }
+  src.md = src_p;
+  const dnnl::memory::desc w_user({ocp, icp, 3, 3}, dnnl::memory::data_type::f32,
+                                  dnnl::memory::format_tag::oihw);
+  std::vector<std::pair<int, ArgSource>> args = {
+      {DNNL_ARG_SRC, src},
+      {DNNL_ARG_WEIGHTS, k->own(pd.query_md(dnnl::query::weights_md), w_user, wp.data())}};
+  if (has_bias) args.emplace_back(DNNL_ARG_BIAS, k->own(b_md, b_md, bp.data()));
+  const bool direct_out = dl == Layout::kBlocked16 && oc == ocp;
+  ArgSource dst = direct_out ? k->output(0, dst_p) : k->scratch(dst_p);
+  args.emplace_back(DNNL_ARG_DST, dst);
+  k->add(dnnl::primitive(pd), pd, std::move(args));
+  ArgSource dst_view = dst;  // the oc real channels, padded
+  dst_view.md = make_md(dt, y, Layout::kBlocked16);
+  append_post_op_calls(c, kb, *k, dst_view, y, Layout::kBlocked16);
+  if (!direct_out) k->add_reorder(dst_view, k->output(0, make_md(dt, y, dl)));
+  kb.set_dnnl(std::move(k));
+  kb.flops = 2.0 * static_cast<double>(num_elements(y)) * static_cast<double>(ic) * 9.0;
+  *out = std::move(kb);
+  return true;
+}
+
 }  // namespace
 
 KernelBuild build_conv(const OpContext& c) {
   require_f32(c);
   const ConvParams p = conv_params(c);
   if (deconv_as_conv1x1(c, p)) return build_deconv_as_conv1x1(c, p);
+  if (KernelBuild padded; build_padded_winograd(c, p, &padded)) return padded;
   const Dims& x = c.in[0].dims;
   const Dims& y = c.out[0].dims;
   const DType dt = c.precision;
