@@ -542,6 +542,15 @@ std::vector<OpCase> conv_cases() {
                  },
                  3e-8, true, true, -1, -1, true});
   }
+  v.push_back({"Conv_large_bias_convtranspose_k2s2",
+               [](Builder& b) {
+                 ValueId x = b.bread(b.input({1, 5, 20, 20}), 64);
+                 b.output(b.op("ConvTranspose",
+                               {x, b.constant({64, 64, 2, 2}, -0.2f, 0.2f), b.constant({64}, -30.f, 30.f)},
+                               {{"kernel_shape", Attribute::make_ints({2, 2})},
+                                {"strides", Attribute::make_ints({2, 2})}}));
+               },
+               3e-8, true, true, -1, -1, true, "jit_1x1"});
   // ConvTranspose (yolov8-seg's proto upsampler k2 s2; padded with output_padding; groups).
   v.push_back({"ConvTranspose_k2s2_blocked", [](Builder& b) {
                  ValueId x = b.bread(b.input({1, 8, 10, 10}), 32);

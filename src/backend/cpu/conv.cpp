@@ -162,22 +162,26 @@ bool find_winograd(const dnnl::convolution_forward::desc& d, const dnnl::primiti
 // True when some output channel's bias is at least twice the L2 norm of its weights: with inputs of
 // order 1 (the activations between layers) the bias then outweighs the products it is summed with.
 // Folded BatchNorm gives such biases (yolox_nano: up to 7x, its stem 430x on 0..255 pixels);
-// convs with small biases keep the faster form. Deconvolution never takes the post-op: with a
-// binary post-op oneDNN runs it 8x slower (yolov8n-seg's proto upsampler).
+// convs with small biases keep the faster form. oneDNN's deconvolution never takes the post-op:
+// with a binary post-op it runs 8x slower (yolov8n-seg's proto upsampler); the 1x1-conv form of a
+// kernel = stride ConvTranspose does.
+// `w`: `oc` rows of `per` weights each, `b`: `oc` biases.
+bool bias_dominates(const float* w, const float* b, int64_t oc, int64_t per) {
+  for (int64_t o = 0; o < oc; ++o) {
+    double l2 = 0;
+    for (int64_t i = 0; i < per; ++i) l2 += static_cast<double>(w[o * per + i]) * w[o * per + i];
+    if (std::fabs(static_cast<double>(b[o])) >= 2.0 * std::sqrt(l2)) return true;
+  }
+  return false;
+}
+
 bool bias_dominates(const OpContext& c) {
   const Tensor& w = *c.in[1].constant;
   const Tensor& b = *c.in[2].constant;
   const int64_t oc = b.numel();
   if (oc <= 0 || w.numel() % oc != 0) return false;
-  const int64_t per = w.numel() / oc;  // ONNX Conv weights: [oc, ic / group, k...]
-  const float* wp = w.data<float>();
-  const float* bp = b.data<float>();
-  for (int64_t o = 0; o < oc; ++o) {
-    double l2 = 0;
-    for (int64_t i = 0; i < per; ++i) l2 += static_cast<double>(wp[o * per + i]) * wp[o * per + i];
-    if (std::fabs(static_cast<double>(bp[o])) >= 2.0 * std::sqrt(l2)) return true;
-  }
-  return false;
+  // ONNX Conv weights: [oc, ic / group, k...]
+  return bias_dominates(w.data<float>(), b.data<float>(), oc, w.numel() / oc);
 }
 
 }  // namespace
@@ -244,7 +248,7 @@ bool deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   const Dims& x = c.in[0].dims;
   const Dims& y = c.out[0].dims;
   if (!p.transpose || p.group != 1 || x.size() != 4 || y[1] % 16 != 0) return false;
-  if (c.in[0].layout != Layout::kBlocked16 || c.out[0].layout != Layout::kBlocked16) return false;
+  if (c.in[0].layout != Layout::kBlocked16) return false;
   for (size_t i = 0; i < 2; ++i) {
     if (p.geo.kernel[i] != p.geo.stride[i] || p.geo.dilation[i] != 1 || p.pad_l[i] != 0 ||
         p.pad_r[i] != 0 || y[i + 2] != x[i + 2] * p.geo.stride[i]) {
@@ -283,12 +287,17 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
                             dnnl::memory::format_tag::oihw);
   dnnl::memory::desc w_any({taps * oc, ic, 1, 1}, dnnl_dtype(dt), dnnl::memory::format_tag::any);
   dnnl::memory::desc b_md = make_md(DType::kF32, {taps * oc}, Layout::kPlain);
-  PostOpChain chain = make_post_ops(c, td, Layout::kBlocked16);
+  // A dominant bias is added after the products, as for Conv (see bias_dominates).
+  const bool bias_last = has_bias && bias_dominates(w1.data(), b1.data(), taps * oc, ic);
+  const dnnl::memory::desc b_bcast = make_md(DType::kF32, {1, taps * oc, 1, 1}, Layout::kPlain);
+  PostOpChain first;
+  if (bias_last) first.ops.append_binary(dnnl::algorithm::binary_add, b_bcast);
+  PostOpChain chain = make_post_ops(c, td, Layout::kBlocked16, std::move(first));
   dnnl::primitive_attr attr = user_scratchpad_attr();
   attr.set_post_ops(chain.ops);
   const dnnl::memory::dims one = {1, 1}, zero = {0, 0};
   dnnl::convolution_forward::desc d =
-      has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+      has_bias && !bias_last ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
                                                  dnnl::algorithm::convolution_direct, src_md, w_any,
                                                  b_md, t_md, one, zero, zero, zero)
                : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
@@ -301,18 +310,27 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   std::vector<std::pair<int, ArgSource>> args = {
       {DNNL_ARG_SRC, k->input(kb.use_input(0), src_md)},
       {DNNL_ARG_WEIGHTS, k->own(pd.query_md(dnnl::query::weights_md), w_user, w1.data())}};
-  if (has_bias) args.emplace_back(DNNL_ARG_BIAS, k->own(b_md, b_md, b1.data()));
+  if (bias_last) {
+    args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                      k->own(b_bcast, b_bcast, b1.data()));
+  } else if (has_bias) {
+    args.emplace_back(DNNL_ARG_BIAS, k->own(b_md, b_md, b1.data()));
+  }
   ArgSource t = k->scratch(t_md);
   args.emplace_back(DNNL_ARG_DST, t);
   add_post_op_args(chain, c, kb, *k, args);
   k->add(dnnl::primitive(pd), pd, std::move(args));
-  // The move as one reorder between two strided views [n, ky, kx, oc/16, y, x, 16].
+  // The move as one reorder between two strided views [n, ky, kx, oc/16, y, x, 16] (the output
+  // blocked or plain).
   const int64_t ob = oc / 16;
   const dnnl::memory::dims dims = {n, kh, kw, ob, h, w, 16};
   const dnnl::memory::dims t_strides = {taps * oc * h * w, kw * oc * h * w, oc * h * w,
                                         h * w * 16,       w * 16,          16, 1};
-  const dnnl::memory::dims y_strides = {oc * h * kh * w * kw, w * kw * 16, 16,
-                                        h * kh * w * kw * 16, kh * w * kw * 16, kw * 16, 1};
+  const int64_t plane = h * kh * w * kw;  // one output channel's pixels
+  const dnnl::memory::dims y_strides =
+      c.out[0].layout == Layout::kBlocked16
+          ? dnnl::memory::dims{oc * plane, w * kw * 16, 16, plane * 16, kh * w * kw * 16, kw * 16, 1}
+          : dnnl::memory::dims{oc * plane, w * kw, 1, plane * 16, kh * w * kw, kw, plane};
   ArgSource t_view = t;
   t_view.md = dnnl::memory::desc(dims, dnnl_dtype(dt), t_strides);
   ArgSource y_view = k->output(0, dnnl::memory::desc(dims, dnnl_dtype(dt), y_strides));
