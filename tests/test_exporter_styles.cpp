@@ -209,10 +209,9 @@ std::string shufflenet_fpn() {
   std::string p3 = b.op("Add", {c3, u4});
   auto head = [&](const std::string& p, const std::string& out) {
     std::string h = b.op("Clip", {b.conv(p, 48, 32, 3), b.floats("lo", {}, {0.f}), b.floats("hi", {}, {6.f})});
-    std::string y = b.op("Sigmoid", {b.conv(h, 32, 8, 1)}, &n);
+    b.op("Sigmoid", {b.conv(h, 32, 8, 1)}, &n);
     n->set_output(0, out);
     t.output(out);
-    (void)y;
   };
   head(p3, "p3_scores");
   head(p4, "p4_scores");

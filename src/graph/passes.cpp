@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "graph/shape_op_params.h"
 
 namespace shoal {
 namespace {
@@ -182,60 +183,58 @@ int fold_batch_norm(Graph& g) {
 
 namespace {
 
-// A constant int64 vector input of `n` (slot `i`), or false.
-bool const_ints(const Graph& g, const Node& n, int i, std::vector<int64_t>* out) {
-  ValueId id = n.input(i);
-  if (id == kNoValue) return false;
-  const Value& v = g.value(id);
-  if (!v.is_constant() || v.constant.dims().size() > 1) return false;
-  out->clear();
-  if (v.dtype != DType::kI64 && v.dtype != DType::kI32) return false;
-  for (int64_t k = 0; k < v.constant.numel(); ++k) out->push_back(v.constant.get_i64(k));
+// Slice node `s` resolved (per input dim: start, step, output length), when its parameters are
+// constants.
+bool constant_slice(const Graph& g, const Node& s, SliceParams* out) {
+  const Value& in = g.value(s.inputs[0]);
+  if (!in.has_shape) return false;
+  std::vector<int64_t> params[4];  // starts, ends, axes, steps
+  if (g.opset < 10) {
+    params[0] = s.attr_ints("starts");
+    params[1] = s.attr_ints("ends");
+    params[2] = s.attr_ints("axes");
+  } else {
+    for (int i = 1; i <= 4; ++i) {
+      const ValueId id = s.input(i);
+      if (id == kNoValue) continue;
+      if (!g.value(id).is_constant()) return false;
+      params[i - 1] = g.value(id).constant.to_i64_vector();
+    }
+  }
+  *out = slice_params(in.dims, params[0], params[1], params[2], params[3], s.name);
   return true;
 }
 
 // One input of a space-to-depth ("Focus") Concat: x[:, :, dh::2, dw::2] written as one Slice
-// over both spatial axes or a chain of two one-axis Slices (opset >= 10 Slice inputs).
+// over both spatial axes or a chain of two one-axis Slices.
 struct FocusPart {
   ValueId source = kNoValue;
   int64_t offset[2] = {-1, -1};  // start on H and W (0 or 1)
 };
 
 bool focus_part(const Graph& g, ValueId v, FocusPart* part) {
-  for (int depth = 0; depth < 2; ++depth) {
-    NodeId pid = g.value(v).producer;
-    if (pid < 0) break;
+  for (int depth = 0; depth < 2 && (part->offset[0] < 0 || part->offset[1] < 0); ++depth) {
+    const NodeId pid = g.value(v).producer;
+    if (pid < 0) return false;
     const Node& s = g.nodes[static_cast<size_t>(pid)];
-    if (s.dead || s.op_type != "Slice" || g.opset < 10) break;
-    const Value& in = g.value(s.inputs[0]);
-    if (!in.has_shape || in.dims.size() != 4) return false;
-    std::vector<int64_t> starts, ends, axes, steps;
-    if (!const_ints(g, s, 1, &starts) || !const_ints(g, s, 2, &ends)) return false;
-    if (!const_ints(g, s, 3, &axes)) {
-      axes.clear();
-      for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
-    }
-    if (!const_ints(g, s, 4, &steps)) steps.assign(starts.size(), 1);
-    if (starts.size() != axes.size() || ends.size() != axes.size() || steps.size() != axes.size()) {
-      return false;
-    }
-    for (size_t k = 0; k < axes.size(); ++k) {
-      int64_t a = axes[k] < 0 ? axes[k] + 4 : axes[k];
-      const int64_t dim = in.dims[static_cast<size_t>(a)];
-      if (steps[k] == 1 && starts[k] == 0 && ends[k] >= dim) continue;  // a no-op axis
-      if (a < 2 || a > 3 || steps[k] != 2 || starts[k] < 0 || starts[k] > 1 || ends[k] < dim) {
+    SliceParams sp;
+    if (s.dead || s.op_type != "Slice" || !constant_slice(g, s, &sp)) return false;
+    const Dims& in = g.value(s.inputs[0]).dims;
+    if (in.size() != 4) return false;
+    for (size_t a = 0; a < 4; ++a) {
+      if (sp.steps[a] == 1 && sp.starts[a] == 0 && sp.out_dims[a] == in[a]) continue;  // whole
+      // Every second row (column) from 0 or 1, to the end of an even-sized dim.
+      if (a < 2 || sp.steps[a] != 2 || sp.starts[a] > 1 || in[a] % 2 != 0 ||
+          sp.out_dims[a] != in[a] / 2 || part->offset[a - 2] >= 0) {
         return false;
       }
-      if (part->offset[a - 2] >= 0) return false;  // sliced twice
-      part->offset[a - 2] = starts[k];
+      part->offset[a - 2] = sp.starts[a];
     }
     v = s.inputs[0];
-    if (part->offset[0] >= 0 && part->offset[1] >= 0) {
-      part->source = v;
-      return true;
-    }
   }
-  return false;
+  if (part->offset[0] < 0 || part->offset[1] < 0) return false;
+  part->source = v;
+  return true;
 }
 
 }  // namespace

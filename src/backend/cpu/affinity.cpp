@@ -56,26 +56,32 @@ void pin_self(int cpu) {
   sched_setaffinity(0, sizeof(one), &one);  // best effort: a refusal leaves the thread unpinned
 }
 
+// Whether Shoal pins a team of `threads`: placement is not the user's, and there is one thread
+// per CPU the process may use.
+bool shoal_pins(int threads) {
+  return placement_owner().empty() && threads >= 2 &&
+         static_cast<size_t>(threads) == process_cpus().size();
+}
+
 }  // namespace
 
 std::string compute_affinity_mode() {
   if (!placement_owner().empty()) return placement_owner();
   const int threads = compute_threads();
-  const size_t cpus = process_cpus().size();
-  if (threads < 2 || static_cast<size_t>(threads) != cpus) {
-    return "unpinned (" + std::to_string(threads) + " threads, " + std::to_string(cpus) +
-           " CPUs: pinned only when they are equal)";
+  if (!shoal_pins(threads)) {
+    return "unpinned (" + std::to_string(threads) + " threads, " +
+           std::to_string(process_cpus().size()) + " CPUs: pinned only when they are equal)";
   }
   return "one thread per CPU";
 }
 
 void place_compute_threads() {
-  thread_local int placed_team = 0;  // team size this thread's workers are pinned for
+  thread_local int placed_team = 0;  // team size this thread was last placed for
   const int threads = compute_threads();
   if (placed_team == threads) return;
-  if (!placement_owner().empty()) return;
+  placed_team = threads;
+  if (!shoal_pins(threads)) return;
   const std::vector<int>& cpus = process_cpus();
-  if (threads < 2 || static_cast<size_t>(threads) != cpus.size()) return;
   // Calling threads take turns for the first CPU, so several threads running models do not all
   // do their own (non-OpenMP) work on one CPU. libgomp keeps a team per calling thread and hands
   // its threads out in order, so worker t of this region is worker t of the model's regions.
@@ -87,7 +93,6 @@ void place_compute_threads() {
     if (t > 0) pin_self(cpus[(first + t) % cpus.size()]);
   }
   pin_self(cpus[first]);
-  placed_team = threads;
 }
 
 }  // namespace shoal

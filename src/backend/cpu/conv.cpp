@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 
 #include "backend/cpu/cpu_ops.h"
 #include "core/error.h"
@@ -184,6 +185,37 @@ bool bias_dominates(const OpContext& c) {
   return bias_dominates(w.data<float>(), b.data<float>(), oc, w.numel() / oc);
 }
 
+// A forward-inference convolution; `bias` empty (zero) for none.
+dnnl::convolution_forward::desc conv_fwd_desc(dnnl::algorithm a, const dnnl::memory::desc& src,
+                                              const dnnl::memory::desc& weights,
+                                              const dnnl::memory::desc& bias,
+                                              const dnnl::memory::desc& dst,
+                                              const dnnl::memory::dims& strides,
+                                              const dnnl::memory::dims& dilates,
+                                              const dnnl::memory::dims& pad_l,
+                                              const dnnl::memory::dims& pad_r) {
+  using d = dnnl::convolution_forward::desc;
+  const auto inference = dnnl::prop_kind::forward_inference;
+  return bias.is_zero() ? d(inference, a, src, weights, dst, strides, dilates, pad_l, pad_r)
+                        : d(inference, a, src, weights, bias, dst, strides, dilates, pad_l, pad_r);
+}
+
+// True when the node has fused Add/Mul post-ops (operands of their own layout and dims).
+bool has_binary_post_ops(const Node& n) {
+  return std::any_of(n.post_ops.begin(), n.post_ops.end(), [](const PostOp& po) {
+    return po.kind == PostOp::Kind::kAdd || po.kind == PostOp::Kind::kMul;
+  });
+}
+
+// 2 * (output elements, or input elements for ConvTranspose) * channels per group * kernel size.
+double conv_flops(const ConvParams& p, const Dims& x, const Dims& y) {
+  double ksize = 1;
+  for (int64_t kdim : p.geo.kernel) ksize *= static_cast<double>(kdim);
+  const Dims& counted = p.transpose ? x : y;
+  const int64_t channels = p.transpose ? y[1] / p.group : x[1] / p.group;
+  return 2.0 * static_cast<double>(num_elements(counted)) * static_cast<double>(channels) * ksize;
+}
+
 }  // namespace
 
 bool conv_supported(const OpContext& c, std::string* why) {
@@ -255,10 +287,7 @@ bool deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
       return false;
     }
   }
-  for (const PostOp& po : c.node.post_ops) {
-    if (po.kind == PostOp::Kind::kAdd || po.kind == PostOp::Kind::kMul) return false;
-  }
-  return true;
+  return !has_binary_post_ops(c.node);
 }
 
 KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
@@ -296,14 +325,11 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   dnnl::primitive_attr attr = user_scratchpad_attr();
   attr.set_post_ops(chain.ops);
   const dnnl::memory::dims one = {1, 1}, zero = {0, 0};
-  dnnl::convolution_forward::desc d =
-      has_bias && !bias_last ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                 dnnl::algorithm::convolution_direct, src_md, w_any,
-                                                 b_md, t_md, one, zero, zero, zero)
-               : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                 dnnl::algorithm::convolution_direct, src_md, w_any,
-                                                 t_md, one, zero, zero, zero);
-  dnnl::convolution_forward::primitive_desc pd(d, attr, dnnl_engine());
+  dnnl::convolution_forward::primitive_desc pd(
+      conv_fwd_desc(dnnl::algorithm::convolution_direct, src_md, w_any,
+                    has_bias && !bias_last ? b_md : dnnl::memory::desc(), t_md, one, zero, zero,
+                    zero),
+      attr, dnnl_engine());
 
   auto k = std::make_unique<DnnlKernel>();
   KernelBuild kb;
@@ -336,8 +362,7 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   ArgSource y_view = k->output(0, dnnl::memory::desc(dims, dnnl_dtype(dt), y_strides));
   k->add_reorder(t_view, y_view);
   kb.set_dnnl(std::move(k));
-  kb.flops = 2.0 * static_cast<double>(num_elements(x)) * static_cast<double>(oc) *
-             static_cast<double>(taps);
+  kb.flops = conv_flops(p, x, y);
   return kb;
 }
 
@@ -355,10 +380,7 @@ bool build_padded_winograd(const OpContext& c, const ConvParams& p, KernelBuild*
   for (size_t i = 0; i < 2; ++i) {
     if (p.geo.kernel[i] != 3 || p.geo.stride[i] != 1 || p.geo.dilation[i] != 1) return false;
   }
-  if (y[2] * y[3] < winograd_min_pixels()) return false;
-  for (const PostOp& po : c.node.post_ops) {
-    if (po.kind == PostOp::Kind::kAdd || po.kind == PostOp::Kind::kMul) return false;
-  }
+  if (y[2] * y[3] < winograd_min_pixels() || has_binary_post_ops(c.node)) return false;
   const DType dt = c.precision;
   const int64_t ic = x[1], oc = y[1], icp = (ic + 15) / 16 * 16, ocp = (oc + 15) / 16 * 16;
   // Winograd saves 2.25x the multiplies; the padding channels, the reorders and the separate
@@ -374,14 +396,9 @@ bool build_padded_winograd(const OpContext& c, const ConvParams& p, KernelBuild*
   const dnnl::memory::desc w_any({ocp, icp, 3, 3}, dnnl_dtype(dt), dnnl::memory::format_tag::any);
   const dnnl::memory::desc b_md = make_md(DType::kF32, {ocp}, Layout::kPlain);
   dnnl::primitive_desc pd;
-  if (!find_winograd(has_bias ? dnnl::convolution_forward::desc(
-                                    dnnl::prop_kind::forward_inference,
-                                    dnnl::algorithm::convolution_winograd, src_p, w_any, b_md,
-                                    dst_p, p.strides, p.dilates, p.pad_l, p.pad_r)
-                              : dnnl::convolution_forward::desc(
-                                    dnnl::prop_kind::forward_inference,
-                                    dnnl::algorithm::convolution_winograd, src_p, w_any, dst_p,
-                                    p.strides, p.dilates, p.pad_l, p.pad_r),
+  if (!find_winograd(conv_fwd_desc(dnnl::algorithm::convolution_winograd, src_p, w_any,
+                                   has_bias ? b_md : dnnl::memory::desc(), dst_p, p.strides,
+                                   p.dilates, p.pad_l, p.pad_r),
                      user_scratchpad_attr(), &pd)) {
     return false;
   }
@@ -420,7 +437,7 @@ bool build_padded_winograd(const OpContext& c, const ConvParams& p, KernelBuild*
   append_post_op_calls(c, kb, *k, dst_view, y, Layout::kBlocked16);
   if (!direct_out) k->add_reorder(dst_view, k->output(0, make_md(dt, y, dl)));
   kb.set_dnnl(std::move(k));
-  kb.flops = 2.0 * static_cast<double>(num_elements(y)) * static_cast<double>(ic) * 9.0;
+  kb.flops = conv_flops(p, x, y);
   *out = std::move(kb);
   return true;
 }
@@ -459,12 +476,8 @@ KernelBuild build_conv(const OpContext& c) {
   };
   auto conv_desc = [&](dnnl::algorithm a, const dnnl::memory::desc& src,
                        const dnnl::memory::desc& dst, bool with_bias) {
-    return with_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, a, src,
-                                                       any_md(wu), bias_md, dst, p.strides,
-                                                       p.dilates, p.pad_l, p.pad_r)
-                     : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, a, src,
-                                                       any_md(wu), dst, p.strides, p.dilates,
-                                                       p.pad_l, p.pad_r);
+    return conv_fwd_desc(a, src, any_md(wu), with_bias ? bias_md : dnnl::memory::desc(), dst,
+                         p.strides, p.dilates, p.pad_l, p.pad_r);
   };
 
   std::vector<Candidate> cands = {{sl, dl}, {sl, sl}, {dl, dl}};
@@ -564,14 +577,9 @@ KernelBuild build_conv(const OpContext& c) {
     wd[0] = n;
     yd[1] = n;
     dnnl::memory::desc w_any(dnnl_dims(wd), dnnl_dtype(dt), dnnl::memory::format_tag::any);
-    dnnl::memory::desc dst_md = make_md(dt, yd, dst_layout);
-    return has_bias ? dnnl::convolution_forward::desc(
-                          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
-                          src, w_any, make_md(DType::kF32, {n}, Layout::kPlain), dst_md, p.strides,
-                          p.dilates, p.pad_l, p.pad_r)
-                    : dnnl::convolution_forward::desc(
-                          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_winograd,
-                          src, w_any, dst_md, p.strides, p.dilates, p.pad_l, p.pad_r);
+    return conv_fwd_desc(dnnl::algorithm::convolution_winograd, src, w_any,
+                         has_bias ? make_md(DType::kF32, {n}, Layout::kPlain) : dnnl::memory::desc(),
+                         make_md(dt, yd, dst_layout), p.strides, p.dilates, p.pad_l, p.pad_r);
   };
   if (winograd_shape(p, x, y, chosen)) {
     dnnl::memory::desc src = make_md(dt, x, chosen.src);
@@ -606,15 +614,21 @@ KernelBuild build_conv(const OpContext& c) {
     // 16-channel blocks of nChw16c is contiguous). 128->80 at 40x40: 0.44 ms against 0.67 direct.
     if (!done && x[0] == 1) {
       for (int64_t parts = 2; parts <= y[1] / 16 && split_pds.empty(); ++parts) {
+        // At most two slice sizes (the chunk and the remainder): one primitive desc each.
         const int64_t chunk = (y[1] / 16 + parts - 1) / parts * 16;
+        std::map<int64_t, dnnl::primitive_desc> by_size;
         for (int64_t o = 0; o < y[1]; o += chunk) {
-          dnnl::primitive_desc part;
-          if (!find_winograd(slice_desc(src, std::min(chunk, y[1] - o), chosen.dst),
-                             user_scratchpad_attr(), &part)) {
-            split_pds.clear();
-            break;
+          const int64_t n = std::min(chunk, y[1] - o);
+          auto it = by_size.find(n);
+          if (it == by_size.end()) {
+            dnnl::primitive_desc part;
+            if (!find_winograd(slice_desc(src, n, chosen.dst), user_scratchpad_attr(), &part)) {
+              split_pds.clear();
+              break;
+            }
+            it = by_size.emplace(n, std::move(part)).first;
           }
-          split_pds.emplace_back(o, std::move(part));
+          split_pds.emplace_back(o, it->second);
         }
       }
       if (!split_pds.empty()) {
@@ -664,37 +678,24 @@ KernelBuild build_conv(const OpContext& c) {
       pargs.emplace_back(DNNL_ARG_DST, slice);
       k->add(dnnl::primitive(spd), spd, std::move(pargs));
     }
-    if (separate_post_ops) append_post_op_calls(c, kb, *k, dst_int, y, chosen.dst);
-    if (chosen.dst != dl) k->add_reorder(dst_int, dst);
-    kb.set_dnnl(std::move(k));
-    kb.flops = 2.0 * static_cast<double>(num_elements(y)) * static_cast<double>(x[1]) * 9.0;
-    return kb;
+  } else {
+    ArgSource weights = k->own(pd.query_md(dnnl::query::weights_md), wu, c.in[1].constant->raw());
+    std::vector<std::pair<int, ArgSource>> args = {{DNNL_ARG_SRC, src},
+                                                   {DNNL_ARG_WEIGHTS, weights}};
+    if (bias_post_op) {
+      args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
+                        k->own(bias_bcast_md, bias_bcast_md, c.in[2].constant->raw()));
+    } else if (has_bias) {
+      args.emplace_back(DNNL_ARG_BIAS, k->own(bias_md, bias_md, c.in[2].constant->raw()));
+    }
+    args.emplace_back(DNNL_ARG_DST, dst_int);
+    add_post_op_args(chain, c, kb, *k, args);
+    k->add(dnnl::primitive(pd), pd, std::move(args));
   }
-  ArgSource weights = k->own(pd.query_md(dnnl::query::weights_md), wu, c.in[1].constant->raw());
-  std::vector<std::pair<int, ArgSource>> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}};
-  if (bias_post_op) {
-    args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
-                      k->own(bias_bcast_md, bias_bcast_md, c.in[2].constant->raw()));
-  } else if (has_bias) {
-    args.emplace_back(DNNL_ARG_BIAS, k->own(bias_md, bias_md, c.in[2].constant->raw()));
-  }
-  args.emplace_back(DNNL_ARG_DST, dst_int);
-  add_post_op_args(chain, c, kb, *k, args);
-  k->add(dnnl::primitive(pd), pd, std::move(args));
   if (separate_post_ops) append_post_op_calls(c, kb, *k, dst_int, y, chosen.dst);
   if (chosen.dst != dl) k->add_reorder(dst_int, dst);
   kb.set_dnnl(std::move(k));
-
-  // flops: 2 * (output or input elements) * (channels per group) * kernel size.
-  double ksize = 1;
-  for (int64_t kdim : p.geo.kernel) ksize *= static_cast<double>(kdim);
-  if (p.transpose) {
-    kb.flops =
-        2.0 * static_cast<double>(num_elements(x)) * static_cast<double>(y[1] / p.group) * ksize;
-  } else {
-    kb.flops =
-        2.0 * static_cast<double>(num_elements(y)) * static_cast<double>(x[1] / p.group) * ksize;
-  }
+  kb.flops = conv_flops(p, x, y);
   return kb;
 }
 
