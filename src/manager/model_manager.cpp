@@ -756,6 +756,7 @@ void ModelManager::housekeeping() {
   for (auto& e : entries_) {
     std::shared_ptr<Instance> victim;
     bool changed = false;
+    FileStamp seen;  // the file as this pass saw it
     {
       std::lock_guard<std::mutex> lk(e->mu);
       if (!e->current || e->reloading) continue;
@@ -765,8 +766,8 @@ void ModelManager::housekeeping() {
         victim = std::move(e->current);
         e->state = ModelState::kRegistered;
       } else if (options_.watch_files) {
-        FileStamp s = stamp_of(e->cfg.path);
-        changed = s.size != 0 && !(s == e->current->stamp);
+        seen = stamp_of(e->cfg.path);
+        changed = seen.size != 0 && !(seen == e->current->stamp);
       }
     }
     if (victim) {
@@ -777,8 +778,11 @@ void ModelManager::housekeeping() {
       try {
         reload(e->cfg.name);
       } catch (const std::exception&) {  // kept in status().reason; the old version serves on
+        // Not retried every pass, but again as soon as the file changes from what this pass saw:
+        // a file caught half-written fails, and its last write must still be loaded (re-reading
+        // the stamp here could record that last write without having loaded it).
         std::lock_guard<std::mutex> lk(e->mu);
-        if (e->current) e->current->stamp = stamp_of(e->cfg.path);  // do not retry every pass
+        if (e->current) e->current->stamp = seen;
       }
     }
   }
