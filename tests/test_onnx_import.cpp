@@ -11,6 +11,7 @@
 
 #include "backend/reference/reference.h"
 #include "core/error.h"
+#include "graph/ops.h"
 #include "graph/shape_inference.h"
 #include "onnx/builder.h"
 #include "onnx/import.h"
@@ -521,6 +522,42 @@ TEST(OnnxImport, InconsistentGraphs) {
     t.node("Relu", "r", {"X"}, {"Y"});
     t.output("Y");
     expect_error([&] { t.import(); }, ErrorCode::kInvalidModel, {"Unsqueeze 'u'", "no outputs"});
+  }
+}
+
+// Every op with too few or too many inputs or outputs, or a required input left empty, is refused
+// with the node named, before any shape function or kernel reads past what the node has (the
+// fuzzer found Size without inputs folded out of bounds).
+TEST(OnnxImport, InputAndOutputCountsAreCheckedForEveryOp) {
+  auto check = [](const OpInfo& op, std::vector<std::string> in, std::vector<std::string> out,
+                  const std::string& what) {
+    SCOPED_TRACE(std::string(op.op_type) + ": " + what);
+    TestModel t;
+    t.input("X", onnx::TensorProto::FLOAT, {1, 2, 4, 4});
+    t.node(op.op_type, "n", std::move(in), out);
+    t.output(out.back());
+    expect_error([&] { t.import(); }, ErrorCode::kInvalidModel,
+                 {std::string(op.op_type) + " 'n'", what});
+  };
+  for (const OpInfo& op : supported_ops()) {
+    if (op.min_inputs > 0) {
+      check(op, {}, {"Y"}, "takes");
+      std::vector<std::string> in(static_cast<size_t>(op.min_inputs), "X");
+      in.front() = "";
+      check(op, in, {"Y"}, "required");
+    }
+    if (op.max_inputs != kAny) {
+      check(op, std::vector<std::string>(static_cast<size_t>(op.max_inputs) + 1, "X"), {"Y"},
+            "takes");
+    }
+    std::vector<std::string> in(static_cast<size_t>(std::max(op.min_inputs, 1)), "X");
+    if (op.min_inputs == 0) in.clear();
+    if (op.max_outputs != kAny) {
+      std::vector<std::string> out;
+      for (int i = 0; i <= op.max_outputs; ++i) out.push_back("Y" + std::to_string(i));
+      check(op, in, out, "gives");
+    }
+    if (op.max_outputs > 1) check(op, in, {"", "Y1"}, "output 0");
   }
 }
 

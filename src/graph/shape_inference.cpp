@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "graph/ops.h"
 
 namespace shoal {
 
@@ -14,7 +15,7 @@ using InferFn = void (*)(InferContext&);
 
 const std::unordered_map<std::string_view, InferFn>& infer_table() {
   static const std::unordered_map<std::string_view, InferFn> table = {
-#define SHOAL_OP(name, since) {#name, &infer_##name},
+#define SHOAL_OP(name, ...) {#name, &infer_##name},
 #include "graph/ops.def"
 #undef SHOAL_OP
   };
@@ -110,6 +111,17 @@ void infer_node(Graph& g, NodeId n) {
   auto it = infer_table().find(node.op_type);
   if (it == infer_table().end()) {
     fail(ErrorCode::kUnsupported, "{}: operator '{}' is not supported", label, node.op_type);
+  }
+  if (const OpInfo* op = find_op(node.op_type)) {
+    // Inputs fused in for binary post-ops come after the op's own.
+    size_t own = node.inputs.size();
+    for (const PostOp& po : node.post_ops) {
+      if (po.input >= 0) own = std::min(own, static_cast<size_t>(po.input));
+    }
+    std::vector<bool> in(own), out(node.outputs.size());
+    for (size_t i = 0; i < own; ++i) in[i] = node.inputs[i] != kNoValue;
+    for (size_t i = 0; i < out.size(); ++i) out[i] = node.outputs[i] != kNoValue;
+    check_arity(*op, label, in, out);
   }
   for (ValueId v : node.inputs) {
     if (v == kNoValue) continue;

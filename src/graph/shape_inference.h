@@ -52,7 +52,7 @@ inline constexpr int64_t kMaxFoldBytes = int64_t{64} << 20;
 void specialize_shapes(Graph& g, const NodeEvaluator& eval);
 
 // Per-op shape functions, one per ops.def entry.
-#define SHOAL_OP(name, since) void infer_##name(InferContext& c);
+#define SHOAL_OP(name, ...) void infer_##name(InferContext& c);
 #include "graph/ops.def"
 #undef SHOAL_OP
 

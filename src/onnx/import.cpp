@@ -619,10 +619,15 @@ class Importer {
 
   void add_node(const onnx::NodeProto& n, const std::string& name, std::vector<ValueId> outs) {
     std::string where = fmt::format("{} '{}'", n.op_type(), name);
-    if (n.op_type() == "Constant") {
-      if (outs.size() != 1 || outs[0] == kNoValue) {
-        fail(ErrorCode::kInvalidModel, "{}: a Constant must have exactly one output", where);
+    if (is_default_domain(n.domain())) {
+      if (const OpInfo* op = find_op(n.op_type())) {
+        std::vector<bool> in, out;
+        for (const std::string& s : n.input()) in.push_back(!s.empty());
+        for (ValueId o : outs) out.push_back(o != kNoValue);
+        check_arity(*op, where, in, out);
       }
+    }
+    if (n.op_type() == "Constant") {
       Value& v = g_.value(outs[0]);
       v.constant = constant_node_value(n, src_, where);
       v.dtype = v.constant.dtype();

@@ -14,7 +14,7 @@ using RefFn = void (*)(RefArgs&);
 
 const std::unordered_map<std::string_view, RefFn>& ref_table() {
   static const std::unordered_map<std::string_view, RefFn> table = {
-#define SHOAL_OP(name, since) {#name, &ref_##name},
+#define SHOAL_OP(name, ...) {#name, &ref_##name},
 #include "graph/ops.def"
 #undef SHOAL_OP
   };

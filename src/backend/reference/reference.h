@@ -23,7 +23,7 @@ struct RefArgs {
   const std::vector<Tensor>& in;
   std::vector<Tensor>& out;
 };
-#define SHOAL_OP(name, since) void ref_##name(RefArgs& a);
+#define SHOAL_OP(name, ...) void ref_##name(RefArgs& a);
 #include "graph/ops.def"
 #undef SHOAL_OP
 
