@@ -29,7 +29,6 @@ const OpInfo* find_op(std::string_view op_type);
 // and present_outputs[i]: whether the node gives input / output i (ONNX marks absent optional
 // ones with an empty name).
 void check_arity(const OpInfo& op, const std::string& label,
-                 const std::vector<bool>& present_inputs,
-                 const std::vector<bool>& present_outputs);
+                 const std::vector<bool>& present_inputs, const std::vector<bool>& present_outputs);
 
 }  // namespace shoal
