@@ -474,6 +474,31 @@ TEST(ShapeOps, SpecializeFoldsShapeChain) {
   EXPECT_EQ(values(out[0]), values(in));
 }
 
+// A contraction of constants too large to fold at load time (2.4 G multiply-adds here) stays in
+// the graph for run time instead of stalling the load; a small one is folded.
+TEST(ShapeOps, SpecializeLeavesLargeContractionsForRunTime) {
+  for (const int64_t channels : {int64_t{4}, int64_t{256}}) {
+    SCOPED_TRACE(channels);
+    Graph g;
+    g.opset = 17;
+    ValueId x = g.add_constant("x", iota({1, channels, 64, 64}));
+    ValueId w = g.add_constant("w", iota({channels, channels, 3, 3}));
+    Node n;
+    n.op_type = "Conv";
+    n.name = "conv";
+    n.inputs = {x, w};
+    n.attrs = {{"pads", Attribute::make_ints({1, 1, 1, 1})}};
+    n.outputs = {g.add_value("y")};
+    ValueId y = n.outputs[0];
+    g.add_node(std::move(n));
+    g.outputs = {y};
+    specialize_shapes(g, evaluator(17));
+    EXPECT_EQ(g.value(y).dims, (Dims{1, channels, 64, 64}));
+    EXPECT_EQ(g.nodes[0].dead, channels == 4);
+    EXPECT_EQ(g.value(y).is_constant(), channels == 4);
+  }
+}
+
 TEST(ShapeOps, ErrorsNameTheNode) {
   std::string msg = error_of(
       [&] {

@@ -57,6 +57,25 @@ bool is_view_op(const std::string& op) {
          op == "Unsqueeze";
 }
 
+// Multiply-adds of folding a node: only the contractions (Conv, ConvTranspose, MatMul, Gemm) can
+// cost far more than their output size, and a model could make loading hang on one.
+int64_t fold_macs(const Graph& g, const Node& node) {
+  const std::string& op = node.op_type;
+  if (op != "Conv" && op != "ConvTranspose" && op != "MatMul" && op != "Gemm") return 0;
+  if (node.inputs.size() < 2 || node.inputs[0] == kNoValue || node.inputs[1] == kNoValue) return 0;
+  const Dims& a = g.value(node.inputs[0]).dims;
+  const Dims& b = g.value(node.inputs[1]).dims;
+  const Dims& y = g.value(node.outputs[0]).dims;
+  if (a.empty() || b.empty()) return 0;
+  int64_t per = 1;  // multiply-adds per output (per input for ConvTranspose)
+  if (op == "Conv" || op == "ConvTranspose") {
+    per = b[0] > 0 ? num_elements(b) / b[0] : 0;
+    return checked_mul(num_elements(op == "Conv" ? y : a), per);
+  }
+  per = op == "MatMul" ? a.back() : std::max(a.front(), a.back());
+  return checked_mul(num_elements(y), per);
+}
+
 }  // namespace
 
 const Value& InferContext::input(int i) const {
@@ -173,7 +192,7 @@ void specialize_shapes(Graph& g, const NodeEvaluator& eval) {
         fits = false;
       }
     }
-    if (!fits) continue;
+    if (!fits || fold_macs(g, node) > kMaxFoldMacs) continue;
     const std::string label = g.node_label(n);
     if (is_view_op(node.op_type) && node.post_ops.empty()) {
       const Value& in = g.value(node.inputs[0]);
