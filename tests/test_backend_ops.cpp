@@ -713,7 +713,8 @@ std::vector<OpCase> pool_resize_cases() {
 
 std::vector<OpCase> eltwise_cases() {
   std::vector<OpCase> v;
-  for (const char* op : {"Relu", "Sigmoid", "HardSwish", "Tanh", "Abs", "Neg", "Exp"}) {
+  for (const char* op :
+       {"Relu", "Sigmoid", "HardSwish", "Tanh", "Abs", "Neg", "Exp", "Softplus", "Mish"}) {
     std::string o = op;
     add_unary_cases(
         v, o, [o](Builder& b, ValueId x) { return b.op(o, {x}); }, {2, 5, 7}, 32);
@@ -722,6 +723,18 @@ std::vector<OpCase> eltwise_cases() {
       v, "LeakyRelu",
       [](Builder& b, ValueId x) {
         return b.op("LeakyRelu", {x}, {{"alpha", Attribute::make_float(0.2f)}});
+      },
+      {2, 5, 7}, 32);
+  add_unary_cases(
+      v, "Elu",
+      [](Builder& b, ValueId x) {
+        return b.op("Elu", {x}, {{"alpha", Attribute::make_float(0.7f)}});
+      },
+      {2, 5, 7}, 32);
+  add_unary_cases(
+      v, "Selu",
+      [](Builder& b, ValueId x) {
+        return b.op("Selu", {x}, {{"alpha", Attribute::make_float(1.5f)}, {"gamma", Attribute::make_float(1.1f)}});
       },
       {2, 5, 7}, 32);
   add_unary_cases(

@@ -532,7 +532,7 @@ TEST(OnnxImport, InputAndOutputCountsAreCheckedForEveryOp) {
   auto check = [](const OpInfo& op, std::vector<std::string> in, std::vector<std::string> out,
                   const std::string& what) {
     SCOPED_TRACE(std::string(op.op_type) + ": " + what);
-    TestModel t;
+    TestModel t(std::max(17, op.first_opset));
     t.input("X", onnx::TensorProto::FLOAT, {1, 2, 4, 4});
     t.node(op.op_type, "n", std::move(in), out);
     t.output(out.back());

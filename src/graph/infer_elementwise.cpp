@@ -1,5 +1,5 @@
 // Shape functions of the element-wise ops: unary (same dims and dtype), binary and variadic
-// (NumPy broadcasting), comparisons (bool output) and Where.
+// (NumPy broadcasting), comparisons and logic (bool output), Mod, PRelu and Where.
 #include <string>
 
 #include "core/error.h"
@@ -105,6 +105,17 @@ void infer_Ceil(InferContext& c) { unary(c, Types::kFloat); }
 void infer_Round(InferContext& c) { unary(c, Types::kFloat); }
 void infer_Erf(InferContext& c) { unary(c, Types::kFloat); }
 void infer_Not(InferContext& c) { unary(c, Types::kBool); }
+void infer_Elu(InferContext& c) { unary(c, Types::kFloat); }
+void infer_Selu(InferContext& c) { unary(c, Types::kFloat); }
+void infer_Celu(InferContext& c) { unary(c, Types::kFloat); }
+void infer_Softplus(InferContext& c) { unary(c, Types::kFloat); }
+void infer_Softsign(InferContext& c) { unary(c, Types::kFloat); }
+void infer_Mish(InferContext& c) { unary(c, Types::kFloat); }
+void infer_ThresholdedRelu(InferContext& c) { unary(c, Types::kFloat); }
+void infer_Shrink(InferContext& c) { unary(c, Types::kNumeric); }
+void infer_Sign(InferContext& c) { unary(c, Types::kNumeric); }
+void infer_Sin(InferContext& c) { unary(c, Types::kFloat); }
+void infer_Cos(InferContext& c) { unary(c, Types::kFloat); }
 
 void infer_Clip(InferContext& c) {
   check_dtype(c, 0, Types::kNumeric);
@@ -140,6 +151,39 @@ void infer_Min(InferContext& c) { variadic(c); }
 void infer_Equal(InferContext& c) { compare(c, Types::kAny); }
 void infer_Less(InferContext& c) { compare(c, Types::kNumeric); }
 void infer_Greater(InferContext& c) { compare(c, Types::kNumeric); }
+
+void infer_GreaterOrEqual(InferContext& c) { compare(c, Types::kNumeric); }
+void infer_LessOrEqual(InferContext& c) { compare(c, Types::kNumeric); }
+void infer_And(InferContext& c) { compare(c, Types::kBool); }
+void infer_Or(InferContext& c) { compare(c, Types::kBool); }
+void infer_Xor(InferContext& c) { compare(c, Types::kBool); }
+void infer_Sum(InferContext& c) { variadic(c); }
+void infer_Mean(InferContext& c) {
+  check_dtype(c, 0, Types::kFloat);
+  variadic(c);
+}
+
+// Floats only with fmod=1 (C's fmod), as ONNX requires; integers either way.
+void infer_Mod(InferContext& c) {
+  binary_arith(c);
+  if (dtype_is_float(c.dtype(0)) && c.node().attr_int("fmod", 0) == 0) {
+    fail(ErrorCode::kInvalidModel, "{}: floating-point Mod needs fmod=1", c.label());
+  }
+}
+
+// The slope broadcasts to X (unidirectionally): the output has X's dims.
+void infer_PRelu(InferContext& c) {
+  check_dtype(c, 0, Types::kSigned);
+  if (c.dtype(1) != c.dtype(0)) {
+    fail(ErrorCode::kInvalidModel, "{}: slope dtype {} differs from input dtype {}", c.label(),
+         dtype_name(c.dtype(1)), dtype_name(c.dtype(0)));
+  }
+  if (broadcast_dims(c.dims(0), c.dims(1), c.label()) != c.dims(0)) {
+    fail(ErrorCode::kInvalidModel, "{}: slope {} does not broadcast to the input {}", c.label(),
+         dims_str(c.dims(1)), dims_str(c.dims(0)));
+  }
+  c.set_output(0, c.dtype(0), c.dims(0));
+}
 
 void infer_Where(InferContext& c) {
   if (c.num_inputs() != 3) fail(ErrorCode::kInvalidModel, "{}: expected 3 inputs", c.label());

@@ -223,6 +223,22 @@ void infer_BatchNormalization(InferContext& c) {
   }
 }
 
+void infer_InstanceNormalization(InferContext& c) {
+  require_rank(c, 0, 3, "input");
+  require_float(c, 0, "input");
+  const Dims& x = c.dims(0);
+  static const char* kRoles[] = {"input", "scale", "bias"};
+  for (int i = 1; i < 3; ++i) {
+    const Dims& d = c.dims(i);
+    if (d.size() != 1 || d[0] != x[1]) {
+      fail(ErrorCode::kInvalidModel, "{}: {} {} does not match {} channels of input {}", c.label(),
+           kRoles[i], dims_str(d), x[1], dims_str(x));
+    }
+    require_float(c, i, kRoles[i]);
+  }
+  c.set_output(0, c.dtype(0), x);
+}
+
 void infer_MaxPool(InferContext& c) { infer_pool(c, true); }
 void infer_AveragePool(InferContext& c) { infer_pool(c, false); }
 void infer_GlobalAveragePool(InferContext& c) { infer_global_pool(c); }

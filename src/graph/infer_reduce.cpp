@@ -1,4 +1,4 @@
-// Shape functions of the reductions (ReduceMean/Max/Sum) and ArgMax.
+// Shape functions of the reductions (ReduceMean ... ReduceLogSumExp) and ArgMax/ArgMin.
 #include <vector>
 
 #include "core/error.h"
@@ -37,21 +37,15 @@ void infer_reduce(InferContext& c) {
   c.set_output(0, c.dtype(0), out);
 }
 
-}  // namespace
-
-void infer_ReduceMean(InferContext& c) { infer_reduce(c); }
-void infer_ReduceMax(InferContext& c) { infer_reduce(c); }
-void infer_ReduceSum(InferContext& c) { infer_reduce(c); }
-
-void infer_ArgMax(InferContext& c) {
+void infer_arg(InferContext& c) {
   check_numeric(c);
   const Dims& x = c.dims(0);
   int64_t rank = static_cast<int64_t>(x.size());
   if (rank == 0) fail(ErrorCode::kInvalidModel, "{}: input must have rank >= 1", c.label());
   int64_t axis = normalize_axis(c.node().attr_int("axis", 0), rank, c.label());
   if (x[static_cast<size_t>(axis)] == 0) {
-    fail(ErrorCode::kInvalidModel, "{}: cannot take ArgMax over the empty axis {} of {}", c.label(),
-         axis, dims_str(x));
+    fail(ErrorCode::kInvalidModel, "{}: cannot take {} over the empty axis {} of {}", c.label(),
+         c.node().op_type, axis, dims_str(x));
   }
   Dims out = x;
   if (c.node().attr_int("keepdims", 1) != 0) {
@@ -61,5 +55,21 @@ void infer_ArgMax(InferContext& c) {
   }
   c.set_output(0, DType::kI64, out);
 }
+
+}  // namespace
+
+void infer_ReduceMean(InferContext& c) { infer_reduce(c); }
+void infer_ReduceMax(InferContext& c) { infer_reduce(c); }
+void infer_ReduceSum(InferContext& c) { infer_reduce(c); }
+void infer_ReduceMin(InferContext& c) { infer_reduce(c); }
+void infer_ReduceProd(InferContext& c) { infer_reduce(c); }
+void infer_ReduceL1(InferContext& c) { infer_reduce(c); }
+void infer_ReduceL2(InferContext& c) { infer_reduce(c); }
+void infer_ReduceSumSquare(InferContext& c) { infer_reduce(c); }
+void infer_ReduceLogSum(InferContext& c) { infer_reduce(c); }
+void infer_ReduceLogSumExp(InferContext& c) { infer_reduce(c); }
+
+void infer_ArgMax(InferContext& c) { infer_arg(c); }
+void infer_ArgMin(InferContext& c) { infer_arg(c); }
 
 }  // namespace shoal

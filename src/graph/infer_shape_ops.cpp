@@ -363,6 +363,76 @@ void infer_Gather(InferContext& c) {
   c.set_output(0, c.dtype(0), std::move(out));
 }
 
+void infer_GatherElements(InferContext& c) {
+  const Dims& data = c.dims(0);
+  const Dims& idx = c.dims(1);
+  const int64_t r = static_cast<int64_t>(data.size());
+  if (r == 0 || idx.size() != data.size()) {
+    fail(ErrorCode::kInvalidModel, "{}: indices {} must have the rank of data {} (at least 1)",
+         c.label(), dims_str(idx), dims_str(data));
+  }
+  if (c.dtype(1) != DType::kI32 && c.dtype(1) != DType::kI64) {
+    fail(ErrorCode::kInvalidModel, "{}: indices must be int32 or int64, not {}", c.label(),
+         dtype_name(c.dtype(1)));
+  }
+  const int64_t axis = normalize_axis(c.node().attr_int("axis", 0), r, c.label());
+  for (int64_t k = 0; k < r; ++k) {
+    const size_t i = static_cast<size_t>(k);
+    if (k != axis && data[i] >= 0 && idx[i] > data[i]) {
+      fail(ErrorCode::kInvalidModel, "{}: indices {} exceed data {} along axis {}", c.label(),
+           dims_str(idx), dims_str(data), k);
+    }
+  }
+  c.set_output(0, c.dtype(0), idx);
+}
+
+namespace {
+
+// DepthToSpace / SpaceToDepth: NCHW, the block size dividing channels or the plane.
+int64_t space_depth_block(const InferContext& c) {
+  const Dims& x = c.dims(0);
+  if (x.size() != 4) {
+    fail(ErrorCode::kInvalidModel, "{}: input {} must have rank 4 (NCHW)", c.label(), dims_str(x));
+  }
+  const int64_t b = c.node().attr_int("blocksize", 0);
+  if (b <= 0 || b > (int64_t{1} << 16)) {
+    fail(ErrorCode::kInvalidModel, "{}: blocksize {} must be positive", c.label(), b);
+  }
+  return b;
+}
+
+}  // namespace
+
+void infer_DepthToSpace(InferContext& c) {
+  const int64_t b = space_depth_block(c);
+  const Dims& x = c.dims(0);
+  const std::string mode = c.node().attr_string("mode", "DCR");
+  if (mode != "DCR" && mode != "CRD") {
+    fail(ErrorCode::kInvalidModel, "{}: mode '{}' is neither DCR nor CRD", c.label(), mode);
+  }
+  if (x[1] >= 0 && x[1] % (b * b) != 0) {
+    fail(ErrorCode::kInvalidModel, "{}: {} channels are not a multiple of blocksize {} squared",
+         c.label(), x[1], b);
+  }
+  c.set_output(0, c.dtype(0),
+               {x[0], x[1] < 0 ? -1 : x[1] / (b * b), x[2] < 0 ? -1 : checked_mul(x[2], b),
+                x[3] < 0 ? -1 : checked_mul(x[3], b)});
+}
+
+void infer_SpaceToDepth(InferContext& c) {
+  const int64_t b = space_depth_block(c);
+  const Dims& x = c.dims(0);
+  for (size_t i = 2; i < 4; ++i) {
+    if (x[i] >= 0 && x[i] % b != 0) {
+      fail(ErrorCode::kInvalidModel, "{}: input {} is not divisible by blocksize {}", c.label(),
+           dims_str(x), b);
+    }
+  }
+  c.set_output(0, c.dtype(0),
+               {x[0], x[1] < 0 ? -1 : checked_mul(x[1], b * b), x[2] < 0 ? -1 : x[2] / b,
+                x[3] < 0 ? -1 : x[3] / b});
+}
+
 void infer_Expand(InferContext& c) {
   std::vector<int64_t> shape = c.constant_ints(1);
   for (int64_t d : shape) {

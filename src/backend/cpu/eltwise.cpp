@@ -1,7 +1,7 @@
 // Element-wise unary ops on the oneDNN eltwise primitive (plain or nChw16c, in place allowed).
-// HardSigmoid is linear followed by clip; Neg is linear(-1). Log is refused (generic kernel):
-// oneDNN 2.6's eltwise_log is off by ~1.4e-6 absolute near 1 (log(1) = -1.43e-6, beyond ONNX's
-// atol 1e-7).
+// HardSigmoid is linear followed by clip; Neg is linear(-1); Selu is elu then linear(gamma). Log is
+// refused (generic kernel): oneDNN 2.6's eltwise_log is off by ~1.4e-6 absolute near 1 (log(1) =
+// -1.43e-6, beyond ONNX's atol 1e-7).
 #include <cfloat>
 
 #include "backend/cpu/cpu_ops.h"
@@ -43,6 +43,15 @@ bool eltwise_specs(const OpContext& c, std::vector<Spec>* out) {
     *out = {{alg::eltwise_abs, 0.f, 0.f}};
   else if (op == "Neg")
     *out = {{alg::eltwise_linear, -1.f, 0.f}};
+  else if (op == "Elu")
+    *out = {{alg::eltwise_elu, n.attr_float("alpha", 1.f), 0.f}};
+  else if (op == "Selu") {
+    *out = {{alg::eltwise_elu, n.attr_float("alpha", 1.67326319217681884765625f), 0.f},
+            {alg::eltwise_linear, n.attr_float("gamma", 1.05070102214813232421875f), 0.f}};
+  } else if (op == "Softplus")
+    *out = {{alg::eltwise_soft_relu, 0.f, 0.f}};
+  else if (op == "Mish")
+    *out = {{alg::eltwise_mish, 0.f, 0.f}};
   else if (op == "Clip") {
     float lo = -FLT_MAX, hi = FLT_MAX;
     if (c.opset < 11) {

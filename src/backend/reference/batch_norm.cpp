@@ -1,6 +1,7 @@
 // Reference BatchNormalization: inference form y = (x - mean) / sqrt(var + eps) * scale + bias
 // per channel (axis 1); training form (training_mode, or extra outputs before opset 14) uses the
 // batch statistics and also outputs the running mean/var updated with `momentum`.
+// InstanceNormalization: the same with each sample's own per-channel statistics.
 #include <cmath>
 #include <vector>
 
@@ -71,6 +72,35 @@ void ref_BatchNormalization(RefArgs& a) {
     }
   }
   write_f64(a.out[0], yv);
+}
+
+// y = (x - mean) / sqrt(var + eps) * scale + bias with mean and (biased) variance over each
+// sample's channel plane.
+void ref_InstanceNormalization(RefArgs& a) {
+  const Node& node = a.node;
+  const Tensor& x = input(a, 0);
+  if (!dtype_is_float(x.dtype())) fail_dtype(node, x.dtype());
+  const Dims& d = x.dims();
+  const int64_t batch = d[0], ch = d[1];
+  const int64_t plane = dims_product(d, 2, d.size());
+  const double eps = node.attr_float("epsilon", 1e-5f);
+  const std::vector<double> scale = read_f64(input(a, 1));
+  const std::vector<double> bias = read_f64(input(a, 2));
+  std::vector<double> v = read_f64(x);
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t c = 0; c < ch; ++c) {
+      double* p = v.data() + (n * ch + c) * plane;
+      double s = 0;
+      for (int64_t i = 0; i < plane; ++i) s += p[i];
+      const double mu = plane > 0 ? s / static_cast<double>(plane) : 0.0;
+      double q = 0;
+      for (int64_t i = 0; i < plane; ++i) q += (p[i] - mu) * (p[i] - mu);
+      const double var = plane > 0 ? q / static_cast<double>(plane) : 0.0;
+      const double k = scale[static_cast<size_t>(c)] / std::sqrt(var + eps);
+      for (int64_t i = 0; i < plane; ++i) p[i] = (p[i] - mu) * k + bias[static_cast<size_t>(c)];
+    }
+  }
+  write_f64(a.out[0], v);
 }
 
 }  // namespace shoal

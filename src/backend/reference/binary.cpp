@@ -1,5 +1,6 @@
 // Reference element-wise binary and variadic ops with NumPy broadcasting: Add, Sub, Mul, Div, Pow,
-// Max, Min (variadic) and the comparisons Equal, Less, Greater (bool output). Floats in double;
+// Mod, PRelu, Max, Min, Sum, Mean (variadic), the comparisons Equal, Less, Greater, GreaterOrEqual,
+// LessOrEqual and the logic And, Or, Xor (bool output). Floats in double;
 // integers exactly in int64, wrapping to the output width like NumPy; integer Div truncates.
 #include <cmath>
 #include <limits>
@@ -97,9 +98,10 @@ int64_t int_pow(int64_t base, int64_t e) {
   return r;
 }
 
-// Variadic Max/Min: folds every input (broadcast) into the output.
+// Variadic Max/Min/Sum/Mean: folds every input (broadcast) into the output; float results are
+// multiplied by `scale` (Mean: 1 / inputs).
 template <class F, class G>
-void fold_variadic(RefArgs& a, F f, G g) {
+void fold_variadic(RefArgs& a, F f, G g, double scale = 1.0) {
   Tensor& out = a.out[0];
   const DType t = input(a, 0).dtype();
   const bool is_float = dtype_is_float(t);
@@ -125,10 +127,22 @@ void fold_variadic(RefArgs& a, F f, G g) {
     }
   }
   if (is_float) {
+    if (scale != 1.0) {
+      for (double& v : rf) v *= scale;
+    }
     write_f64(out, rf);
   } else {
     write_i64(out, ri);
   }
+}
+
+// Integer remainder: with the divisor's sign (Python's %, fmod=0) or the dividend's (C's %,
+// fmod=1); x mod 0 gives 0 instead of trapping.
+int64_t int_mod(int64_t x, int64_t y, bool c_style) {
+  if (y == 0 || y == -1) return 0;
+  int64_t r = x % y;
+  if (!c_style && r != 0 && ((r < 0) != (y < 0))) r += y;
+  return r;
 }
 
 }  // namespace
@@ -198,6 +212,48 @@ void ref_Less(RefArgs& a) {
 }
 void ref_Greater(RefArgs& a) {
   compare(a, [](auto x, auto y) { return x > y; });
+}
+
+void ref_GreaterOrEqual(RefArgs& a) {
+  compare(a, [](auto x, auto y) { return x >= y; });
+}
+void ref_LessOrEqual(RefArgs& a) {
+  compare(a, [](auto x, auto y) { return x <= y; });
+}
+void ref_And(RefArgs& a) {
+  compare(a, [](auto x, auto y) { return x != 0 && y != 0; });
+}
+void ref_Or(RefArgs& a) {
+  compare(a, [](auto x, auto y) { return x != 0 || y != 0; });
+}
+void ref_Xor(RefArgs& a) {
+  compare(a, [](auto x, auto y) { return (x != 0) != (y != 0); });
+}
+
+void ref_Sum(RefArgs& a) {
+  fold_variadic(
+      a, [](double x, double y) { return x + y; }, wrap_add);
+}
+
+void ref_Mean(RefArgs& a) {
+  size_t n = 0;
+  for (const Tensor& t : a.in) n += t.defined() ? 1 : 0;
+  fold_variadic(
+      a, [](double x, double y) { return x + y; }, wrap_add, 1.0 / static_cast<double>(n));
+}
+
+void ref_Mod(RefArgs& a) {
+  const bool c_style = a.node.attr_int("fmod", 0) != 0;
+  arith(
+      a, [](double x, double y) { return std::fmod(x, y); },
+      [c_style](int64_t x, int64_t y) { return int_mod(x, y, c_style); });
+}
+
+// x where x >= 0, slope * x elsewhere; the slope broadcasts to x.
+void ref_PRelu(RefArgs& a) {
+  arith(
+      a, [](double x, double s) { return x < 0 ? s * x : x; },
+      [](int64_t x, int64_t s) { return x < 0 ? wrap_mul(s, x) : x; });
 }
 
 }  // namespace shoal

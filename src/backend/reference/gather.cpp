@@ -1,5 +1,5 @@
 // Gather along any axis with int32/int64 indices (negative ones count from the end): one memcpy of
-// the inner block per (outer index, index).
+// the inner block per (outer index, index). GatherElements: one element per index.
 #include <cstring>
 
 #include "backend/reference/kernel_util.h"
@@ -49,6 +49,45 @@ void ref_Gather(RefArgs& a) {
     for (int64_t j = 0; j < n_idx; ++j) {
       std::memcpy(dst, row + static_cast<size_t>(pos[static_cast<size_t>(j)]) * block, block);
       dst += block;
+    }
+  }
+}
+
+// out[i] = data[i with its `axis` coordinate replaced by indices[i]]; indices has data's rank.
+void ref_GatherElements(RefArgs& a) {
+  const Tensor& data = a.in[0];
+  const Tensor& idx = a.in[1];
+  Tensor& out = a.out[0];
+  const std::string label = kernel_label(a.node);
+  const int64_t r = data.rank();
+  const int64_t axis = normalize_axis(a.node.attr_int("axis", 0), r, label);
+  const Dims& dd = data.dims();
+  const Dims& id = idx.dims();
+  if (static_cast<int64_t>(id.size()) != r || out.dims() != id) {
+    fail(ErrorCode::kInternal, "{}: indices {} and output {} do not match data {}", label,
+         dims_str(id), dims_str(out.dims()), dims_str(dd));
+  }
+  const std::vector<int64_t> ds = dense_strides(dd);
+  const int64_t n_axis = dd[static_cast<size_t>(axis)];
+  const size_t es = dtype_size(data.dtype());
+  const char* src = static_cast<const char*>(data.raw());
+  char* dst = static_cast<char*>(out.raw());
+  std::vector<int64_t> pos(static_cast<size_t>(r), 0);  // odometer over the indices' dims
+  for (int64_t e = 0; e < idx.numel(); ++e) {
+    int64_t v = idx.get_i64(e);
+    if (v < -n_axis || v >= n_axis) {
+      fail(ErrorCode::kInvalidArgument, "{}: index {} is out of range for axis {} of size {}",
+           label, v, axis, n_axis);
+    }
+    if (v < 0) v += n_axis;
+    int64_t off = 0;
+    for (int64_t k = 0; k < r; ++k) {
+      off += (k == axis ? v : pos[static_cast<size_t>(k)]) * ds[static_cast<size_t>(k)];
+    }
+    std::memcpy(dst + static_cast<size_t>(e) * es, src + static_cast<size_t>(off) * es, es);
+    for (int64_t k = r - 1; k >= 0; --k) {
+      if (++pos[static_cast<size_t>(k)] < id[static_cast<size_t>(k)]) break;
+      pos[static_cast<size_t>(k)] = 0;
     }
   }
 }

@@ -1,5 +1,6 @@
-// Reference element-wise unary ops, Clip and Not. Floats are computed in double and rounded to
-// the output dtype; Relu/Neg/Abs/Clip also take integers (exact, wrapping like NumPy).
+// Reference element-wise unary ops (activations, Sign, Sin, Cos, Shrink), Clip and Not. Floats are
+// computed in double and rounded to the output dtype; Relu/Neg/Abs/Clip also take integers (exact,
+// wrapping like NumPy).
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -40,6 +41,9 @@ double sigmoid(double x) {
   const double e = std::exp(x);
   return e / (1.0 + e);
 }
+
+// log(1 + e^x) without overflow.
+double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
 
 int64_t wrap_neg(int64_t v) { return static_cast<int64_t>(0 - static_cast<uint64_t>(v)); }
 
@@ -141,6 +145,64 @@ void ref_Clip(RefArgs& a) {
         if (x > hi) x = hi;
         return x;
       });
+}
+
+void ref_Elu(RefArgs& a) {
+  const double alpha = a.node.attr_float("alpha", 1.f);
+  map_float(a, [alpha](double x) { return x < 0 ? alpha * std::expm1(x) : x; });
+}
+
+void ref_Selu(RefArgs& a) {
+  const double alpha = a.node.attr_float("alpha", 1.67326319217681884765625f);
+  const double gamma = a.node.attr_float("gamma", 1.05070102214813232421875f);
+  map_float(a, [=](double x) { return gamma * (x <= 0 ? alpha * std::expm1(x) : x); });
+}
+
+void ref_Celu(RefArgs& a) {
+  const double alpha = a.node.attr_float("alpha", 1.f);
+  map_float(a, [alpha](double x) {
+    return std::fmax(0.0, x) + std::fmin(0.0, alpha * std::expm1(x / alpha));
+  });
+}
+
+void ref_Softplus(RefArgs& a) { map_float(a, softplus); }
+
+void ref_Softsign(RefArgs& a) {
+  map_float(a, [](double x) { return x / (1.0 + std::fabs(x)); });
+}
+
+void ref_Mish(RefArgs& a) {
+  map_float(a, [](double x) { return x * std::tanh(softplus(x)); });
+}
+
+void ref_ThresholdedRelu(RefArgs& a) {
+  const double alpha = a.node.attr_float("alpha", 1.f);
+  map_float(a, [alpha](double x) { return x > alpha ? x : 0.0; });
+}
+
+// x - bias above lambd, x + bias below -lambd, 0 between; integers computed exactly.
+void ref_Shrink(RefArgs& a) {
+  const double bias = a.node.attr_float("bias", 0.f);
+  const double lambd = a.node.attr_float("lambd", 0.5f);
+  auto f = [=](double x) { return x < -lambd ? x + bias : x > lambd ? x - bias : 0.0; };
+  map_numeric(a, f, [=](int64_t x) { return static_cast<int64_t>(f(static_cast<double>(x))); });
+}
+
+// NaN stays NaN.
+void ref_Sign(RefArgs& a) {
+  map_numeric(
+      a, [](double x) { return std::isnan(x) ? x
+                               : x > 0       ? 1.0
+                               : x < 0       ? -1.0
+                                             : 0.0; },
+      [](int64_t x) { return int64_t{x > 0} - int64_t{x < 0}; });
+}
+
+void ref_Sin(RefArgs& a) {
+  map_float(a, [](double x) { return std::sin(x); });
+}
+void ref_Cos(RefArgs& a) {
+  map_float(a, [](double x) { return std::cos(x); });
 }
 
 void ref_Not(RefArgs& a) {
