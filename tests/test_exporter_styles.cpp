@@ -44,7 +44,9 @@ std::string conv_bn(NetBuilder& b, const std::string& x, int cin, int cout, int 
 // Focus (strided Slices + Concat), LeakyRelu, C3 with a residual, SPP (MaxPool 5/9/13), nearest
 // Resize with scales, and the Detect head: Reshape to 5-D, Transpose (0,1,3,4,2), Sigmoid,
 // Slice/Mul/Add/Pow against baked grids and anchors, Reshape and Concat of two levels.
-std::string yolov5_classic() {
+// `inplace`: the decoded xy and wh are written back with ScatterND, as torch exports v5.0's
+// `y[..., 0:2] = ...` assignments, instead of a Concat.
+std::string yolov5_classic(bool inplace) {
   TestModel t(12, 6);
   NetBuilder b(t, WeightStyle::kInitializerAndInput, 5);
   const int nc = 3, no = nc + 5, na = 3;
@@ -55,8 +57,9 @@ std::string yolov5_classic() {
   for (int i = 0; i < 4; ++i) {
     const int64_t h0 = i % 2, w0 = i / 2;
     if (i < 2) {
-      parts.push_back(b.op("Slice", {"images", b.ints("st", {h0, w0}), b.ints("en", {kInt64Max, kInt64Max}),
-                                     b.ints("ax", {2, 3}), b.ints("sp", {2, 2})}));
+      parts.push_back(
+          b.op("Slice", {"images", b.ints("st", {h0, w0}), b.ints("en", {kInt64Max, kInt64Max}),
+                         b.ints("ax", {2, 3}), b.ints("sp", {2, 2})}));
     } else {
       std::string r = b.op("Slice", {"images", b.ints("st", {h0}), b.ints("en", {kInt64Max}),
                                      b.ints("ax", {2}), b.ints("sp", {2})});
@@ -90,8 +93,9 @@ std::string yolov5_classic() {
   set_attr(n, "axis", int64_t{1});
   std::string p4 = conv_act(b, sppcat, 128, 64, 1, 1, "LeakyRelu");
   // Top-down: nearest Resize x2 (roi empty, scales given), Concat with P3.
-  std::string up = b.op("Resize", {conv_act(b, p4, 64, 32, 1, 1, "LeakyRelu"), b.floats("roi", {0}, {}),
-                                   b.floats("scales", {4}, {1, 1, 2, 2})},
+  std::string up = b.op("Resize",
+                        {conv_act(b, p4, 64, 32, 1, 1, "LeakyRelu"), b.floats("roi", {0}, {}),
+                         b.floats("scales", {4}, {1, 1, 2, 2})},
                         &n);
   set_attr(n, "mode", std::string("nearest"));
   set_attr(n, "coordinate_transformation_mode", std::string("asymmetric"));
@@ -125,8 +129,23 @@ std::string yolov5_classic() {
     std::string wh = b.op("Mul", {slice4(2, 4), b.floats("two", {1}, {2.f})});
     wh = b.op("Pow", {wh, b.floats("exp", {1}, {2.f})});
     wh = b.op("Mul", {wh, b.floats("anchors", {1, na, 1, 1, 2}, {10, 13, 16, 30, 33, 23})});
-    std::string lv = b.op("Concat", {xy, wh, slice4(4, no)}, &n);
-    set_attr(n, "axis", int64_t{4});
+    std::string lv;
+    if (inplace) {
+      // indices [1, na, ny, nx, 2, 5]: the full coordinate of every element of y[..., c0:c0+2].
+      auto index = [&](int64_t c0) {
+        std::vector<int64_t> v;
+        for (int64_t a = 0; a < na; ++a)
+          for (int64_t gy = 0; gy < ny; ++gy)
+            for (int64_t gx = 0; gx < ny; ++gx)
+              for (int64_t c = c0; c < c0 + 2; ++c) v.insert(v.end(), {0, a, gy, gx, c});
+        return b.op("Reshape", {b.ints("idx", v), b.ints("shape", {1, na, ny, ny, 2, 5})});
+      };
+      lv = b.op("ScatterND", {y, index(0), xy});
+      lv = b.op("ScatterND", {lv, index(2), wh});
+    } else {
+      lv = b.op("Concat", {xy, wh, slice4(4, no)}, &n);
+      set_attr(n, "axis", int64_t{4});
+    }
     levels.push_back(b.op("Reshape", {lv, b.ints("shape", {1, -1, no})}));
   }
   b.op("Concat", levels, &n);
@@ -189,26 +208,30 @@ std::string shufflenet_fpn() {
   set_attr(n, "kernel_shape", std::vector<int64_t>{3, 3});
   set_attr(n, "strides", std::vector<int64_t>{2, 2});
   set_attr(n, "pads", std::vector<int64_t>{1, 1, 1, 1});
-  std::string c3 = shuffle_unit(b, shuffle_unit(b, x, 24, 48, 2), 48, 48, 1);     // /8
-  std::string c4 = shuffle_unit(b, shuffle_unit(b, c3, 48, 96, 2), 96, 96, 1);    // /16
-  std::string c5 = shuffle_unit(b, c4, 96, 96, 2);                                 // /32
+  std::string c3 = shuffle_unit(b, shuffle_unit(b, x, 24, 48, 2), 48, 48, 1);   // /8
+  std::string c4 = shuffle_unit(b, shuffle_unit(b, c3, 48, 96, 2), 96, 96, 1);  // /16
+  std::string c5 = shuffle_unit(b, c4, 96, 96, 2);                              // /32
   // FPN: c5 -> c4 by scales (pytorch_half_pixel), c4 -> c3 by sizes (align_corners).
   std::string l5 = b.conv(c5, 96, 48, 1);
-  std::string u5 = b.op("Resize", {l5, b.floats("roi", {0}, {}), b.floats("scales", {4}, {1, 1, 2, 2})}, &n);
+  std::string u5 =
+      b.op("Resize", {l5, b.floats("roi", {0}, {}), b.floats("scales", {4}, {1, 1, 2, 2})}, &n);
   set_attr(n, "mode", std::string("linear"));
   set_attr(n, "coordinate_transformation_mode", std::string("pytorch_half_pixel"));
   std::string p4 = b.op("Add", {b.conv(c4, 96, 48, 1), u5});
   std::string shp = b.op("Shape", {c3});
-  std::string sizes = b.op("Concat", {b.op("Slice", {shp, b.ints("st", {0}), b.ints("en", {2})}),
-                                      b.op("Slice", {shp, b.ints("st", {2}), b.ints("en", {4})})},
+  std::string sizes = b.op("Concat",
+                           {b.op("Slice", {shp, b.ints("st", {0}), b.ints("en", {2})}),
+                            b.op("Slice", {shp, b.ints("st", {2}), b.ints("en", {4})})},
                            &n);
   set_attr(n, "axis", int64_t{0});
-  std::string u4 = b.op("Resize", {p4, b.floats("roi", {0}, {}), b.floats("scales", {0}, {}), sizes}, &n);
+  std::string u4 =
+      b.op("Resize", {p4, b.floats("roi", {0}, {}), b.floats("scales", {0}, {}), sizes}, &n);
   set_attr(n, "mode", std::string("linear"));
   set_attr(n, "coordinate_transformation_mode", std::string("align_corners"));
   std::string p3 = b.op("Add", {c3, u4});
   auto head = [&](const std::string& p, const std::string& out) {
-    std::string h = b.op("Clip", {b.conv(p, 48, 32, 3), b.floats("lo", {}, {0.f}), b.floats("hi", {}, {6.f})});
+    std::string h =
+        b.op("Clip", {b.conv(p, 48, 32, 3), b.floats("lo", {}, {0.f}), b.floats("hi", {}, {6.f})});
     b.op("Sigmoid", {b.conv(h, 32, 8, 1)}, &n);
     n->set_output(0, out);
     t.output(out);
@@ -294,7 +317,8 @@ std::string darknet_opset9() {
   set_attr(n, "strides", std::vector<int64_t>{1, 1});
   set_attr(n, "pads", std::vector<int64_t>{1, 1, 1, 1});
   set_attr(n, "count_include_pad", int64_t{0});
-  std::string up = b.op("Upsample", {cbl(x, 64, 32, 1, 1), b.floats("scales", {4}, {1, 1, 2, 2})}, &n);
+  std::string up =
+      b.op("Upsample", {cbl(x, 64, 32, 1, 1), b.floats("scales", {4}, {1, 1, 2, 2})}, &n);
   set_attr(n, "mode", std::string("nearest"));
   std::string route = b.op("Concat", {up, r1}, &n);
   set_attr(n, "axis", int64_t{1});
@@ -316,7 +340,8 @@ struct StyleCase {
 
 const std::vector<StyleCase>& style_cases() {
   static const std::vector<StyleCase> cases = {
-      {"yolov5_classic", yolov5_classic, {{1, 3, 64, 64}}},
+      {"yolov5_classic", [] { return yolov5_classic(false); }, {{1, 3, 64, 64}}},
+      {"yolov5_inplace_scatternd", [] { return yolov5_classic(true); }, {{1, 3, 64, 64}}},
       {"shufflenet_fpn", shufflenet_fpn, {{1, 3, 64, 64}, {2, 3, 96, 128}}},
       {"mobilenet_v3", mobilenet_v3, {{1, 3, 64, 64}, {3, 3, 64, 64}}},
       {"darknet_opset9", darknet_opset9, {{1, 3, 48, 80}}},
@@ -362,7 +387,8 @@ TEST_P(ExporterStyle, CpuBackendMatchesReference) {
       ASSERT_EQ(outs[0][i].dims(), outs[1][i].dims()) << c.name << " " << infos[i].name;
       Error3 e = compare(outs[0][i], outs[1][i]);
       EXPECT_LE(e.norm_rel, 1e-5) << c.name << " " << infos[i].name << " " << e.str();
-      EXPECT_LE(e.max_abs, 1e-4 * e.ref_max_abs) << c.name << " " << infos[i].name << " " << e.str();
+      EXPECT_LE(e.max_abs, 1e-4 * e.ref_max_abs)
+          << c.name << " " << infos[i].name << " " << e.str();
       EXPECT_GT(e.ref_max_abs, 0.0) << c.name << " " << infos[i].name << ": all-zero output";
       if (dump) {
         std::string tag = std::string(dump) + "/" + c.name + "_" + std::to_string(si);

@@ -433,6 +433,87 @@ void infer_SpaceToDepth(InferContext& c) {
                 x[3] < 0 ? -1 : x[3] / b});
 }
 
+void infer_ScatterND(InferContext& c) {
+  const Dims& data = c.dims(0);
+  const Dims& idx = c.dims(1);
+  const Dims& upd = c.dims(2);
+  if (c.dtype(1) != DType::kI64) {
+    fail(ErrorCode::kInvalidModel, "{}: indices must be int64, not {}", c.label(),
+         dtype_name(c.dtype(1)));
+  }
+  if (c.dtype(2) != c.dtype(0)) {
+    fail(ErrorCode::kInvalidModel, "{}: updates dtype {} differs from data dtype {}", c.label(),
+         dtype_name(c.dtype(2)), dtype_name(c.dtype(0)));
+  }
+  const int64_t k = idx.empty() ? -1 : idx.back();
+  if (k < 1 || k > static_cast<int64_t>(data.size())) {
+    fail(ErrorCode::kInvalidModel, "{}: indices {} must end in 1..{} (data {})", c.label(),
+         dims_str(idx), data.size(), dims_str(data));
+  }
+  Dims want(idx.begin(), idx.end() - 1);
+  want.insert(want.end(), data.begin() + k, data.end());
+  if (upd != want) {
+    fail(ErrorCode::kInvalidModel, "{}: updates {} must be {} for indices {} and data {}",
+         c.label(), dims_str(upd), dims_str(want), dims_str(idx), dims_str(data));
+  }
+  c.set_output(0, c.dtype(0), data);
+}
+
+void infer_ScatterElements(InferContext& c) {
+  const Dims& data = c.dims(0);
+  const Dims& idx = c.dims(1);
+  if (c.dtype(1) != DType::kI32 && c.dtype(1) != DType::kI64) {
+    fail(ErrorCode::kInvalidModel, "{}: indices must be int32 or int64, not {}", c.label(),
+         dtype_name(c.dtype(1)));
+  }
+  if (data.empty() || idx.size() != data.size() || c.dims(2) != idx || c.dtype(2) != c.dtype(0)) {
+    fail(ErrorCode::kInvalidModel,
+         "{}: indices {} and updates {} ({}) must have the rank of data {} ({}) and match", c.label(),
+         dims_str(idx), dims_str(c.dims(2)), dtype_name(c.dtype(2)), dims_str(data),
+         dtype_name(c.dtype(0)));
+  }
+  const int64_t axis =
+      normalize_axis(c.node().attr_int("axis", 0), static_cast<int64_t>(data.size()), c.label());
+  for (size_t i = 0; i < data.size(); ++i) {
+    if (static_cast<int64_t>(i) != axis && idx[i] > data[i]) {
+      fail(ErrorCode::kInvalidModel, "{}: indices {} exceed data {}", c.label(), dims_str(idx),
+           dims_str(data));
+    }
+  }
+  c.set_output(0, c.dtype(0), data);
+}
+
+// k from the `k` attribute before opset 10, else a constant input; the outputs are values and
+// int64 indices with k along the axis.
+void infer_TopK(InferContext& c) {
+  const Dims& x = c.dims(0);
+  if (x.empty()) fail(ErrorCode::kInvalidModel, "{}: input must have rank >= 1", c.label());
+  const int64_t axis =
+      normalize_axis(c.node().attr_int("axis", -1), static_cast<int64_t>(x.size()), c.label());
+  int64_t k = 0;
+  if (c.opset() < 10) {
+    k = c.node().attr_int("k", -1);
+  } else {
+    const std::vector<int64_t> kv = c.constant_ints(1);
+    if (kv.size() != 1) {
+      fail(ErrorCode::kInvalidModel, "{}: k must hold one value, got {}", c.label(), kv.size());
+    }
+    k = kv[0];
+  }
+  const int64_t len = x[static_cast<size_t>(axis)];
+  if (k < 0 || (len >= 0 && k > len)) {
+    fail(ErrorCode::kInvalidModel, "{}: k = {} is outside 0..{} (axis {} of {})", c.label(), k,
+         len, axis, dims_str(x));
+  }
+  if (c.dtype(0) == DType::kBool) {
+    fail(ErrorCode::kUnsupported, "{}: input dtype bool is not supported", c.label());
+  }
+  Dims out = x;
+  out[static_cast<size_t>(axis)] = k;
+  c.set_output(0, c.dtype(0), out);
+  c.set_output(1, DType::kI64, out);
+}
+
 void infer_Expand(InferContext& c) {
   std::vector<int64_t> shape = c.constant_ints(1);
   for (int64_t d : shape) {

@@ -1,0 +1,230 @@
+// Reference ScatterND, ScatterElements (reduction none/add/mul/max/min; negative indices count from
+// the end; an index out of range is an error) and TopK (largest or smallest k along an axis; ties
+// keep the lower index first, as ONNX specifies). Values are combined in double (int64 for
+// integers); data movement is by element bytes.
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "backend/reference/kernel_util.h"
+#include "backend/reference/ref_util.h"
+
+namespace shoal {
+
+using namespace ref;
+
+namespace {
+
+enum class Reduction { kNone, kAdd, kMul, kMax, kMin };
+
+Reduction reduction(const RefArgs& a) {
+  const std::string r = a.node.attr_string("reduction", "none");
+  if (r == "none") return Reduction::kNone;
+  if (r == "add") return Reduction::kAdd;
+  if (r == "mul") return Reduction::kMul;
+  if (r == "max") return Reduction::kMax;
+  if (r == "min") return Reduction::kMin;
+  fail(ErrorCode::kInvalidModel, "{}: unknown reduction '{}'", op_label(a.node), r);
+}
+
+// out[dst] (op)= updates[src], element by element, in the output's dtype.
+class Scatterer {
+ public:
+  Scatterer(const RefArgs& a, Tensor& out, const Tensor& updates)
+      : kind_(reduction(a)), out_(out), upd_(updates), is_float_(dtype_is_float(out.dtype())) {
+    if (updates.dtype() != out.dtype()) fail_dtype(a.node, updates.dtype(), "updates");
+    if (kind_ != Reduction::kNone && !is_float_ && !is_int_dtype(out.dtype())) {
+      fail_dtype(a.node, out.dtype());
+    }
+  }
+  void apply(int64_t dst, int64_t src) {
+    const size_t es = dtype_size(out_.dtype());
+    if (kind_ == Reduction::kNone) {
+      std::memcpy(static_cast<char*>(out_.raw()) + static_cast<size_t>(dst) * es,
+                  static_cast<const char*>(upd_.raw()) + static_cast<size_t>(src) * es, es);
+    } else if (is_float_) {
+      out_.set_f64(dst, combine(out_.get_f64(dst), upd_.get_f64(src)));
+    } else {
+      set_int(dst, combine(out_.get_i64(dst), upd_.get_i64(src)));
+    }
+  }
+
+ private:
+  // Stores an integer result wrapped to the output's width, as NumPy does.
+  void set_int(int64_t i, int64_t v) {
+    switch (out_.dtype()) {
+      case DType::kI8:
+        out_.data<int8_t>()[i] = static_cast<int8_t>(v);
+        break;
+      case DType::kU8:
+        out_.data<uint8_t>()[i] = static_cast<uint8_t>(v);
+        break;
+      case DType::kI32:
+        out_.data<int32_t>()[i] = static_cast<int32_t>(v);
+        break;
+      default:
+        out_.data<int64_t>()[i] = v;
+    }
+  }
+  template <class T>
+  T combine(T x, T y) const {
+    switch (kind_) {
+      case Reduction::kAdd:
+        return x + y;
+      case Reduction::kMul:
+        return x * y;
+      case Reduction::kMax:
+        return std::max(x, y);
+      case Reduction::kMin:
+        return std::min(x, y);
+      default:
+        return y;
+    }
+  }
+  Reduction kind_;
+  Tensor& out_;
+  const Tensor& upd_;
+  bool is_float_;
+};
+
+int64_t checked_index(const RefArgs& a, int64_t v, int64_t size, int64_t axis) {
+  if (v < -size || v >= size) {
+    fail(ErrorCode::kInvalidArgument, "{}: index {} is out of range for axis {} of size {}",
+         op_label(a.node), v, axis, size);
+  }
+  return v < 0 ? v + size : v;
+}
+
+}  // namespace
+
+// indices [..., k] address data's first k dims; each addresses a slice of data.shape[k:].
+void ref_ScatterND(RefArgs& a) {
+  const Tensor& data = input(a, 0);
+  const Tensor& idx = input(a, 1);
+  const Tensor& upd = input(a, 2);
+  Tensor& out = a.out[0];
+  if (data.nbytes()) std::memcpy(out.raw(), data.raw(), data.nbytes());
+  const Dims& dd = data.dims();
+  const Dims& id = idx.dims();
+  const int64_t k = id.empty() ? 0 : id.back();
+  const int64_t r = static_cast<int64_t>(dd.size());
+  if (id.empty() || k < 1 || k > r) {
+    fail(ErrorCode::kInvalidModel, "{}: indices {} do not address data {}", op_label(a.node),
+         dims_str(id), dims_str(dd));
+  }
+  const std::vector<int64_t> ds = dense_strides(dd);
+  const int64_t slice = dims_product(dd, static_cast<size_t>(k), dd.size());
+  const int64_t n = idx.numel() / k;
+  if (upd.numel() != n * slice) {
+    fail(ErrorCode::kInvalidModel, "{}: updates {} do not match indices {} and data {}",
+         op_label(a.node), dims_str(upd.dims()), dims_str(id), dims_str(dd));
+  }
+  Scatterer sc(a, out, upd);
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t base = 0;
+    for (int64_t j = 0; j < k; ++j) {
+      const size_t jj = static_cast<size_t>(j);
+      base += checked_index(a, idx.get_i64(i * k + j), dd[jj], j) * ds[jj];
+    }
+    for (int64_t e = 0; e < slice; ++e) sc.apply(base + e, i * slice + e);
+  }
+}
+
+// updates[i] goes to data[i with its `axis` coordinate replaced by indices[i]].
+void ref_ScatterElements(RefArgs& a) {
+  const Tensor& data = input(a, 0);
+  const Tensor& idx = input(a, 1);
+  const Tensor& upd = input(a, 2);
+  Tensor& out = a.out[0];
+  if (data.nbytes()) std::memcpy(out.raw(), data.raw(), data.nbytes());
+  const Dims& dd = data.dims();
+  const Dims& id = idx.dims();
+  const int64_t r = static_cast<int64_t>(dd.size());
+  const int64_t axis = norm_axis(a.node, a.node.attr_int("axis", 0), r);
+  if (static_cast<int64_t>(id.size()) != r || upd.dims() != id) {
+    fail(ErrorCode::kInvalidModel, "{}: indices {} and updates {} must match in rank {}",
+         op_label(a.node), dims_str(id), dims_str(upd.dims()), r);
+  }
+  const std::vector<int64_t> ds = dense_strides(dd);
+  Scatterer sc(a, out, upd);
+  std::vector<int64_t> pos(static_cast<size_t>(r), 0);
+  for (int64_t e = 0; e < idx.numel(); ++e) {
+    int64_t off = 0;
+    for (int64_t j = 0; j < r; ++j) {
+      const size_t jj = static_cast<size_t>(j);
+      const int64_t p = j == axis ? checked_index(a, idx.get_i64(e), dd[jj], j) : pos[jj];
+      if (p >= dd[jj]) {
+        fail(ErrorCode::kInvalidModel, "{}: indices {} exceed data {}", op_label(a.node),
+             dims_str(id), dims_str(dd));
+      }
+      off += p * ds[jj];
+    }
+    sc.apply(off, e);
+    for (int64_t j = r - 1; j >= 0; --j) {
+      if (++pos[static_cast<size_t>(j)] < id[static_cast<size_t>(j)]) break;
+      pos[static_cast<size_t>(j)] = 0;
+    }
+  }
+}
+
+// Outputs values and int64 indices of the k largest (or smallest) along `axis`; `sorted`=0 is
+// allowed any order by ONNX, so they are sorted too.
+void ref_TopK(RefArgs& a) {
+  const Node& node = a.node;
+  const Tensor& x = input(a, 0);
+  const Dims& d = x.dims();
+  const int64_t axis = norm_axis(node, node.attr_int("axis", -1), static_cast<int64_t>(d.size()));
+  const bool largest = node.attr_int("largest", 1) != 0;
+  const size_t ax = static_cast<size_t>(axis);
+  const int64_t outer = dims_product(d, 0, ax), len = d[ax];
+  const int64_t inner = dims_product(d, ax + 1, d.size());
+  const int64_t k = a.out[0].dims()[ax];
+  if (k < 0 || k > len) {
+    fail(ErrorCode::kInvalidModel, "{}: k = {} is beyond axis {} of size {}", op_label(node), k,
+         axis, len);
+  }
+  const bool is_float = dtype_is_float(x.dtype());
+  if (!is_float && !is_int_dtype(x.dtype())) fail_dtype(node, x.dtype());
+  const std::vector<double> xv = is_float ? read_f64(x) : std::vector<double>{};
+  const std::vector<int64_t> xi = is_float ? std::vector<int64_t>{} : read_i64(x);
+  std::vector<double> vals(static_cast<size_t>(outer * k * inner));
+  std::vector<int64_t> ivals(is_float ? 0 : vals.size());
+  std::vector<int64_t> inds(vals.size());
+  std::vector<int64_t> order(static_cast<size_t>(len));
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      const int64_t base = o * len * inner + i;
+      auto before = [&](int64_t p, int64_t q) {  // p ranks before q
+        if (is_float) {
+          const double u = xv[base + p * inner], v = xv[base + q * inner];
+          if (std::isnan(u) || std::isnan(v)) return !std::isnan(v) && largest;  // NaN largest
+          return largest ? u > v : u < v;
+        }
+        const int64_t u = xi[base + p * inner], v = xi[base + q * inner];
+        return largest ? u > v : u < v;
+      };
+      std::iota(order.begin(), order.end(), int64_t{0});
+      std::stable_sort(order.begin(), order.end(), before);
+      for (int64_t j = 0; j < k; ++j) {
+        const size_t at = static_cast<size_t>((o * k + j) * inner + i);
+        const int64_t src = base + order[static_cast<size_t>(j)] * inner;
+        if (is_float) {
+          vals[at] = xv[static_cast<size_t>(src)];
+        } else {
+          ivals[at] = xi[static_cast<size_t>(src)];
+        }
+        inds[at] = order[static_cast<size_t>(j)];
+      }
+    }
+  }
+  if (is_float) {
+    write_f64(a.out[0], vals);
+  } else {
+    write_i64(a.out[0], ivals);
+  }
+  if (a.out.size() > 1 && a.out[1].defined()) write_i64(a.out[1], inds);
+}
+
+}  // namespace shoal
