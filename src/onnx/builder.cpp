@@ -207,7 +207,7 @@ int make_divisible(double x, int divisor) {
 class ModelBuilder {
  public:
   ModelBuilder(uint32_t seed, int opset) : rng_(seed) {
-    model_.set_ir_version(opset >= 18 ? 9 : 8);
+    model_.set_ir_version(opset >= 21 ? 10 : opset >= 18 ? 9 : 8);
     model_.set_producer_name("shoal-builder");
     model_.set_producer_version("1");
     auto* op = model_.add_opset_import();
@@ -410,8 +410,8 @@ class ModelBuilder {
 };
 
 void check_options(const BuilderOptions& o, bool detector) {
-  if (o.opset < 13 || o.opset > 19) {
-    fail(ErrorCode::kInvalidArgument, "builder: opset {} out of range 13..19", o.opset);
+  if (o.opset < 13 || o.opset > 22) {
+    fail(ErrorCode::kInvalidArgument, "builder: opset {} out of range 13..22", o.opset);
   }
   if (o.num_classes < 1 || o.num_classes > 10000) {
     fail(ErrorCode::kInvalidArgument, "builder: num_classes {} out of range 1..10000",

@@ -17,10 +17,10 @@ struct BuilderOptions {
   int reg_max = 16;         // DFL bins per box side
   int head_channels = 0;    // Detect head hidden channels (box and class branch); 0 = Ultralytics'
   int batch = 1;
-  int opset = 17;
+  int opset = 17;           // ai.onnx opset, 13..22
   // Non-zero: the Detect head's weights come from this seed instead, so two models with the
   // same `seed` and different head seeds share every backbone tensor (a fine-tuned head).
-  uint32_t head_seed = 0;  // ai.onnx opset, 13..19
+  uint32_t head_seed = 0;
 };
 
 // A YOLOv8-like detector: Conv(+Sigmoid·Mul SiLU) blocks, C2f (Split/Concat, residual Add),

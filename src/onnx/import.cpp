@@ -31,7 +31,7 @@ constexpr size_t kMaxProtoBytes = static_cast<size_t>(INT_MAX);
 constexpr int64_t kMinIrVersion = 3;   // first IR version with opset_import
 constexpr int64_t kMaxIrVersion = 10;  // ONNX 1.16
 constexpr int64_t kMinOpset = 7;
-constexpr int64_t kMaxOpset = 19;
+constexpr int64_t kMaxOpset = 22;  // 20-22 changed only types (int4, bfloat16) of Shoal's ops
 constexpr size_t kMaxNamesPerOp = 5;  // node names listed per unsupported op
 
 // Where tensors of one model come from, for external data and messages.
