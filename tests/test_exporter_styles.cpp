@@ -333,6 +333,45 @@ std::string darknet_opset9() {
   return t.bytes();
 }
 
+// A net of the activations and layers older detectors and face models use (opset 13, initializers):
+// YOLOv4's Mish as torch writes it before opset 18 (Softplus, Tanh, Mul), PRelu with a [C,1,1]
+// slope, Elu, a pixel-shuffle upsampler (DepthToSpace CRD), SpaceToDepth, InstanceNormalization
+// and a ReduceL2 normalisation of the output embedding; symbolic batch. Several of these run as
+// generic steps on the cpu backend between blocked convs.
+std::string mixed_activations() {
+  TestModel t(13);
+  NetBuilder b(t, WeightStyle::kInitializer, 13);
+  t.input("x", onnx::TensorProto::FLOAT, {1, 3, 32, 32}, {"batch", "", "", ""});
+  onnx::NodeProto* n;
+  auto mish = [&](const std::string& x) {
+    return b.op("Mul", {x, b.op("Tanh", {b.op("Softplus", {x})})});
+  };
+  std::string y = mish(conv_bn(b, "x", 3, 16, 3, 2, ""));  // 16x16x16
+  y = b.op("PRelu",
+           {b.conv(y, 16, 32, 3, 1), b.floats("slope", {32, 1, 1}, b.uniform(32, 0.05f, 0.3f))});
+  std::string skip = y;
+  y = b.op("Elu", {b.conv(y, 32, 32, 3, 2)}, &n);  // 32x8x8
+  set_attr(n, "alpha", 0.8f);
+  y = b.op("DepthToSpace", {b.conv(y, 32, 64, 1, 1)}, &n);  // 16x16x16
+  set_attr(n, "blocksize", int64_t{2});
+  set_attr(n, "mode", std::string("CRD"));
+  y = b.op("Concat", {y, skip}, &n);  // 48x16x16
+  set_attr(n, "axis", int64_t{1});
+  y = b.op("SpaceToDepth", {y}, &n);  // 192x8x8
+  set_attr(n, "blocksize", int64_t{2});
+  y = b.conv(y, 192, 32, 1, 1);
+  y = b.op("InstanceNormalization", {y, b.floats("in_scale", {32}, b.uniform(32, 0.5f, 1.5f)),
+                                     b.floats("in_bias", {32}, b.uniform(32, -0.2f, 0.2f))});
+  y = mish(b.conv(y, 32, 24, 3, 1));
+  y = b.op("Flatten", {b.op("GlobalAveragePool", {y})});
+  std::string norm = b.op("ReduceL2", {y}, &n);
+  set_attr(n, "axes", std::vector<int64_t>{1});
+  b.op("Div", {y, norm}, &n);
+  n->set_output(0, "embedding");
+  t.output("embedding");
+  return t.bytes();
+}
+
 struct StyleCase {
   const char* name;
   std::function<std::string()> build;
@@ -346,6 +385,7 @@ const std::vector<StyleCase>& style_cases() {
       {"shufflenet_fpn", shufflenet_fpn, {{1, 3, 64, 64}, {2, 3, 96, 128}}},
       {"mobilenet_v3", mobilenet_v3, {{1, 3, 64, 64}, {3, 3, 64, 64}}},
       {"darknet_opset9", darknet_opset9, {{1, 3, 48, 80}}},
+      {"mixed_activations", mixed_activations, {{1, 3, 32, 32}, {2, 3, 32, 32}}},
   };
   return cases;
 }
