@@ -439,7 +439,9 @@ std::vector<OpCase> conv_cases() {
                       {"hard_sigmoid", Builder::act(K::kHardSigmoid, 0.2f, 0.5f)},
                       {"hard_swish", Builder::act(K::kHardSwish)},
                       {"clip", Builder::act(K::kClip, -0.5f, 0.7f)},
-                      {"tanh", Builder::act(K::kTanh)}};
+                      {"tanh", Builder::act(K::kTanh)},
+                      {"mish", Builder::act(K::kMish)},
+                      {"elu", Builder::act(K::kElu, 0.7f)}};
   for (const Act& act : acts) {
     PostOp p = act.p;
     v.push_back({std::string("Conv_post_") + act.name + "_plain", [p](Builder& b) {

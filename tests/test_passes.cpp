@@ -61,6 +61,43 @@ std::vector<Tensor> run_reference(const Graph& g, const Tensor& x, bool optimize
   return s.run(std::vector<Tensor>{x});
 }
 
+// Mish as torch writes it before opset 18 (Softplus, Tanh, Mul; either Mul order), the Mish op
+// and Elu fuse into their convs and compute what the unfused graph does.
+TEST(Passes, MishAndEluFuseAndMatch) {
+  Builder b;
+  ValueId x = b.input("x", {1, 5, 9, 7});
+  ValueId c1 = b.conv(x, 5, 6, "c1", 3);
+  ValueId t1 = b.node("Tanh", {b.node("Softplus", {c1}, "sp1")}, "t1");
+  ValueId y1 = b.node("Mul", {c1, t1}, "y1");
+  ValueId c2 = b.conv(y1, 6, 6, "c2", 1);
+  ValueId t2 = b.node("Tanh", {b.node("Softplus", {c2}, "sp2")}, "t2");
+  ValueId y2 = b.node("Mul", {t2, c2}, "y2");
+  ValueId c3 = b.conv(y2, 6, 4, "c3", 3);
+  ValueId y3 = b.node("Mish", {c3}, "y3");
+  ValueId c4 = b.conv(y3, 4, 4, "c4", 1);
+  b.g.outputs = {b.node("Elu", {c4}, "out", {{"alpha", Attribute::make_float(0.6f)}})};
+
+  Tensor in = random_tensor({1, 5, 9, 7}, 43, -3.f, 3.f);
+  auto plain = run_reference(b.g, in, false);
+  auto fused = run_reference(b.g, in, true);
+  ASSERT_EQ(plain.size(), 1u);
+  Error3 e = compare(fused[0], plain[0]);
+  EXPECT_LE(e.norm_rel, 1e-6) << e.str();
+
+  Graph g = b.g;
+  for (ValueId v : g.inputs) g.value(v).has_shape = true;
+  PassStats st = optimize(g);
+  EXPECT_EQ(st["fuse_activations"], 4);
+  int live = 0;
+  for (const Node& n : g.nodes) {
+    if (n.dead) continue;
+    ++live;
+    ASSERT_EQ(n.post_ops.size(), 1u) << n.name;
+    EXPECT_EQ(n.post_ops[0].kind, n.name == "c4_node" ? PostOp::Kind::kElu : PostOp::Kind::kMish);
+  }
+  EXPECT_EQ(live, 4);  // the four Convs
+}
+
 TEST(Passes, SiluResidualAndBatchNormFuseAndMatch) {
   Builder b;
   ValueId x = b.input("x", {1, 5, 9, 7});
@@ -70,7 +107,7 @@ TEST(Passes, SiluResidualAndBatchNormFuseAndMatch) {
   ValueId c2 = b.conv(y1, 6, 6, "c2", 3);
   ValueId s2 = b.node("Sigmoid", {c2}, "s2");
   ValueId y2 = b.node("Mul", {s2, c2}, "y2");  // SiLU, operands swapped
-  ValueId r = b.node("Add", {y1, y2}, "res");   // residual
+  ValueId r = b.node("Add", {y1, y2}, "res");  // residual
   // Conv -> BatchNormalization -> Relu
   ValueId c3 = b.conv(r, 6, 4, "c3", 5);
   ValueId scale = b.g.add_constant("bn_s", random_tensor({4}, 7, 0.5f, 1.5f));
@@ -128,21 +165,25 @@ TEST_P(SpaceToDepth, SlicesFoldIntoTheConvAndComputeTheSame) {
   for (auto [dh, dw] : fc.parts) {
     const std::string n = fmt::format("p{}{}", dh, dw);
     if (!fc.chained) {
-      parts.push_back(b.node("Slice",
-                             {x, int_constant(b.g, n + "_s", {dh, dw}), int_constant(b.g, n + "_e", {end, end}),
-                              int_constant(b.g, n + "_a", {2, 3}), int_constant(b.g, n + "_t", {2, 2})},
-                             n));
+      parts.push_back(
+          b.node("Slice",
+                 {x, int_constant(b.g, n + "_s", {dh, dw}), int_constant(b.g, n + "_e", {end, end}),
+                  int_constant(b.g, n + "_a", {2, 3}), int_constant(b.g, n + "_t", {2, 2})},
+                 n));
       continue;
     }
     if (!rows.count(dh)) {
       const std::string r = fmt::format("rows{}", dh);
-      rows[dh] = b.node("Slice", {x, int_constant(b.g, r + "_s", {dh}), int_constant(b.g, r + "_e", {end}),
-                                  int_constant(b.g, r + "_a", {2}), int_constant(b.g, r + "_t", {2})},
+      rows[dh] = b.node("Slice",
+                        {x, int_constant(b.g, r + "_s", {dh}), int_constant(b.g, r + "_e", {end}),
+                         int_constant(b.g, r + "_a", {2}), int_constant(b.g, r + "_t", {2})},
                         r);
     }
-    parts.push_back(b.node("Slice", {rows[dh], int_constant(b.g, n + "_s", {dw}), int_constant(b.g, n + "_e", {end}),
-                                     int_constant(b.g, n + "_a", {-1}), int_constant(b.g, n + "_t", {2})},
-                           n));
+    parts.push_back(
+        b.node("Slice",
+               {rows[dh], int_constant(b.g, n + "_s", {dw}), int_constant(b.g, n + "_e", {end}),
+                int_constant(b.g, n + "_a", {-1}), int_constant(b.g, n + "_t", {2})},
+               n));
   }
   ValueId cat = b.node("Concat", parts, "focus", {{"axis", Attribute::make_int(1)}});
   const int64_t cin = 3 * static_cast<int64_t>(parts.size());
@@ -184,7 +225,12 @@ INSTANTIATE_TEST_SUITE_P(
         FocusCase{"yolov5_k3", {{0, 0}, {1, 0}, {0, 1}, {1, 1}}, false, 3, 1, {1, 1, 1, 1}},
         FocusCase{"yolox_chained_k3", {{0, 0}, {1, 0}, {0, 1}, {1, 1}}, true, 3, 1, {1, 1, 1, 1}},
         FocusCase{"other_order_k1", {{1, 1}, {0, 0}, {1, 0}, {0, 1}}, true, 1, 1, {0, 0, 0, 0}},
-        FocusCase{"k3_stride2_asymmetric_pads", {{0, 0}, {0, 1}, {1, 0}, {1, 1}}, false, 3, 2, {1, 0, 0, 1}},
+        FocusCase{"k3_stride2_asymmetric_pads",
+                  {{0, 0}, {0, 1}, {1, 0}, {1, 1}},
+                  false,
+                  3,
+                  2,
+                  {1, 0, 0, 1}},
         FocusCase{"two_parts_k3", {{0, 0}, {1, 1}}, false, 3, 1, {1, 1, 1, 1}}),
     [](const ::testing::TestParamInfo<FocusCase>& i) { return std::string(i.param.name); });
 
@@ -193,11 +239,13 @@ TEST(Passes, SpaceToDepthNeedsStepTwoSlicesOfOneSource) {
   Builder b;
   ValueId x = b.input("x", {1, 2, 8, 8});
   const int64_t end = std::numeric_limits<int64_t>::max();
-  ValueId a = b.node("Slice", {x, int_constant(b.g, "as", {0, 0}), int_constant(b.g, "ae", {4, end}),
-                               int_constant(b.g, "aa", {2, 3}), int_constant(b.g, "at", {1, 2})},
+  ValueId a = b.node("Slice",
+                     {x, int_constant(b.g, "as", {0, 0}), int_constant(b.g, "ae", {4, end}),
+                      int_constant(b.g, "aa", {2, 3}), int_constant(b.g, "at", {1, 2})},
                      "a");
-  ValueId c = b.node("Slice", {x, int_constant(b.g, "cs", {4, 1}), int_constant(b.g, "ce", {end, end}),
-                               int_constant(b.g, "ca", {2, 3}), int_constant(b.g, "ct", {1, 2})},
+  ValueId c = b.node("Slice",
+                     {x, int_constant(b.g, "cs", {4, 1}), int_constant(b.g, "ce", {end, end}),
+                      int_constant(b.g, "ca", {2, 3}), int_constant(b.g, "ct", {1, 2})},
                      "c");
   ValueId cat = b.node("Concat", {a, c}, "cat", {{"axis", Attribute::make_int(1)}});
   ValueId y = b.conv(cat, 4, 3, "y", 3);

@@ -19,6 +19,8 @@ const char* post_op_name(PostOp::Kind k) {
     case PostOp::Kind::kTanh: return "tanh";
     case PostOp::Kind::kAdd: return "add";
     case PostOp::Kind::kMul: return "mul";
+    case PostOp::Kind::kMish: return "mish";
+    case PostOp::Kind::kElu: return "elu";
   }
   return "?";
 }
@@ -35,6 +37,11 @@ double apply_activation(const PostOp& p, double x) {
     case PostOp::Kind::kClip:
       return std::min(static_cast<double>(p.beta), std::max(static_cast<double>(p.alpha), x));
     case PostOp::Kind::kTanh: return std::tanh(x);
+    case PostOp::Kind::kMish: {
+      const double softplus = x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+      return x * std::tanh(softplus);
+    }
+    case PostOp::Kind::kElu: return x < 0 ? p.alpha * std::expm1(x) : x;
     case PostOp::Kind::kAdd:
     case PostOp::Kind::kMul: break;
   }

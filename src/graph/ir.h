@@ -84,10 +84,11 @@ struct Attribute {
 // kAdd/kMul read the node input with index `input` (same shape as the output, or broadcastable).
 struct PostOp {
   enum class Kind {
-    kRelu, kLeakyRelu, kSigmoid, kSilu, kHardSigmoid, kHardSwish, kClip, kTanh, kAdd, kMul
+    kRelu, kLeakyRelu, kSigmoid, kSilu, kHardSigmoid, kHardSwish, kClip, kTanh, kAdd, kMul,
+    kMish, kElu  // after kMul: serialized graphs store the kind's number
   };
   Kind kind = Kind::kRelu;
-  float alpha = 0.f;  // LeakyRelu slope, HardSigmoid alpha, Clip min
+  float alpha = 0.f;  // LeakyRelu slope, HardSigmoid alpha, Clip min, Elu alpha
   float beta = 0.f;   // HardSigmoid beta, Clip max
   int input = -1;     // for kAdd / kMul: index into Node::inputs
 };

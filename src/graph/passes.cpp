@@ -131,8 +131,8 @@ int fold_batch_norm(Graph& g) {
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     Node& bn = g.nodes[i];
     if (bn.dead || bn.op_type != "BatchNormalization" || bn.num_inputs() < 5) continue;
-    if (bn.outputs.size() > 1 &&
-        std::any_of(bn.outputs.begin() + 1, bn.outputs.end(), [](ValueId v) { return v != kNoValue; })) {
+    if (bn.outputs.size() > 1 && std::any_of(bn.outputs.begin() + 1, bn.outputs.end(),
+                                             [](ValueId v) { return v != kNoValue; })) {
       continue;
     }
     ValueId x = bn.inputs[0];
@@ -144,7 +144,8 @@ int fold_batch_norm(Graph& g) {
     const Value& w = g.value(conv.inputs[1]);
     if (!w.is_constant() || w.dtype != DType::kF32 || w.dims.empty()) continue;
     bool params_const = true;
-    for (int k = 1; k < 5; ++k) params_const &= g.value(bn.inputs[static_cast<size_t>(k)]).is_constant();
+    for (int k = 1; k < 5; ++k)
+      params_const &= g.value(bn.inputs[static_cast<size_t>(k)]).is_constant();
     if (!params_const) continue;
     ValueId bias_id = conv.input(2);
     if (bias_id != kNoValue && !g.value(bias_id).is_constant()) continue;
@@ -153,7 +154,8 @@ int fold_batch_norm(Graph& g) {
     const Tensor& beta = g.value(bn.inputs[2]).constant;
     const Tensor& mean = g.value(bn.inputs[3]).constant;
     const Tensor& var = g.value(bn.inputs[4]).constant;
-    if (scale.numel() != oc || beta.numel() != oc || mean.numel() != oc || var.numel() != oc) continue;
+    if (scale.numel() != oc || beta.numel() != oc || mean.numel() != oc || var.numel() != oc)
+      continue;
     double eps = bn.attr_float("epsilon", 1e-5f);
     Tensor nw = w.constant.clone();
     Tensor nb(DType::kF32, {oc});
@@ -247,14 +249,16 @@ int fold_space_to_depth_conv(Graph& g) {
     if (conv.dead || conv.op_type != "Conv" || conv.num_inputs() < 2) continue;
     const ValueId z = conv.inputs[0];
     const NodeId cat_id = g.value(z).producer;
-    if (cat_id < 0 || g.is_graph_output(z) || sole_consumer(cons, z) != static_cast<NodeId>(i)) continue;
+    if (cat_id < 0 || g.is_graph_output(z) || sole_consumer(cons, z) != static_cast<NodeId>(i))
+      continue;
     const Node& cat = g.nodes[static_cast<size_t>(cat_id)];
     const Value& zv = g.value(z);
     if (cat.dead || cat.op_type != "Concat" || !zv.has_shape || zv.dims.size() != 4) continue;
     if (cat.attr_int("axis", 0) != 1 && cat.attr_int("axis", 0) != -3) continue;
     const Value& wv = g.value(conv.inputs[1]);
     if (!wv.is_constant() || wv.dtype != DType::kF32 || wv.dims.size() != 4) continue;
-    if (conv.attr_int("group", 1) != 1 || conv.attr_string("auto_pad", "NOTSET") != "NOTSET") continue;
+    if (conv.attr_int("group", 1) != 1 || conv.attr_string("auto_pad", "NOTSET") != "NOTSET")
+      continue;
     std::vector<int64_t> dil = conv.attr_ints("dilations", {1, 1});
     if (dil.size() != 2 || dil[0] != 1 || dil[1] != 1) continue;
     // Every Concat input: the same source, its own (dh, dw), the same channel count.
@@ -353,6 +357,11 @@ int fuse_activations(Graph& g) {
           po.beta = act.attr_float("beta", 0.5f);
         } else if (t == "HardSwish") {
           po.kind = PostOp::Kind::kHardSwish;
+        } else if (t == "Mish") {
+          po.kind = PostOp::Kind::kMish;
+        } else if (t == "Elu") {
+          po.kind = PostOp::Kind::kElu;
+          po.alpha = act.attr_float("alpha", 1.f);
         } else if (t == "Clip") {
           po.kind = PostOp::Kind::kClip;
           float lo = -INFINITY, hi = INFINITY;
@@ -378,24 +387,39 @@ int fuse_activations(Graph& g) {
         y = act.outputs.empty() ? kNoValue : act.outputs[0];
         consumed = {users[0]};
       } else if (users.size() == 2) {
-        // SiLU: s = Sigmoid(x); y = Mul(x, s) (either operand order).
-        NodeId sig = -1, mul = -1;
+        // SiLU: s = Sigmoid(x); y = Mul(x, s). Mish as written before opset 18:
+        // s = Tanh(Softplus(x)); y = Mul(x, s). Either Mul operand order.
+        NodeId gate = -1, mul = -1;
         for (NodeId u : users) {
           const Node& un = g.nodes[static_cast<size_t>(u)];
-          if (un.op_type == "Sigmoid") sig = u;
+          if (un.op_type == "Sigmoid" || un.op_type == "Softplus") gate = u;
           if (un.op_type == "Mul") mul = u;
         }
-        if (sig < 0 || mul < 0) continue;
-        const Node& sn = g.nodes[static_cast<size_t>(sig)];
+        if (gate < 0 || mul < 0) continue;
+        const Node& gn = g.nodes[static_cast<size_t>(gate)];
+        consumed = {gate};
+        ValueId s = gn.outputs.empty() ? kNoValue : gn.outputs[0];
+        po.kind = PostOp::Kind::kSilu;
+        if (gn.op_type == "Softplus") {
+          const NodeId th = s == kNoValue || g.is_graph_output(s) ? -1 : sole_consumer(cons, s);
+          if (th < 0 || g.nodes[static_cast<size_t>(th)].op_type != "Tanh") continue;
+          const Node& tn = g.nodes[static_cast<size_t>(th)];
+          if (tn.inputs.empty() || tn.inputs[0] != s || tn.outputs.empty()) continue;
+          s = tn.outputs[0];
+          consumed.push_back(th);
+          po.kind = PostOp::Kind::kMish;
+        }
         const Node& mn = g.nodes[static_cast<size_t>(mul)];
-        ValueId s = sn.outputs[0];
-        if (g.is_graph_output(s) || sole_consumer(cons, s) != mul || mn.num_inputs() != 2) continue;
-        if (!((mn.inputs[0] == x && mn.inputs[1] == s) || (mn.inputs[0] == s && mn.inputs[1] == x))) {
+        if (s == kNoValue || g.is_graph_output(s) || sole_consumer(cons, s) != mul ||
+            mn.num_inputs() != 2) {
           continue;
         }
-        po.kind = PostOp::Kind::kSilu;
+        if (!((mn.inputs[0] == x && mn.inputs[1] == s) ||
+              (mn.inputs[0] == s && mn.inputs[1] == x))) {
+          continue;
+        }
         y = mn.outputs[0];
-        consumed = {sig, mul};
+        consumed.push_back(mul);
       } else {
         continue;
       }

@@ -21,7 +21,7 @@ constexpr size_t kChecksummedFrom = 24;  // the checksum covers every byte after
 
 constexpr uint8_t kMaxDType = static_cast<uint8_t>(DType::kBool);
 constexpr uint8_t kMaxAttrKind = static_cast<uint8_t>(Attribute::Kind::kGraph);
-constexpr uint8_t kMaxPostOpKind = static_cast<uint8_t>(PostOp::Kind::kMul);
+constexpr uint8_t kMaxPostOpKind = static_cast<uint8_t>(PostOp::Kind::kElu);
 
 // Attribute fields present (non-default), so any Attribute round-trips exactly at the cost of
 // one byte; normally only the field of its kind is set.

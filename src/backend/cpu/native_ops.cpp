@@ -130,6 +130,10 @@ std::vector<EltwiseSpec> activation_specs(const PostOp& p) {
       return {{alg::eltwise_clip, p.alpha, p.beta}};
     case PostOp::Kind::kTanh:
       return {{alg::eltwise_tanh, 0.f, 0.f}};
+    case PostOp::Kind::kMish:
+      return {{alg::eltwise_mish, 0.f, 0.f}};
+    case PostOp::Kind::kElu:
+      return {{alg::eltwise_elu, p.alpha, 0.f}};
     case PostOp::Kind::kAdd:
     case PostOp::Kind::kMul:
       break;
