@@ -827,6 +827,24 @@ std::vector<OpCase> binary_cases() {
                  b.output(b.op("Add", {b.input({1, 3, 1, 5}), b.input({1, 1, 4, 1})}));
                },
                1e-5, false});
+  // PRelu: slope per channel, scalar, and full-size at run time; blocked between convs.
+  v.push_back({"PRelu_channel_plain", [](Builder& b) {
+                 b.output(b.op("PRelu", {b.input({2, 3, 5, 7}), b.constant({3, 1, 1}, 0.05f, 0.5f)}));
+               }});
+  v.push_back({"PRelu_scalar_slope", [](Builder& b) {
+                 b.output(b.op("PRelu", {b.input({3, 4, 5}), b.constant({1}, 0.1f, 0.3f)}));
+               }});
+  v.push_back({"PRelu_runtime_slope", [](Builder& b) {
+                 b.output(b.op("PRelu", {b.input({2, 6, 5}), b.input({2, 6, 5})}));
+               }});
+  v.push_back({"PRelu_channel_blocked",
+               [](Builder& b) {
+                 ValueId x = b.conv(b.bread(b.input({1, 5, 9, 9}), 32), 32, 3,
+                                    {{"pads", Attribute::make_ints({1, 1, 1, 1})}});
+                 ValueId y = b.op("PRelu", {x, b.constant({32, 1, 1}, 0.05f, 0.5f)});
+                 b.output(b.bread(y, 16));
+               },
+               1e-5, true, true, -1, 0, true});
   v.push_back(
       {"Add_then_relu_fused", [](Builder& b) {
          b.output(b.op("Add", {b.input({2, 3, 5}), b.input({2, 3, 5})}, {}, {b.act(K::kRelu)}));

@@ -129,6 +129,8 @@ bool eltwise_supported(const OpContext& c, std::string* why);
 KernelBuild build_eltwise(const OpContext& c);
 bool binary_supported(const OpContext& c, std::string* why);
 KernelBuild build_binary(const OpContext& c);
+bool prelu_supported(const OpContext& c, std::string* why);
+KernelBuild build_prelu(const OpContext& c);
 bool softmax_supported(const OpContext& c, std::string* why);
 KernelBuild build_softmax(const OpContext& c);
 bool matmul_supported(const OpContext& c, std::string* why);

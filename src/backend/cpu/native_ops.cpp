@@ -43,6 +43,7 @@ const NativeOp kNativeOps[] = {
     {"Div", kUniform, true, binary_supported, build_binary},
     {"Max", kUniform, true, binary_supported, build_binary},
     {"Min", kUniform, true, binary_supported, build_binary},
+    {"PRelu", kUniform, true, prelu_supported, build_prelu},
     {"Softmax", kPlain, false, softmax_supported, build_softmax},
     {"LogSoftmax", kPlain, false, softmax_supported, build_softmax},
     {"MatMul", kPlain, false, matmul_supported, build_matmul},
