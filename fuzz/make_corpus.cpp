@@ -207,6 +207,16 @@ const char* const kNodeTests[] = {
     "test_convtranspose_pads",
     "test_reduce_mean_keepdims_example",
     "test_tile_precomputed",
+    "test_scatternd_add",
+    "test_top_k",
+    "test_depthtospace_crd_mode_example",
+    "test_gather_elements_negative_indices",
+    "test_prelu_broadcast",
+    "test_reduce_log_sum_exp_keepdims_example",
+    "test_mod_mixed_sign_int64",
+    "test_and_bcast4v3d",
+    "test_mean_example",
+    "test_argmin_keepdims_example_select_last_index",
 };
 
 }  // namespace
