@@ -372,6 +372,72 @@ std::string mixed_activations() {
   return t.bytes();
 }
 
+// An end-to-end (NMS-free) head as YOLOv10 / YOLO26 exports write it (opset 17): the detector's
+// [1, 4+nc, N] predictions are transposed and split, ReduceMax picks each anchor's best class
+// score, TopK keeps max_det anchors, GatherElements (indices tiled by Tile) takes their boxes and
+// scores, a second TopK over the flattened scores, Div/Mod recover anchor and class (int64), and
+// GatherND with batch_dims=1 (torch's boxes[i, index // nc]) gathers the final boxes. Output
+// [1, max_det, 6]: x, y, w, h, score, class.
+std::string end2end_head() {
+  TestModel t(17);
+  NetBuilder b(t, WeightStyle::kInitializer, 17);
+  const int nc = 5, max_det = 10;
+  t.input("images", onnx::TensorProto::FLOAT, {1, 3, 32, 32});
+  onnx::NodeProto* n;
+  auto attr_axis = [&](const std::string& op, std::vector<std::string> in, int64_t axis) {
+    std::string y = b.op(op, std::move(in), &n);
+    set_attr(n, "axis", axis);
+    return y;
+  };
+  const std::string c = b.conv("images", 3, 16, 3, 2);
+  std::string x = b.op("Mul", {c, b.op("Sigmoid", {c})});
+  std::string p = b.conv(x, 16, 4 + nc, 3, 2);  // [1, 9, 8, 8]
+  p = b.op("Reshape", {p, b.ints("shape", {1, 4 + nc, 64})});
+  p = b.op("Transpose", {p}, &n);  // [1, 64, 9]
+  set_attr(n, "perm", std::vector<int64_t>{0, 2, 1});
+  onnx::NodeProto* split;
+  b.op("Split", {p, b.ints("split", {4, nc})}, &split);
+  set_attr(split, "axis", int64_t{-1});
+  split->set_output(0, "boxes_all");
+  split->add_output("logits_all");
+  std::string boxes = "boxes_all";
+  std::string scores = b.op("Sigmoid", {"logits_all"});
+  std::string amax = b.op("ReduceMax", {scores}, &n);  // [1, 64]
+  set_attr(n, "axes", std::vector<int64_t>{-1});
+  set_attr(n, "keepdims", int64_t{0});
+  auto topk = [&](const std::string& in, std::string* values) {
+    onnx::NodeProto* tk;
+    std::string v = b.op("TopK", {in, b.ints("k", {max_det})}, &tk);
+    set_attr(tk, "axis", int64_t{-1});
+    tk->add_output(v + "_indices");
+    if (values) *values = v;
+    return v + "_indices";
+  };
+  std::string index = b.op("Unsqueeze", {topk(amax, nullptr), b.ints("axes", {-1})});  // [1,10,1]
+  std::string sel_boxes =
+      attr_axis("GatherElements", {boxes, b.op("Tile", {index, b.ints("reps", {1, 1, 4})})}, 1);
+  std::string sel_scores =
+      attr_axis("GatherElements", {scores, b.op("Tile", {index, b.ints("reps", {1, 1, nc})})}, 1);
+  std::string flat = b.op("Reshape", {sel_scores, b.ints("shape", {1, -1})});  // [1, 50]
+  std::string top_scores;
+  std::string flat_index = topk(flat, &top_scores);
+  std::string nc_i = b.ints("nc", {nc});
+  std::string anchor = b.op("Div", {flat_index, nc_i});
+  std::string cls = b.op("Mod", {flat_index, nc_i});
+  std::string final_boxes =
+      b.op("GatherND", {sel_boxes, b.op("Unsqueeze", {anchor, b.ints("axes", {-1})})}, &n);
+  set_attr(n, "batch_dims", int64_t{1});
+  std::string cls_f = b.op("Cast", {cls}, &n);
+  set_attr(n, "to", int64_t{onnx::TensorProto::FLOAT});
+  attr_axis("Concat",
+            {final_boxes, b.op("Unsqueeze", {top_scores, b.ints("axes", {-1})}),
+             b.op("Unsqueeze", {cls_f, b.ints("axes", {-1})})},
+            -1);
+  n->set_output(0, "output0");
+  t.output("output0");
+  return t.bytes();
+}
+
 struct StyleCase {
   const char* name;
   std::function<std::string()> build;
@@ -386,6 +452,7 @@ const std::vector<StyleCase>& style_cases() {
       {"mobilenet_v3", mobilenet_v3, {{1, 3, 64, 64}, {3, 3, 64, 64}}},
       {"darknet_opset9", darknet_opset9, {{1, 3, 48, 80}}},
       {"mixed_activations", mixed_activations, {{1, 3, 32, 32}, {2, 3, 32, 32}}},
+      {"end2end_head", end2end_head, {{1, 3, 32, 32}}},
   };
   return cases;
 }

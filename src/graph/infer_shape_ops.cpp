@@ -386,6 +386,35 @@ void infer_GatherElements(InferContext& c) {
   c.set_output(0, c.dtype(0), idx);
 }
 
+// indices [..., k] pick slices of data after `batch_dims` leading dims shared with indices:
+// output = data[:b] + indices[b:-1] + data[b+k:].
+void infer_GatherND(InferContext& c) {
+  const Dims& data = c.dims(0);
+  const Dims& idx = c.dims(1);
+  if (c.dtype(1) != DType::kI64) {
+    fail(ErrorCode::kInvalidModel, "{}: indices must be int64, not {}", c.label(),
+         dtype_name(c.dtype(1)));
+  }
+  const int64_t b = c.node().attr_int("batch_dims", 0);
+  const int64_t r = static_cast<int64_t>(data.size()), q = static_cast<int64_t>(idx.size());
+  const int64_t k = q > 0 ? idx.back() : -1;
+  if (b < 0 || q < 1 || b >= q || b >= r || k < 1 || b + k > r) {
+    fail(ErrorCode::kInvalidModel, "{}: indices {} with batch_dims {} do not address data {}",
+         c.label(), dims_str(idx), b, dims_str(data));
+  }
+  for (int64_t i = 0; i < b; ++i) {
+    const size_t ii = static_cast<size_t>(i);
+    if (data[ii] >= 0 && idx[ii] >= 0 && data[ii] != idx[ii]) {
+      fail(ErrorCode::kInvalidModel, "{}: batch dim {} differs: data {} vs indices {}", c.label(),
+           i, dims_str(data), dims_str(idx));
+    }
+  }
+  Dims out(data.begin(), data.begin() + b);
+  out.insert(out.end(), idx.begin() + b, idx.end() - 1);
+  out.insert(out.end(), data.begin() + b + k, data.end());
+  c.set_output(0, c.dtype(0), out);
+}
+
 namespace {
 
 // DepthToSpace / SpaceToDepth: NCHW, the block size dividing channels or the plane.

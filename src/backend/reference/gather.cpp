@@ -1,5 +1,6 @@
 // Gather along any axis with int32/int64 indices (negative ones count from the end): one memcpy of
-// the inner block per (outer index, index). GatherElements: one element per index.
+// the inner block per (outer index, index). GatherElements: one element per index. GatherND: one
+// trailing slice per index tuple.
 #include <cstring>
 
 #include "backend/reference/kernel_util.h"
@@ -88,6 +89,52 @@ void ref_GatherElements(RefArgs& a) {
     for (int64_t k = r - 1; k >= 0; --k) {
       if (++pos[static_cast<size_t>(k)] < id[static_cast<size_t>(k)]) break;
       pos[static_cast<size_t>(k)] = 0;
+    }
+  }
+}
+
+void ref_GatherND(RefArgs& a) {
+  const Tensor& data = a.in[0];
+  const Tensor& idx = a.in[1];
+  Tensor& out = a.out[0];
+  const std::string label = kernel_label(a.node);
+  const Dims& dd = data.dims();
+  const Dims& id = idx.dims();
+  const size_t b = static_cast<size_t>(a.node.attr_int("batch_dims", 0));
+  const int64_t k = id.back();
+  // Per batch: `n` index tuples, each selecting a `slice` of data's trailing dims.
+  int64_t batches = 1;
+  for (size_t i = 0; i < b; ++i) batches *= dd[i];
+  int64_t n = 1;
+  for (size_t i = b; i + 1 < id.size(); ++i) n *= id[i];
+  int64_t slice = 1;
+  for (size_t i = b + static_cast<size_t>(k); i < dd.size(); ++i) slice *= dd[i];
+  int64_t per_batch = 1;  // data elements per batch
+  for (size_t i = b; i < dd.size(); ++i) per_batch *= dd[i];
+  if (out.numel() != batches * n * slice) {
+    fail(ErrorCode::kInternal, "{}: output {} does not match data {} and indices {}", label,
+         dims_str(out.dims()), dims_str(dd), dims_str(id));
+  }
+  const std::vector<int64_t> ds = dense_strides(dd);
+  const size_t es = dtype_size(data.dtype());
+  const char* src = static_cast<const char*>(data.raw());
+  char* dst = static_cast<char*>(out.raw());
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t off = bi * per_batch;
+      for (int64_t t = 0; t < k; ++t) {
+        const size_t axis = b + static_cast<size_t>(t);
+        int64_t v = idx.get_i64((bi * n + j) * k + t);
+        if (v < -dd[axis] || v >= dd[axis]) {
+          fail(ErrorCode::kInvalidArgument, "{}: index {} is out of range for axis {} of size {}",
+               label, v, axis, dd[axis]);
+        }
+        if (v < 0) v += dd[axis];
+        off += v * ds[axis];
+      }
+      const size_t bytes = static_cast<size_t>(slice) * es;
+      if (bytes) std::memcpy(dst, src + static_cast<size_t>(off) * es, bytes);
+      dst += bytes;
     }
   }
 }
