@@ -239,6 +239,32 @@ void infer_InstanceNormalization(InferContext& c) {
   c.set_output(0, c.dtype(0), x);
 }
 
+// Normalises over dims [axis, rank); scale and bias broadcast to those dims. Optional outputs:
+// Mean and InvStdDev with the normalised dims kept as 1.
+void infer_LayerNormalization(InferContext& c) {
+  require_float(c, 0, "input");
+  const Dims& x = c.dims(0);
+  const int64_t r = static_cast<int64_t>(x.size());
+  if (r == 0) fail(ErrorCode::kInvalidModel, "{}: input must have rank >= 1", c.label());
+  const int64_t axis = normalize_axis(c.node().attr_int("axis", -1), r, c.label());
+  const Dims tail(x.begin() + axis, x.end());
+  static const char* kRoles[] = {"input", "scale", "bias"};
+  for (int i = 1; i < 3; ++i) {
+    if (!c.has_input(i)) continue;
+    require_float(c, i, kRoles[i]);
+    if (c.dims(i).size() > tail.size() ||
+        broadcast_dims(tail, c.dims(i), c.label()) != tail) {
+      fail(ErrorCode::kInvalidModel, "{}: {} {} does not broadcast to the normalised dims {}",
+           c.label(), kRoles[i], dims_str(c.dims(i)), dims_str(tail));
+    }
+  }
+  c.set_output(0, c.dtype(0), x);
+  Dims stat = x;
+  for (int64_t i = axis; i < r; ++i) stat[static_cast<size_t>(i)] = 1;
+  c.set_output(1, DType::kF32, stat);
+  c.set_output(2, DType::kF32, stat);
+}
+
 void infer_MaxPool(InferContext& c) { infer_pool(c, true); }
 void infer_AveragePool(InferContext& c) { infer_pool(c, false); }
 void infer_GlobalAveragePool(InferContext& c) { infer_global_pool(c); }

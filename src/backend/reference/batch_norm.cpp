@@ -2,6 +2,7 @@
 // per channel (axis 1); training form (training_mode, or extra outputs before opset 14) uses the
 // batch statistics and also outputs the running mean/var updated with `momentum`.
 // InstanceNormalization: the same with each sample's own per-channel statistics.
+// LayerNormalization: statistics over the trailing dims from `axis`.
 #include <cmath>
 #include <vector>
 
@@ -101,6 +102,49 @@ void ref_InstanceNormalization(RefArgs& a) {
     }
   }
   write_f64(a.out[0], v);
+}
+
+// Mean and (biased) variance over dims [axis, rank) of each leading index; y = (x - mean) /
+// sqrt(var + eps) * scale + bias, scale and bias broadcast over the normalised dims.
+void ref_LayerNormalization(RefArgs& a) {
+  const Node& node = a.node;
+  const Tensor& x = input(a, 0);
+  if (!dtype_is_float(x.dtype())) fail_dtype(node, x.dtype());
+  const Dims& d = x.dims();
+  const int64_t axis = norm_axis(node, node.attr_int("axis", -1), static_cast<int64_t>(d.size()));
+  const double eps = node.attr_float("epsilon", 1e-5f);
+  const size_t ax = static_cast<size_t>(axis);
+  const int64_t outer = dims_product(d, 0, ax), inner = dims_product(d, ax, d.size());
+  const Dims tail(d.begin() + axis, d.end());
+  // Scale and bias expanded to the normalised dims.
+  auto expand = [&](size_t i, double def) {
+    std::vector<double> v(static_cast<size_t>(inner), def);
+    if (i >= a.in.size() || !a.in[i].defined()) return v;
+    const Tensor& t = a.in[i];
+    const std::vector<double> tv = read_f64(t);
+    const std::array<std::vector<int64_t>, 1> st = {broadcast_strides(t.dims(), tail)};
+    broadcast_for_each<1>(tail, st,
+                          [&](int64_t o, const std::array<int64_t, 1>& off) { v[o] = tv[off[0]]; });
+    return v;
+  };
+  const std::vector<double> scale = expand(1, 1.0), bias = expand(2, 0.0);
+  std::vector<double> v = read_f64(x);
+  std::vector<double> means(static_cast<size_t>(outer)), inv(static_cast<size_t>(outer));
+  for (int64_t o = 0; o < outer; ++o) {
+    double* p = v.data() + o * inner;
+    double s = 0;
+    for (int64_t i = 0; i < inner; ++i) s += p[i];
+    const double mu = inner > 0 ? s / static_cast<double>(inner) : 0.0;
+    double q = 0;
+    for (int64_t i = 0; i < inner; ++i) q += (p[i] - mu) * (p[i] - mu);
+    const double k = 1.0 / std::sqrt((inner > 0 ? q / static_cast<double>(inner) : 0.0) + eps);
+    for (int64_t i = 0; i < inner; ++i) p[i] = (p[i] - mu) * k * scale[i] + bias[i];
+    means[static_cast<size_t>(o)] = mu;
+    inv[static_cast<size_t>(o)] = k;
+  }
+  write_f64(a.out[0], v);
+  if (a.out.size() > 1 && a.out[1].defined()) write_f64(a.out[1], means);
+  if (a.out.size() > 2 && a.out[2].defined()) write_f64(a.out[2], inv);
 }
 
 }  // namespace shoal
