@@ -333,5 +333,6 @@ void infer_Gemm(InferContext& c) {
 
 void infer_Softmax(InferContext& c) { infer_softmax_family(c); }
 void infer_LogSoftmax(InferContext& c) { infer_softmax_family(c); }
+void infer_Hardmax(InferContext& c) { infer_softmax_family(c); }
 
 }  // namespace shoal

@@ -171,6 +171,13 @@ void infer_Cast(InferContext& c) {
   c.set_output(0, dt, c.dims(0));
 }
 
+void infer_CastLike(InferContext& c) {
+  if (c.dtype(1) == DType::kUndefined) {
+    fail(ErrorCode::kUnsupported, "{}: target dtype is not supported", c.label());
+  }
+  c.set_output(0, c.dtype(1), c.dims(0));
+}
+
 void infer_Reshape(InferContext& c) {
   std::vector<int64_t> shape = c.opset() < 5 ? c.node().attr_ints("shape") : c.constant_ints(1);
   bool allowzero = c.opset() >= 14 && c.node().attr_int("allowzero", 0) != 0;
@@ -541,6 +548,46 @@ void infer_TopK(InferContext& c) {
   out[static_cast<size_t>(axis)] = k;
   c.set_output(0, c.dtype(0), out);
   c.set_output(1, DType::kI64, out);
+}
+
+// The running sum along a scalar constant axis (exclusive / reverse attributes).
+void infer_CumSum(InferContext& c) {
+  const DType t = c.dtype(0);
+  if (t == DType::kBool || t == DType::kUndefined) {
+    fail(ErrorCode::kUnsupported, "{}: input dtype {} is not supported", c.label(), dtype_name(t));
+  }
+  if (num_elements(c.dims(1)) != 1 || dtype_is_float(c.dtype(1))) {
+    fail(ErrorCode::kInvalidModel, "{}: axis must be an integer scalar, got {} {}", c.label(),
+         dtype_name(c.dtype(1)), dims_str(c.dims(1)));
+  }
+  if (c.dims(0).empty()) fail(ErrorCode::kInvalidModel, "{}: input must have rank >= 1", c.label());
+  c.set_output(0, t, c.dims(0));
+}
+
+// indices with a new axis of size `depth` (a compile-time constant) holding values[1] at each
+// index and values[0] elsewhere.
+void infer_OneHot(InferContext& c) {
+  const Tensor* dt = c.constant(1);
+  if (!dt) {
+    fail(ErrorCode::kUnsupported, "{}: depth ('{}') must be known at compile time", c.label(),
+         c.input(1).name);
+  }
+  // Any numeric type; a float depth is truncated.
+  const double dv = dt->numel() == 1 ? dt->get_f64(0) : 0.0;
+  if (!(dv >= 1 && dv <= static_cast<double>(int64_t{1} << 40))) {
+    fail(ErrorCode::kInvalidModel, "{}: depth must be one positive value", c.label());
+  }
+  const std::vector<int64_t> depth = {static_cast<int64_t>(dv)};
+  if (num_elements(c.dims(2)) != 2) {
+    fail(ErrorCode::kInvalidModel, "{}: values must hold two elements (off, on), got {}",
+         c.label(), dims_str(c.dims(2)));
+  }
+  const Dims& idx = c.dims(0);
+  const int64_t r = static_cast<int64_t>(idx.size()) + 1;
+  const int64_t axis = normalize_axis(c.node().attr_int("axis", -1), r, c.label());
+  Dims out = idx;
+  out.insert(out.begin() + axis, depth[0]);
+  c.set_output(0, c.dtype(2), out);
 }
 
 void infer_Expand(InferContext& c) {

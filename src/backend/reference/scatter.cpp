@@ -1,7 +1,7 @@
 // Reference ScatterND, ScatterElements (reduction none/add/mul/max/min; negative indices count from
-// the end; an index out of range is an error) and TopK (largest or smallest k along an axis; ties
-// keep the lower index first, as ONNX specifies). Values are combined in double (int64 for
-// integers); data movement is by element bytes.
+// the end; an index out of range is an error), CumSum, OneHot and TopK (largest or smallest k along
+// an axis; ties keep the lower index first, as ONNX specifies). Values are combined in double
+// (int64 for integers); data movement is by element bytes.
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -225,6 +225,77 @@ void ref_TopK(RefArgs& a) {
     write_i64(a.out[0], ivals);
   }
   if (a.out.size() > 1 && a.out[1].defined()) write_i64(a.out[1], inds);
+}
+
+void ref_CumSum(RefArgs& a) {
+  const Node& node = a.node;
+  const Tensor& x = input(a, 0);
+  const Dims& d = x.dims();
+  const Tensor& at = input(a, 1);
+  if (at.numel() != 1) {
+    fail(ErrorCode::kInvalidModel, "{}: axis must be a scalar", op_label(node));
+  }
+  const int64_t axis = norm_axis(node, at.get_i64(0), static_cast<int64_t>(d.size()));
+  const bool exclusive = node.attr_int("exclusive", 0) != 0;
+  const bool reverse = node.attr_int("reverse", 0) != 0;
+  const size_t ax = static_cast<size_t>(axis);
+  const int64_t outer = dims_product(d, 0, ax), len = d[ax];
+  const int64_t inner = dims_product(d, ax + 1, d.size());
+  auto run = [&](auto v, auto write) {
+    auto r = v;
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t i = 0; i < inner; ++i) {
+        typename decltype(v)::value_type acc = 0;
+        for (int64_t step = 0; step < len; ++step) {
+          const int64_t k = reverse ? len - 1 - step : step;
+          const size_t at_k = static_cast<size_t>((o * len + k) * inner + i);
+          if (exclusive) {
+            r[at_k] = acc;
+            acc += v[at_k];
+          } else {
+            acc += v[at_k];
+            r[at_k] = acc;
+          }
+        }
+      }
+    }
+    write(r);
+  };
+  if (dtype_is_float(x.dtype())) {
+    run(read_f64(x), [&](const std::vector<double>& r) { write_f64(a.out[0], r); });
+  } else if (is_int_dtype(x.dtype())) {
+    run(read_i64(x), [&](const std::vector<int64_t>& r) { write_i64(a.out[0], r); });
+  } else {
+    fail_dtype(node, x.dtype());
+  }
+}
+
+// Negative indices count from the end of the depth; indices outside [-depth, depth) give a row of
+// off values.
+void ref_OneHot(RefArgs& a) {
+  const Node& node = a.node;
+  const Tensor& idx = input(a, 0);
+  const Tensor& values = input(a, 2);
+  Tensor& out = a.out[0];
+  const Dims& od = out.dims();
+  const int64_t axis = norm_axis(node, node.attr_int("axis", -1), static_cast<int64_t>(od.size()));
+  const size_t ax = static_cast<size_t>(axis);
+  const int64_t depth = od[ax];
+  const int64_t outer = dims_product(od, 0, ax), inner = dims_product(od, ax + 1, od.size());
+  const size_t es = dtype_size(out.dtype());
+  const char* off_v = static_cast<const char*>(values.raw());
+  const char* on_v = off_v + es;
+  char* dst = static_cast<char*>(out.raw());
+  fill_pattern(dst, out.numel(), off_v, es);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      const double raw = idx.get_f64(o * inner + i);
+      if (!(raw >= -static_cast<double>(depth) && raw < static_cast<double>(depth))) continue;
+      int64_t k = static_cast<int64_t>(raw);
+      if (k < 0) k += depth;
+      std::memcpy(dst + static_cast<size_t>((o * depth + k) * inner + i) * es, on_v, es);
+    }
+  }
 }
 
 }  // namespace shoal

@@ -1,4 +1,4 @@
-// Reference Softmax and LogSoftmax. Before opset 13 the input is coerced to 2-D at `axis`
+// Reference Softmax, LogSoftmax and Hardmax. Before opset 13 the input is coerced to 2-D at `axis`
 // (default 1) and normalised over the flattened trailing block; from opset 13 over the one axis
 // (default -1). Max-subtracted, in double.
 #include <cmath>
@@ -12,7 +12,9 @@ using namespace ref;
 
 namespace {
 
-void softmax(RefArgs& a, bool log) {
+enum class Kind { kSoftmax, kLogSoftmax, kHardmax };
+
+void softmax(RefArgs& a, Kind kind) {
   const Node& node = a.node;
   const Tensor& x = input(a, 0);
   if (!dtype_is_float(x.dtype())) fail_dtype(node, x.dtype());
@@ -33,6 +35,14 @@ void softmax(RefArgs& a, bool log) {
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t i = 0; i < inner; ++i) {
       double* p = v.data() + o * len * inner + i;
+      if (kind == Kind::kHardmax) {  // 1 at the first maximum, 0 elsewhere
+        int64_t best = 0;
+        for (int64_t k = 1; k < len; ++k) {
+          if (p[k * inner] > p[best * inner]) best = k;
+        }
+        for (int64_t k = 0; k < len; ++k) p[k * inner] = k == best ? 1.0 : 0.0;
+        continue;
+      }
       double mx = -INFINITY;
       for (int64_t k = 0; k < len; ++k) mx = std::fmax(mx, p[k * inner]);
       double sum = 0;
@@ -40,7 +50,7 @@ void softmax(RefArgs& a, bool log) {
       const double lsum = std::log(sum);
       for (int64_t k = 0; k < len; ++k) {
         const double z = p[k * inner] - mx;
-        p[k * inner] = log ? z - lsum : std::exp(z) / sum;
+        p[k * inner] = kind == Kind::kLogSoftmax ? z - lsum : std::exp(z) / sum;
       }
     }
   }
@@ -49,7 +59,8 @@ void softmax(RefArgs& a, bool log) {
 
 }  // namespace
 
-void ref_Softmax(RefArgs& a) { softmax(a, false); }
-void ref_LogSoftmax(RefArgs& a) { softmax(a, true); }
+void ref_Softmax(RefArgs& a) { softmax(a, Kind::kSoftmax); }
+void ref_LogSoftmax(RefArgs& a) { softmax(a, Kind::kLogSoftmax); }
+void ref_Hardmax(RefArgs& a) { softmax(a, Kind::kHardmax); }
 
 }  // namespace shoal
