@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "graph/einsum.h"
 #include "graph/op_geometry.h"
 #include "graph/shape_inference.h"
 
@@ -263,6 +264,20 @@ void infer_LayerNormalization(InferContext& c) {
   for (int64_t i = axis; i < r; ++i) stat[static_cast<size_t>(i)] = 1;
   c.set_output(1, DType::kF32, stat);
   c.set_output(2, DType::kF32, stat);
+}
+
+void infer_Einsum(InferContext& c) {
+  std::vector<Dims> dims;
+  for (int i = 0; i < c.num_inputs(); ++i) {
+    require_float(c, i, "input");
+    if (c.dtype(i) != c.dtype(0)) {
+      fail(ErrorCode::kInvalidModel, "{}: inputs mix {} and {}", c.label(),
+           dtype_name(c.dtype(0)), dtype_name(c.dtype(i)));
+    }
+    dims.push_back(c.dims(i));
+  }
+  const EinsumSpec s = parse_einsum(c.node().attr_string("equation", ""), dims, c.label());
+  c.set_output(0, c.dtype(0), s.output_dims);
 }
 
 void infer_MaxPool(InferContext& c) { infer_pool(c, true); }
