@@ -497,6 +497,38 @@ TEST(ShapeOps, SpecializeLeavesLargeContractionsForRunTime) {
     EXPECT_EQ(g.nodes[0].dead, channels == 4);
     EXPECT_EQ(g.value(y).is_constant(), channels == 4);
   }
+  // The same for a 1-D max pool with a huge window over a long constant (2^42 window reads) and
+  // an Einsum outer product summed to a scalar (2^40 products).
+  {
+    Graph g;
+    g.opset = 17;
+    Node n;
+    n.op_type = "MaxPool";
+    n.name = "pool";
+    n.inputs = {g.add_constant("x", iota({1, 1, int64_t{1} << 22}))};
+    n.attrs = {{"kernel_shape", Attribute::make_ints({int64_t{1} << 21})}};
+    n.outputs = {g.add_value("y")};
+    g.add_node(std::move(n));
+    g.outputs = {g.nodes[0].outputs[0]};
+    specialize_shapes(g, evaluator(17));
+    EXPECT_FALSE(g.nodes[0].dead);
+  }
+  {
+    Graph g;
+    g.opset = 17;
+    Node n;
+    n.op_type = "Einsum";
+    n.name = "outer";
+    n.inputs = {g.add_constant("a", iota({int64_t{1} << 20})),
+                g.add_constant("b", iota({int64_t{1} << 20}))};
+    n.attrs = {{"equation", Attribute::make_string("i,j->")}};
+    n.outputs = {g.add_value("y")};
+    g.add_node(std::move(n));
+    g.outputs = {g.nodes[0].outputs[0]};
+    specialize_shapes(g, evaluator(17));
+    EXPECT_FALSE(g.nodes[0].dead);
+    EXPECT_EQ(g.value(g.outputs[0]).dims, Dims{});
+  }
 }
 
 // Einsum beyond the ONNX node tests: implicit output, broadcast ellipsis, YOLO-World's

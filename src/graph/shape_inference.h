@@ -45,7 +45,8 @@ using NodeEvaluator =
 
 // Largest tensor the folding pass materialises as a constant.
 inline constexpr int64_t kMaxFoldBytes = int64_t{64} << 20;
-// Most multiply-adds one folded node may take (a contraction past it stays for run time).
+// Most multiply-adds (or pooling window reads) one folded node may take: a contraction or pooling
+// past it stays for run time.
 inline constexpr int64_t kMaxFoldMacs = int64_t{1} << 26;
 
 // Requires every graph input to have fixed dims. Infers all values in topological order; folds
