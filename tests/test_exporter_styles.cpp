@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <random>
 
 #include "core/npy.h"
 #include "onnx/builder.h"
@@ -438,10 +439,60 @@ std::string end2end_head() {
   return t.bytes();
 }
 
+// A QDQ-quantized net as ONNX Runtime's quantization tools write it (opset 13): int8 weights with
+// per-channel scales behind DequantizeLinear, uint8 activations through QuantizeLinear /
+// DequantizeLinear pairs around each conv. Runs in float (int8 kernels are a later step): the
+// weight DequantizeLinear folds at load, the activation pairs run as steps.
+std::string qdq_int8() {
+  TestModel t(13);
+  NetBuilder b(t, WeightStyle::kInitializer, 21);
+  t.input("x", onnx::TensorProto::FLOAT, {1, 3, 24, 24});
+  onnx::NodeProto* n;
+  auto int8_init = [&](const std::string& name, std::vector<int64_t> dims, int32_t type,
+                       const std::vector<int>& v) {
+    auto* tp = t.g->add_initializer();
+    tp->set_name(name);
+    tp->set_data_type(type);
+    for (int64_t d : dims) tp->add_dims(d);
+    for (int e : v) tp->add_int32_data(e);
+    return name;
+  };
+  auto qdq = [&](const std::string& x, float scale, int zp, const std::string& tag) {
+    const std::string s = b.floats(tag + "_s", {}, {scale});
+    const std::string z = int8_init(tag + "_z", {}, onnx::TensorProto::UINT8, {zp});
+    return b.op("DequantizeLinear", {b.op("QuantizeLinear", {x, s, z}), s, z});
+  };
+  std::mt19937 rng(5);
+  auto qconv = [&](const std::string& x, int cin, int cout, const std::string& tag) {
+    std::vector<int> w(static_cast<size_t>(cout * cin * 9));
+    for (int& e : w) e = static_cast<int>(rng() % 255) - 127;
+    std::vector<float> scales = b.uniform(static_cast<size_t>(cout), 0.002f, 0.006f);
+    const std::string wq = int8_init(tag + "_wq", {cout, cin, 3, 3}, onnx::TensorProto::INT8, w);
+    const std::string wz =
+        int8_init(tag + "_wz", {cout}, onnx::TensorProto::INT8, std::vector<int>(cout, 0));
+    std::string wf = b.op("DequantizeLinear", {wq, b.floats(tag + "_ws", {cout}, scales), wz}, &n);
+    set_attr(n, "axis", int64_t{0});
+    std::string y =
+        b.op("Conv", {x, wf, b.floats(tag + "_b", {cout}, b.uniform(cout, -0.1f, 0.1f))}, &n);
+    set_attr(n, "pads", std::vector<int64_t>{1, 1, 1, 1});
+    return b.op("Relu", {y});
+  };
+  std::string y = qdq("x", 1.f / 255, 0, "in");
+  y = qdq(qconv(y, 3, 16, "c1"), 0.02f, 0, "a1");
+  y = qdq(qconv(y, 16, 16, "c2"), 0.02f, 0, "a2");
+  b.op("GlobalAveragePool", {qconv(y, 16, 8, "c3")}, &n);
+  n->set_output(0, "features");
+  t.output("features");
+  return t.bytes();
+}
+
 struct StyleCase {
   const char* name;
   std::function<std::string()> build;
   std::vector<Dims> shapes;  // input shapes to run at (the first is the exported one)
+  // Norm-wise bound against the reference backend. Quantized nets get more: a float difference
+  // of 1e-7 can move an activation across a rounding boundary, a whole quantum (0.02 here).
+  double tol = 1e-5;
 };
 
 const std::vector<StyleCase>& style_cases() {
@@ -453,6 +504,7 @@ const std::vector<StyleCase>& style_cases() {
       {"darknet_opset9", darknet_opset9, {{1, 3, 48, 80}}},
       {"mixed_activations", mixed_activations, {{1, 3, 32, 32}, {2, 3, 32, 32}}},
       {"end2end_head", end2end_head, {{1, 3, 32, 32}}},
+      {"qdq_int8", qdq_int8, {{1, 3, 24, 24}}, 1e-3},
   };
   return cases;
 }
@@ -494,8 +546,8 @@ TEST_P(ExporterStyle, CpuBackendMatchesReference) {
     for (size_t i = 0; i < outs[0].size(); ++i) {
       ASSERT_EQ(outs[0][i].dims(), outs[1][i].dims()) << c.name << " " << infos[i].name;
       Error3 e = compare(outs[0][i], outs[1][i]);
-      EXPECT_LE(e.norm_rel, 1e-5) << c.name << " " << infos[i].name << " " << e.str();
-      EXPECT_LE(e.max_abs, 1e-4 * e.ref_max_abs)
+      EXPECT_LE(e.norm_rel, c.tol) << c.name << " " << infos[i].name << " " << e.str();
+      EXPECT_LE(e.max_abs, 10 * c.tol * e.ref_max_abs)
           << c.name << " " << infos[i].name << " " << e.str();
       EXPECT_GT(e.ref_max_abs, 0.0) << c.name << " " << infos[i].name << ": all-zero output";
       if (dump) {

@@ -280,6 +280,62 @@ void infer_Einsum(InferContext& c) {
   c.set_output(0, c.dtype(0), s.output_dims);
 }
 
+namespace {
+
+// Per-tensor (one value) or per-axis (1-D of x's `axis` dim) scale and zero point.
+void check_quant_params(const InferContext& c) {
+  const Dims& x = c.dims(0);
+  const int64_t r = static_cast<int64_t>(x.size());
+  if (c.node().attr_int("block_size", 0) != 0) {
+    fail(ErrorCode::kUnsupported, "{}: blocked quantization (block_size) is not supported",
+         c.label());
+  }
+  for (int i = 1; i < 3; ++i) {
+    if (!c.has_input(i)) continue;
+    const Dims& d = c.dims(i);
+    if (num_elements(d) == 1 && d.size() <= 1) continue;
+    const int64_t axis = r > 0 ? normalize_axis(c.node().attr_int("axis", 1), r, c.label()) : 0;
+    if (d.size() != 1 || r == 0 || d[0] != x[static_cast<size_t>(axis)]) {
+      fail(ErrorCode::kInvalidModel, "{}: {} {} is neither one value nor one per element of axis {} of {}",
+           c.label(), i == 1 ? "scale" : "zero point", dims_str(d), axis, dims_str(x));
+    }
+  }
+  if (!dtype_is_float(c.dtype(1))) {
+    fail(ErrorCode::kInvalidModel, "{}: scale must be a float tensor, not {}", c.label(),
+         dtype_name(c.dtype(1)));
+  }
+}
+
+}  // namespace
+
+// y = saturate(round_half_even(x / scale) + zero_point), in the zero point's dtype (uint8 when it
+// is absent).
+void infer_QuantizeLinear(InferContext& c) {
+  require_float(c, 0, "input");
+  check_quant_params(c);
+  const DType t = c.has_input(2) ? c.dtype(2) : DType::kU8;
+  if (t != DType::kU8 && t != DType::kI8) {
+    fail(ErrorCode::kUnsupported, "{}: quantizing to {} is not supported (int8 and uint8 are)",
+         c.label(), dtype_name(t));
+  }
+  c.set_output(0, t, c.dims(0));
+}
+
+// y = (x - zero_point) * scale, in the scale's dtype.
+void infer_DequantizeLinear(InferContext& c) {
+  const DType t = c.dtype(0);
+  if (t != DType::kU8 && t != DType::kI8 && t != DType::kI32) {
+    fail(ErrorCode::kUnsupported, "{}: dequantizing {} is not supported", c.label(),
+         dtype_name(t));
+  }
+  check_quant_params(c);
+  if (c.has_input(2) && c.dtype(2) != t) {
+    fail(ErrorCode::kInvalidModel, "{}: zero point dtype {} differs from input dtype {}",
+         c.label(), dtype_name(c.dtype(2)), dtype_name(t));
+  }
+  c.set_output(0, c.dtype(1), c.dims(0));
+}
+
 void infer_MaxPool(InferContext& c) { infer_pool(c, true); }
 void infer_AveragePool(InferContext& c) { infer_pool(c, false); }
 void infer_GlobalAveragePool(InferContext& c) { infer_global_pool(c); }
