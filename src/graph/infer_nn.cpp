@@ -336,6 +336,30 @@ void infer_DequantizeLinear(InferContext& c) {
   c.set_output(0, c.dtype(1), c.dims(0));
 }
 
+// 4-D only: X [N, C, H, W] sampled at grid [N, H_out, W_out, 2] -> [N, C, H_out, W_out].
+void infer_GridSample(InferContext& c) {
+  require_float(c, 0, "input");
+  require_float(c, 1, "grid");
+  const Dims& x = c.dims(0);
+  const Dims& g = c.dims(1);
+  if (x.size() != 4 || g.size() != 4 || g[3] != 2 || (x[0] >= 0 && g[0] >= 0 && x[0] != g[0])) {
+    fail(ErrorCode::kUnsupported,
+         "{}: input {} and grid {} must be [N,C,H,W] and [N,H_out,W_out,2] (only 2-D sampling is "
+         "supported)",
+         c.label(), dims_str(x), dims_str(g));
+  }
+  const std::string mode = c.node().attr_string("mode", c.opset() >= 20 ? "linear" : "bilinear");
+  const std::string pad = c.node().attr_string("padding_mode", "zeros");
+  if (mode != "bilinear" && mode != "linear" && mode != "nearest" && mode != "bicubic" &&
+      mode != "cubic") {
+    fail(ErrorCode::kInvalidModel, "{}: unknown mode '{}'", c.label(), mode);
+  }
+  if (pad != "zeros" && pad != "border" && pad != "reflection") {
+    fail(ErrorCode::kInvalidModel, "{}: unknown padding_mode '{}'", c.label(), pad);
+  }
+  c.set_output(0, c.dtype(0), {x[0], x[1], g[1], g[2]});
+}
+
 void infer_MaxPool(InferContext& c) { infer_pool(c, true); }
 void infer_AveragePool(InferContext& c) { infer_pool(c, false); }
 void infer_GlobalAveragePool(InferContext& c) { infer_global_pool(c); }
