@@ -2,6 +2,7 @@
 // hand-computed expectations on small odd shapes, ONNX opset variants, and errors naming the node.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -582,6 +583,34 @@ TEST(ShapeOps, EinsumForms) {
   error_of([&] { run1("Einsum", {a, iota({5, 5})}, eq("ij,jk->ik")); }, ErrorCode::kInvalidModel);
   // "..." over a real batch dim must appear in an explicit output.
   error_of([&] { run1("Einsum", {ba, bb}, eq("...ij,...jk->ik")); }, ErrorCode::kInvalidModel);
+}
+
+// Extreme values in the new kernels: far-off or NaN GridSample coordinates read zeros, integer
+// CumSum and ScatterElements(add) wrap like NumPy, Shrink saturates (no undefined behaviour under
+// UBSan).
+TEST(ShapeOps, ExtremeValuesStayDefined) {
+  Tensor img = iota({1, 1, 3, 3});
+  Tensor grid(DType::kF32, {1, 1, 4, 2});
+  const float far[] = {1e30f, -1e30f, NAN, 0.f, -1e30f, INFINITY, 0.f, 0.f};
+  std::copy(far, far + 8, grid.data<float>());
+  for (const char* mode : {"bilinear", "nearest", "bicubic"}) {
+    SCOPED_TRACE(mode);
+    Tensor y = run1("GridSample", {img, grid}, {{"mode", Attribute::make_string(mode)}}, 16);
+    EXPECT_EQ(values(y)[0], 0.0);
+    EXPECT_EQ(values(y)[1], 0.0);
+    EXPECT_EQ(values(y)[2], 0.0);
+    EXPECT_EQ(values(y)[3], 4.0);  // the centre pixel
+  }
+  Tensor big = i64({3}, {std::numeric_limits<int64_t>::max(), 1, 1});
+  EXPECT_EQ(values(run1("CumSum", {big, i64({}, {0})})).at(1),
+            static_cast<double>(std::numeric_limits<int64_t>::min()));
+  Tensor sc = run1("ScatterElements", {big, i64({1}, {0}), i64({1}, {1})},
+                   {{"reduction", Attribute::make_string("add")}}, 18);
+  EXPECT_EQ(sc.data<int64_t>()[0], std::numeric_limits<int64_t>::min());
+  Tensor sh = run1("Shrink", {i64({2}, {std::numeric_limits<int64_t>::min(), 5})},
+                   {{"bias", Attribute::make_float(-1e30f)}, {"lambd", Attribute::make_float(1.f)}});
+  EXPECT_EQ(sh.data<int64_t>()[0], std::numeric_limits<int64_t>::min());
+  EXPECT_EQ(sh.data<int64_t>()[1], std::numeric_limits<int64_t>::max());
 }
 
 TEST(ShapeOps, ErrorsNameTheNode) {

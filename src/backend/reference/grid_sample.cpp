@@ -100,6 +100,11 @@ void ref_GridSample(RefArgs& a) {
           } else if (pad == Pad::kReflection) {
             px = reflect(px, x_lo, x_hi);
             py = reflect(py, y_lo, y_hi);
+          } else {
+            // Zeros: past 4 pixels outside, every tap (even bicubic's) reads 0; clamping there
+            // keeps the integer conversions in range.
+            px = std::clamp(px, -4.0, static_cast<double>(w + 4));
+            py = std::clamp(py, -4.0, static_cast<double>(h + 4));
           }
           double v = 0;
           if (!std::isfinite(px) || !std::isfinite(py)) {

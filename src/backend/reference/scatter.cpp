@@ -6,6 +6,7 @@
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "backend/reference/kernel_util.h"
@@ -72,8 +73,14 @@ class Scatterer {
   T combine(T x, T y) const {
     switch (kind_) {
       case Reduction::kAdd:
+        if constexpr (std::is_integral_v<T>) {  // wrapping, as NumPy
+          return static_cast<T>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y));
+        }
         return x + y;
       case Reduction::kMul:
+        if constexpr (std::is_integral_v<T>) {
+          return static_cast<T>(static_cast<uint64_t>(x) * static_cast<uint64_t>(y));
+        }
         return x * y;
       case Reduction::kMax:
         return std::max(x, y);
@@ -241,6 +248,14 @@ void ref_CumSum(RefArgs& a) {
   const size_t ax = static_cast<size_t>(axis);
   const int64_t outer = dims_product(d, 0, ax), len = d[ax];
   const int64_t inner = dims_product(d, ax + 1, d.size());
+  // Integers wrap on overflow, as NumPy's cumsum does.
+  auto add = [](auto x, auto y) {
+    if constexpr (std::is_integral_v<decltype(x)>) {
+      return static_cast<decltype(x)>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y));
+    } else {
+      return x + y;
+    }
+  };
   auto run = [&](auto v, auto write) {
     auto r = v;
     for (int64_t o = 0; o < outer; ++o) {
@@ -251,9 +266,9 @@ void ref_CumSum(RefArgs& a) {
           const size_t at_k = static_cast<size_t>((o * len + k) * inner + i);
           if (exclusive) {
             r[at_k] = acc;
-            acc += v[at_k];
+            acc = add(acc, v[at_k]);
           } else {
-            acc += v[at_k];
+            acc = add(acc, v[at_k]);
             r[at_k] = acc;
           }
         }

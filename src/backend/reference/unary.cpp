@@ -185,7 +185,13 @@ void ref_Shrink(RefArgs& a) {
   const double bias = a.node.attr_float("bias", 0.f);
   const double lambd = a.node.attr_float("lambd", 0.5f);
   auto f = [=](double x) { return x < -lambd ? x + bias : x > lambd ? x - bias : 0.0; };
-  map_numeric(a, f, [=](int64_t x) { return static_cast<int64_t>(f(static_cast<double>(x))); });
+  map_numeric(a, f, [=](int64_t x) {
+    // Saturated: a bias can push int64 extremes past the range.
+    const double r = f(static_cast<double>(x));
+    if (!(r > -9.2233720368547758e18)) return std::numeric_limits<int64_t>::min();
+    if (!(r < 9.2233720368547758e18)) return std::numeric_limits<int64_t>::max();
+    return static_cast<int64_t>(r);
+  });
 }
 
 // NaN stays NaN.
