@@ -98,6 +98,46 @@ TEST(Passes, MishAndEluFuseAndMatch) {
   EXPECT_EQ(live, 4);  // the four Convs
 }
 
+// Two-operand Einsums become Transpose/Reshape/MatMul and compute what the Einsum does: YOLO-World's
+// contrastive head, an implicit-output matmul, a batched A·Bᵀ and a permuted output. A diagonal
+// and an operand-only sum stay Einsums.
+TEST(Passes, EinsumBecomesMatMul) {
+  struct Case {
+    const char* eq;
+    Dims x, w;
+    int rewritten;
+  };
+  const Case cases[] = {{"bchw,bkc->bkhw", {1, 6, 2, 3}, {1, 4, 6}, 1},
+                        {"ij,jk", {5, 7}, {7, 3}, 1},
+                        {"bij,bkj->bik", {2, 3, 4}, {2, 5, 4}, 1},
+                        {"nchw,kc->nhwk", {2, 3, 4, 5}, {6, 3}, 1},
+                        {"ii,ij->j", {4, 4}, {4, 3}, 0},
+                        {"ij,kl->ik", {2, 3}, {4, 5}, 0}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.eq);
+    Builder b;
+    ValueId x = b.input("x", c.x);
+    ValueId w = b.g.add_constant("w", random_tensor(c.w, 5));
+    b.g.outputs = {b.node("Einsum", {x, w}, "y", {{"equation", Attribute::make_string(c.eq)}})};
+    Tensor in = random_tensor(c.x, 6);
+    auto plain = run_reference(b.g, in, false);
+    auto opt = run_reference(b.g, in, true);
+    ASSERT_EQ(plain.size(), 1u);
+    EXPECT_EQ(opt[0].dims(), plain[0].dims());
+    Error3 e = compare(opt[0], plain[0]);
+    EXPECT_LE(e.norm_rel, 1e-6) << e.str();
+    CompileRequest req;  // the rewritten graph on the cpu backend
+    req.backend = "cpu";
+    Session cpu(CompiledModel::compile(b.g, req));
+    e = compare(cpu.run(std::vector<Tensor>{in})[0], plain[0]);
+    EXPECT_LE(e.norm_rel, 1e-5) << e.str();
+    Graph g = b.g;
+    for (ValueId v : g.inputs) g.value(v).has_shape = true;
+    PassStats st = optimize(g);
+    EXPECT_EQ(st["einsum_to_matmul"], c.rewritten);
+  }
+}
+
 TEST(Passes, SiluResidualAndBatchNormFuseAndMatch) {
   Builder b;
   ValueId x = b.input("x", {1, 5, 9, 7});

@@ -17,6 +17,7 @@ struct OptimizeOptions {
   bool fold_batch_norm = true;
   bool fuse_activations = true;
   bool fuse_residual_add = true;
+  bool einsum_to_matmul = true;
 };
 
 // Counts of what each pass changed, e.g. {"fuse_silu": 57, "dce": 3}.
@@ -30,6 +31,10 @@ int fold_batch_norm(Graph& g);        // Conv(const W, const B) -> BatchNormaliz
 int fold_space_to_depth_conv(Graph& g);
 int fuse_activations(Graph& g);       // producer + Relu/LeakyRelu/Sigmoid/SiLU/HardSigmoid/...
 int fuse_residual_add(Graph& g);      // producer(+acts) -> Add(same-shape other)
+// Two-operand float32 Einsum with fixed dims, no "..." and no diagonal, whose every label is a
+// batch, row, column or contracted one (e.g. YOLO-World's "bchw,bkc->bkhw") becomes
+// Transpose/Reshape -> MatMul -> Reshape/Transpose, which the cpu backend runs natively.
+int einsum_to_matmul(Graph& g);
 
 PassStats optimize(Graph& g, const OptimizeOptions& opts = {});
 
