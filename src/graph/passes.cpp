@@ -490,7 +490,7 @@ int einsum_to_matmul(Graph& g) {
     if (!is_float(va) || !is_float(vb) || !is_float(g.value(io))) continue;
     bool fixed = true;
     for (const Dims* d : {&va.dims, &vb.dims}) {
-      for (int64_t x : *d) fixed = fixed && x >= 0;
+      for (int64_t x : *d) fixed = fixed && x > 0;  // fixed and non-empty
     }
     if (!fixed) continue;
     EinsumSpec s;
