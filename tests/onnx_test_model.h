@@ -9,12 +9,6 @@
 #include <string>
 #include <vector>
 
-#ifndef ONNX_NAMESPACE
-#define ONNX_NAMESPACE onnx
-#endif
-#ifndef ONNX_ML
-#define ONNX_ML 1
-#endif
 #include <onnx/onnx_pb.h>
 
 #include "onnx/import.h"

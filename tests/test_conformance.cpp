@@ -22,23 +22,16 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <vector>
 
-#ifndef ONNX_NAMESPACE
-#define ONNX_NAMESPACE onnx
-#endif
-#ifndef ONNX_ML
-#define ONNX_ML 1
-#endif
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
-
-#include <fstream>
-#include <sstream>
 
 #include "backend/reference/reference.h"
 #include "core/error.h"

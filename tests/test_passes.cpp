@@ -61,6 +61,23 @@ std::vector<Tensor> run_reference(const Graph& g, const Tensor& x, bool optimize
   return s.run(std::vector<Tensor>{x});
 }
 
+// Runs `graph` on the reference backend unoptimised and optimised (the outputs must agree to
+// 1e-6), then applies optimize() to `*g` (a copy of `graph`) and returns what it did.
+PassStats optimize_and_match(const Graph& graph, const Tensor& in, Graph* g) {
+  auto plain = run_reference(graph, in, false);
+  auto fused = run_reference(graph, in, true);
+  EXPECT_EQ(plain.size(), graph.outputs.size());
+  EXPECT_EQ(fused.size(), plain.size());
+  for (size_t i = 0; i < plain.size() && i < fused.size(); ++i) {
+    EXPECT_EQ(fused[i].dims(), plain[i].dims());
+    Error3 e = compare(fused[i], plain[i]);
+    EXPECT_LE(e.norm_rel, 1e-6) << "output " << i << ": " << e.str();
+  }
+  *g = graph;
+  for (ValueId v : g->inputs) g->value(v).has_shape = true;
+  return optimize(*g);
+}
+
 // Mish as torch writes it before opset 18 (Softplus, Tanh, Mul; either Mul order), the Mish op
 // and Elu fuse into their convs and compute what the unfused graph does.
 TEST(Passes, MishAndEluFuseAndMatch) {
@@ -77,16 +94,8 @@ TEST(Passes, MishAndEluFuseAndMatch) {
   ValueId c4 = b.conv(y3, 4, 4, "c4", 1);
   b.g.outputs = {b.node("Elu", {c4}, "out", {{"alpha", Attribute::make_float(0.6f)}})};
 
-  Tensor in = random_tensor({1, 5, 9, 7}, 43, -3.f, 3.f);
-  auto plain = run_reference(b.g, in, false);
-  auto fused = run_reference(b.g, in, true);
-  ASSERT_EQ(plain.size(), 1u);
-  Error3 e = compare(fused[0], plain[0]);
-  EXPECT_LE(e.norm_rel, 1e-6) << e.str();
-
-  Graph g = b.g;
-  for (ValueId v : g.inputs) g.value(v).has_shape = true;
-  PassStats st = optimize(g);
+  Graph g;
+  PassStats st = optimize_and_match(b.g, random_tensor({1, 5, 9, 7}, 43, -3.f, 3.f), &g);
   EXPECT_EQ(st["fuse_activations"], 4);
   int live = 0;
   for (const Node& n : g.nodes) {
@@ -98,9 +107,9 @@ TEST(Passes, MishAndEluFuseAndMatch) {
   EXPECT_EQ(live, 4);  // the four Convs
 }
 
-// Two-operand Einsums become Transpose/Reshape/MatMul and compute what the Einsum does: YOLO-World's
-// contrastive head, an implicit-output matmul, a batched A·Bᵀ and a permuted output. A diagonal
-// and an operand-only sum stay Einsums.
+// Two-operand Einsums become Transpose/Reshape/MatMul and compute what the Einsum does:
+// YOLO-World's contrastive head, an implicit-output matmul, a batched A·Bᵀ and a permuted output. A
+// diagonal and an operand-only sum stay Einsums.
 TEST(Passes, EinsumBecomesMatMul) {
   struct Case {
     const char* eq;
@@ -120,21 +129,13 @@ TEST(Passes, EinsumBecomesMatMul) {
     ValueId w = b.g.add_constant("w", random_tensor(c.w, 5));
     b.g.outputs = {b.node("Einsum", {x, w}, "y", {{"equation", Attribute::make_string(c.eq)}})};
     Tensor in = random_tensor(c.x, 6);
-    auto plain = run_reference(b.g, in, false);
-    auto opt = run_reference(b.g, in, true);
-    ASSERT_EQ(plain.size(), 1u);
-    EXPECT_EQ(opt[0].dims(), plain[0].dims());
-    Error3 e = compare(opt[0], plain[0]);
-    EXPECT_LE(e.norm_rel, 1e-6) << e.str();
+    Graph g;
+    EXPECT_EQ(optimize_and_match(b.g, in, &g)["einsum_to_matmul"], c.rewritten);
     CompileRequest req;  // the rewritten graph on the cpu backend
     req.backend = "cpu";
     Session cpu(CompiledModel::compile(b.g, req));
-    e = compare(cpu.run(std::vector<Tensor>{in})[0], plain[0]);
+    Error3 e = compare(cpu.run(std::vector<Tensor>{in})[0], run_reference(b.g, in, false)[0]);
     EXPECT_LE(e.norm_rel, 1e-5) << e.str();
-    Graph g = b.g;
-    for (ValueId v : g.inputs) g.value(v).has_shape = true;
-    PassStats st = optimize(g);
-    EXPECT_EQ(st["einsum_to_matmul"], c.rewritten);
   }
 }
 
@@ -158,16 +159,8 @@ TEST(Passes, SiluResidualAndBatchNormFuseAndMatch) {
   ValueId out = b.node("Relu", {bn}, "out");
   b.g.outputs = {out};
 
-  Tensor in = random_tensor({1, 5, 9, 7}, 42);
-  auto plain = run_reference(b.g, in, false);
-  auto fused = run_reference(b.g, in, true);
-  ASSERT_EQ(plain.size(), 1u);
-  Error3 e = compare(fused[0], plain[0]);
-  EXPECT_LE(e.norm_rel, 1e-6) << e.str();
-
-  Graph g = b.g;
-  for (ValueId v : g.inputs) g.value(v).has_shape = true;
-  PassStats st = optimize(g);
+  Graph g;
+  PassStats st = optimize_and_match(b.g, random_tensor({1, 5, 9, 7}, 42), &g);
   EXPECT_EQ(st["fold_batch_norm"], 1);
   EXPECT_EQ(st["fuse_activations"], 3);  // two SiLU + Relu
   EXPECT_EQ(st["fuse_residual_add"], 1);

@@ -536,26 +536,22 @@ TEST(ShapeOps, SpecializeLeavesLargeContractionsForRunTime) {
 // contrastive head ("bchw,bkc->bkhw"), and malformed equations.
 TEST(ShapeOps, EinsumForms) {
   auto eq = [](const std::string& e) { return Attrs{{"equation", Attribute::make_string(e)}}; };
-  // A naive matmul of [.., m, k] by [.., k, n] (row-major, batch strides given) for reference.
-  auto matmul = [](const Tensor& a, const Tensor& b, int64_t m, int64_t k, int64_t n,
-                   int64_t a_batch, int64_t b_batch, int64_t batches) {
+  // A naive row-major [m, k] by [k, n] product, the expected values.
+  auto matmul = [](const Tensor& a, const Tensor& b, int64_t m, int64_t k, int64_t n) {
     std::vector<double> r;
-    for (int64_t z = 0; z < batches; ++z)
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-          double acc = 0;
-          for (int64_t t = 0; t < k; ++t) {
-            acc += a.get_f64(z * a_batch + i * k + t) * b.get_f64(z * b_batch + t * n + j);
-          }
-          r.push_back(acc);
-        }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int64_t t = 0; t < k; ++t) acc += a.get_f64(i * k + t) * b.get_f64(t * n + j);
+        r.push_back(acc);
+      }
     return r;
   };
   Tensor a = iota({3, 4}), b = iota({4, 5});
   for (int64_t i = 0; i < b.numel(); ++i) b.set_f64(i, static_cast<double>(i % 7) - 3.0);
   Tensor ik = run1("Einsum", {a, b}, eq("ij,jk"));  // implicit output: "ik"
   EXPECT_EQ(ik.dims(), (Dims{3, 5}));
-  EXPECT_EQ(values(ik), matmul(a, b, 3, 4, 5, 0, 0, 1));
+  EXPECT_EQ(values(ik), matmul(a, b, 3, 4, 5));
   // "...": a [2,1,3,4] batches broadcast against b [5,4,2]... -> [2,5,3,2].
   Tensor ba = iota({2, 1, 3, 4}), bb = iota({5, 4, 2});
   Tensor y = run1("Einsum", {ba, bb}, eq("...ij,...jk->...ik"));
@@ -567,7 +563,7 @@ TEST(ShapeOps, EinsumForms) {
       for (int64_t i = 0; i < 12; ++i) ap.set_f64(i, ba.get_f64(p * 12 + i));
       Tensor bq = iota({4, 2});
       for (int64_t i = 0; i < 8; ++i) bq.set_f64(i, bb.get_f64(q * 8 + i));
-      std::vector<double> r = matmul(ap, bq, 3, 4, 2, 0, 0, 1);
+      std::vector<double> r = matmul(ap, bq, 3, 4, 2);
       want.insert(want.end(), r.begin(), r.end());
     }
   EXPECT_EQ(values(y), want);
@@ -575,7 +571,7 @@ TEST(ShapeOps, EinsumForms) {
   Tensor feat = iota({1, 6, 2, 3}), emb = iota({1, 4, 6});
   Tensor logits = run1("Einsum", {feat, emb}, eq("bchw,bkc->bkhw"));
   EXPECT_EQ(logits.dims(), (Dims{1, 4, 2, 3}));
-  EXPECT_EQ(values(logits), matmul(emb, feat, 4, 6, 6, 0, 0, 1));
+  EXPECT_EQ(values(logits), matmul(emb, feat, 4, 6, 6));
   for (const char* bad : {"ij,jk->iq", "ij,j1->i", "ij->ii", "ij,jk,kl->il", "ij,jk->ikk"}) {
     SCOPED_TRACE(bad);
     error_of([&] { run1("Einsum", {a, b}, eq(bad)); }, ErrorCode::kInvalidModel);

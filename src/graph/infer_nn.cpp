@@ -1,5 +1,6 @@
 // Shape functions of the neural-network ops: convolution, pooling, normalisation, resampling,
 // matrix products and softmax.
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,24 @@ void require_same_dtype(const InferContext& c, int i, int j, const char* role_i,
   if (c.dtype(i) != c.dtype(j)) {
     fail(ErrorCode::kInvalidModel, "{}: {} dtype {} differs from {} dtype {}", c.label(), role_i,
          dtype_name(c.dtype(i)), role_j, dtype_name(c.dtype(j)));
+  }
+}
+
+// Inputs 1.. (named by roles[1..]; roles[0] names input 0) are float vectors of input 0's
+// channel count (dim 1).
+void require_channel_params(const InferContext& c, std::initializer_list<const char*> roles) {
+  const Dims& x = c.dims(0);
+  int i = 0;
+  for (const char* role : roles) {
+    if (i > 0) {
+      const Dims& d = c.dims(i);
+      if (d.size() != 1 || d[0] != x[1]) {
+        fail(ErrorCode::kInvalidModel, "{}: {} {} does not match {} channels of input {}",
+             c.label(), role, dims_str(d), x[1], dims_str(x));
+      }
+      require_float(c, i, role);
+    }
+    ++i;
   }
 }
 
@@ -207,15 +226,7 @@ void infer_BatchNormalization(InferContext& c) {
          c.label());
   }
   const Dims& x = c.dims(0);
-  static const char* kRoles[] = {"input", "scale", "bias", "mean", "var"};
-  for (int i = 1; i < 5; ++i) {
-    const Dims& d = c.dims(i);
-    if (d.size() != 1 || d[0] != x[1]) {
-      fail(ErrorCode::kInvalidModel, "{}: {} {} does not match {} channels of input {}", c.label(),
-           kRoles[i], dims_str(d), x[1], dims_str(x));
-    }
-    require_float(c, i, kRoles[i]);
-  }
+  require_channel_params(c, {"input", "scale", "bias", "mean", "var"});
   c.set_output(0, c.dtype(0), x);
   for (int i = 1; i < c.num_outputs(); ++i) {
     if (c.node().outputs[static_cast<size_t>(i)] != kNoValue) {
@@ -227,17 +238,8 @@ void infer_BatchNormalization(InferContext& c) {
 void infer_InstanceNormalization(InferContext& c) {
   require_rank(c, 0, 3, "input");
   require_float(c, 0, "input");
-  const Dims& x = c.dims(0);
-  static const char* kRoles[] = {"input", "scale", "bias"};
-  for (int i = 1; i < 3; ++i) {
-    const Dims& d = c.dims(i);
-    if (d.size() != 1 || d[0] != x[1]) {
-      fail(ErrorCode::kInvalidModel, "{}: {} {} does not match {} channels of input {}", c.label(),
-           kRoles[i], dims_str(d), x[1], dims_str(x));
-    }
-    require_float(c, i, kRoles[i]);
-  }
-  c.set_output(0, c.dtype(0), x);
+  require_channel_params(c, {"input", "scale", "bias"});
+  c.set_output(0, c.dtype(0), c.dims(0));
 }
 
 // Normalises over dims [axis, rank); scale and bias broadcast to those dims. Optional outputs:

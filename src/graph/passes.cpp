@@ -35,6 +35,20 @@ bool accepts_post_ops(const Node& n) {
 
 bool is_float(const Value& v) { return v.dtype == DType::kF32; }
 
+bool is_identity(const std::vector<int64_t>& perm) {
+  for (size_t k = 0; k < perm.size(); ++k) {
+    if (perm[k] != static_cast<int64_t>(k)) return false;
+  }
+  return true;
+}
+
+// A 1-D int64 constant (Reshape shapes).
+Tensor i64_vector(const std::vector<int64_t>& v) {
+  Tensor t(DType::kI64, {static_cast<int64_t>(v.size())});
+  std::copy(v.begin(), v.end(), t.data<int64_t>());
+  return t;
+}
+
 // The single live consumer of v, or -1.
 NodeId sole_consumer(const std::vector<std::vector<NodeId>>& cons, ValueId v) {
   const auto& c = cons[static_cast<size_t>(v)];
@@ -553,20 +567,15 @@ int einsum_to_matmul(Graph& g) {
         perm.push_back(at);
         td.push_back(s.sizes[static_cast<size_t>(l)]);
       }
-      bool identity = true;
-      for (size_t k = 0; k < perm.size(); ++k)
-        identity = identity && perm[k] == static_cast<int64_t>(k);
-      if (!identity) {
+      if (!is_identity(perm)) {
         ValueId t = value(base + "/" + tag + "_t", td);
         add("Transpose", base + "/" + tag + "_transpose", {x}, t,
             {{"perm", Attribute::make_ints(perm)}});
         x = t;
       }
-      Tensor shape(DType::kI64, {3});
-      for (int k = 0; k < 3; ++k) shape.data<int64_t>()[k] = shape3[static_cast<size_t>(k)];
       ValueId r = value(base + "/" + tag + "_3d", shape3);
       add("Reshape", base + "/" + tag + "_reshape",
-          {x, g.add_constant(base + "/" + tag + "_shape", shape)}, r);
+          {x, g.add_constant(base + "/" + tag + "_shape", i64_vector(shape3))}, r);
       return r;
     };
     const int64_t bt = product(batch), m = product(rows), n = product(cols), k = product(red);
@@ -589,14 +598,9 @@ int einsum_to_matmul(Graph& g) {
     for (int l : s.output_labels) {
       perm.push_back(std::find(grouped.begin(), grouped.end(), l) - grouped.begin());
     }
-    bool identity = true;
-    for (size_t q = 0; q < perm.size(); ++q)
-      identity = identity && perm[q] == static_cast<int64_t>(q);
-    Tensor shape(DType::kI64, {static_cast<int64_t>(gd.size())});
-    for (size_t q = 0; q < gd.size(); ++q) shape.data<int64_t>()[q] = gd[q];
-    const ValueId shape_c = g.add_constant(base + "/out_shape", shape);
+    const ValueId shape_c = g.add_constant(base + "/out_shape", i64_vector(gd));
     g.nodes[i].dead = true;
-    if (identity) {
+    if (is_identity(perm)) {
       add("Reshape", base + "/out_reshape", {mm, shape_c}, io);
     } else {
       const ValueId r = value(base + "/grouped", gd);

@@ -75,44 +75,65 @@ void ref_BatchNormalization(RefArgs& a) {
   write_f64(a.out[0], yv);
 }
 
-// y = (x - mean) / sqrt(var + eps) * scale + bias with mean and (biased) variance over each
-// sample's channel plane.
+namespace {
+
+struct RowStats {
+  std::vector<double> mean, inv_std;  // per row: mean and 1 / sqrt(var + eps)
+};
+
+// Standardises each of `rows` contiguous runs of `len` values in place: (x - mean) / sqrt(var +
+// eps), with the biased variance.
+RowStats standardize_rows(std::vector<double>& v, int64_t rows, int64_t len, double eps) {
+  RowStats st{std::vector<double>(static_cast<size_t>(rows)),
+              std::vector<double>(static_cast<size_t>(rows))};
+  const double n = static_cast<double>(len);
+  for (int64_t r = 0; r < rows; ++r) {
+    double* p = v.data() + r * len;
+    double s = 0;
+    for (int64_t i = 0; i < len; ++i) s += p[i];
+    const double mu = len > 0 ? s / n : 0.0;
+    double q = 0;
+    for (int64_t i = 0; i < len; ++i) q += (p[i] - mu) * (p[i] - mu);
+    const double k = 1.0 / std::sqrt((len > 0 ? q / n : 0.0) + eps);
+    for (int64_t i = 0; i < len; ++i) p[i] = (p[i] - mu) * k;
+    st.mean[static_cast<size_t>(r)] = mu;
+    st.inv_std[static_cast<size_t>(r)] = k;
+  }
+  return st;
+}
+
+}  // namespace
+
+// Each sample's channel plane standardised, then scaled and shifted per channel.
 void ref_InstanceNormalization(RefArgs& a) {
   const Node& node = a.node;
   const Tensor& x = input(a, 0);
   if (!dtype_is_float(x.dtype())) fail_dtype(node, x.dtype());
   const Dims& d = x.dims();
-  const int64_t batch = d[0], ch = d[1];
-  const int64_t plane = dims_product(d, 2, d.size());
-  const double eps = node.attr_float("epsilon", 1e-5f);
+  const int64_t ch = d[1], plane = dims_product(d, 2, d.size());
   const std::vector<double> scale = read_f64(input(a, 1));
   const std::vector<double> bias = read_f64(input(a, 2));
   std::vector<double> v = read_f64(x);
-  for (int64_t n = 0; n < batch; ++n) {
-    for (int64_t c = 0; c < ch; ++c) {
-      double* p = v.data() + (n * ch + c) * plane;
-      double s = 0;
-      for (int64_t i = 0; i < plane; ++i) s += p[i];
-      const double mu = plane > 0 ? s / static_cast<double>(plane) : 0.0;
-      double q = 0;
-      for (int64_t i = 0; i < plane; ++i) q += (p[i] - mu) * (p[i] - mu);
-      const double var = plane > 0 ? q / static_cast<double>(plane) : 0.0;
-      const double k = scale[static_cast<size_t>(c)] / std::sqrt(var + eps);
-      for (int64_t i = 0; i < plane; ++i) p[i] = (p[i] - mu) * k + bias[static_cast<size_t>(c)];
+  const int64_t rows = d[0] * ch;
+  standardize_rows(v, rows, plane, node.attr_float("epsilon", 1e-5f));
+  for (int64_t r = 0; r < rows; ++r) {
+    const size_t c = static_cast<size_t>(r % ch);
+    for (int64_t i = 0; i < plane; ++i) {
+      double& e = v[static_cast<size_t>(r * plane + i)];
+      e = e * scale[c] + bias[c];
     }
   }
   write_f64(a.out[0], v);
 }
 
-// Mean and (biased) variance over dims [axis, rank) of each leading index; y = (x - mean) /
-// sqrt(var + eps) * scale + bias, scale and bias broadcast over the normalised dims.
+// Standardised over dims [axis, rank) of each leading index, then scaled and shifted by scale
+// and bias broadcast over those dims. Optional outputs: the means and 1 / sqrt(var + eps).
 void ref_LayerNormalization(RefArgs& a) {
   const Node& node = a.node;
   const Tensor& x = input(a, 0);
   if (!dtype_is_float(x.dtype())) fail_dtype(node, x.dtype());
   const Dims& d = x.dims();
   const int64_t axis = norm_axis(node, node.attr_int("axis", -1), static_cast<int64_t>(d.size()));
-  const double eps = node.attr_float("epsilon", 1e-5f);
   const size_t ax = static_cast<size_t>(axis);
   const int64_t outer = dims_product(d, 0, ax), inner = dims_product(d, ax, d.size());
   const Dims tail(d.begin() + axis, d.end());
@@ -129,22 +150,14 @@ void ref_LayerNormalization(RefArgs& a) {
   };
   const std::vector<double> scale = expand(1, 1.0), bias = expand(2, 0.0);
   std::vector<double> v = read_f64(x);
-  std::vector<double> means(static_cast<size_t>(outer)), inv(static_cast<size_t>(outer));
+  const RowStats st = standardize_rows(v, outer, inner, node.attr_float("epsilon", 1e-5f));
   for (int64_t o = 0; o < outer; ++o) {
     double* p = v.data() + o * inner;
-    double s = 0;
-    for (int64_t i = 0; i < inner; ++i) s += p[i];
-    const double mu = inner > 0 ? s / static_cast<double>(inner) : 0.0;
-    double q = 0;
-    for (int64_t i = 0; i < inner; ++i) q += (p[i] - mu) * (p[i] - mu);
-    const double k = 1.0 / std::sqrt((inner > 0 ? q / static_cast<double>(inner) : 0.0) + eps);
-    for (int64_t i = 0; i < inner; ++i) p[i] = (p[i] - mu) * k * scale[i] + bias[i];
-    means[static_cast<size_t>(o)] = mu;
-    inv[static_cast<size_t>(o)] = k;
+    for (int64_t i = 0; i < inner; ++i) p[i] = p[i] * scale[i] + bias[i];
   }
   write_f64(a.out[0], v);
-  if (a.out.size() > 1 && a.out[1].defined()) write_f64(a.out[1], means);
-  if (a.out.size() > 2 && a.out[2].defined()) write_f64(a.out[2], inv);
+  if (a.out.size() > 1 && a.out[1].defined()) write_f64(a.out[1], st.mean);
+  if (a.out.size() > 2 && a.out[2].defined()) write_f64(a.out[2], st.inv_std);
 }
 
 }  // namespace shoal

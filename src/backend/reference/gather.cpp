@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "backend/reference/kernel_util.h"
+#include "backend/reference/ref_util.h"
 #include "backend/reference/reference.h"
 #include "core/error.h"
 #include "graph/shape_inference.h"
@@ -34,11 +35,7 @@ void ref_Gather(RefArgs& a) {
     int64_t v = idx.dtype() == DType::kI32   ? idx.data<int32_t>()[j]
                 : idx.dtype() == DType::kI64 ? idx.data<int64_t>()[j]
                                              : idx.get_i64(j);
-    if (v < -n_axis || v >= n_axis) {
-      fail(ErrorCode::kInvalidArgument, "{}: index {} is out of range for axis {} of size {}",
-           label, v, axis, n_axis);
-    }
-    pos[static_cast<size_t>(j)] = v < 0 ? v + n_axis : v;
+    pos[static_cast<size_t>(j)] = checked_index(a.node, v, n_axis, axis);
   }
   const size_t es = dtype_size(data.dtype());
   const size_t block = static_cast<size_t>(inner) * es;
@@ -57,85 +54,42 @@ void ref_Gather(RefArgs& a) {
 // out[i] = data[i with its `axis` coordinate replaced by indices[i]]; indices has data's rank.
 void ref_GatherElements(RefArgs& a) {
   const Tensor& data = a.in[0];
-  const Tensor& idx = a.in[1];
   Tensor& out = a.out[0];
-  const std::string label = kernel_label(a.node);
-  const int64_t r = data.rank();
-  const int64_t axis = normalize_axis(a.node.attr_int("axis", 0), r, label);
-  const Dims& dd = data.dims();
-  const Dims& id = idx.dims();
-  if (static_cast<int64_t>(id.size()) != r || out.dims() != id) {
-    fail(ErrorCode::kInternal, "{}: indices {} and output {} do not match data {}", label,
-         dims_str(id), dims_str(out.dims()), dims_str(dd));
+  const int64_t axis =
+      normalize_axis(a.node.attr_int("axis", 0), data.rank(), kernel_label(a.node));
+  const std::vector<int64_t> off = element_offsets(a.node, data.dims(), a.in[1], axis);
+  if (out.numel() != static_cast<int64_t>(off.size())) {
+    fail(ErrorCode::kInternal, "{}: output {} does not match indices {}", kernel_label(a.node),
+         dims_str(out.dims()), dims_str(a.in[1].dims()));
   }
-  const std::vector<int64_t> ds = dense_strides(dd);
-  const int64_t n_axis = dd[static_cast<size_t>(axis)];
   const size_t es = dtype_size(data.dtype());
   const char* src = static_cast<const char*>(data.raw());
   char* dst = static_cast<char*>(out.raw());
-  std::vector<int64_t> pos(static_cast<size_t>(r), 0);  // odometer over the indices' dims
-  for (int64_t e = 0; e < idx.numel(); ++e) {
-    int64_t v = idx.get_i64(e);
-    if (v < -n_axis || v >= n_axis) {
-      fail(ErrorCode::kInvalidArgument, "{}: index {} is out of range for axis {} of size {}",
-           label, v, axis, n_axis);
-    }
-    if (v < 0) v += n_axis;
-    int64_t off = 0;
-    for (int64_t k = 0; k < r; ++k) {
-      off += (k == axis ? v : pos[static_cast<size_t>(k)]) * ds[static_cast<size_t>(k)];
-    }
-    std::memcpy(dst + static_cast<size_t>(e) * es, src + static_cast<size_t>(off) * es, es);
-    for (int64_t k = r - 1; k >= 0; --k) {
-      if (++pos[static_cast<size_t>(k)] < id[static_cast<size_t>(k)]) break;
-      pos[static_cast<size_t>(k)] = 0;
-    }
+  for (size_t e = 0; e < off.size(); ++e) {
+    std::memcpy(dst + e * es, src + static_cast<size_t>(off[e]) * es, es);
   }
 }
 
+// Each index tuple copies the data slice it selects.
 void ref_GatherND(RefArgs& a) {
   const Tensor& data = a.in[0];
-  const Tensor& idx = a.in[1];
-  Tensor& out = a.out[0];
-  const std::string label = kernel_label(a.node);
   const Dims& dd = data.dims();
-  const Dims& id = idx.dims();
+  Tensor& out = a.out[0];
   const size_t b = static_cast<size_t>(a.node.attr_int("batch_dims", 0));
-  const int64_t k = id.back();
-  // Per batch: `n` index tuples, each selecting a `slice` of data's trailing dims.
-  int64_t batches = 1;
-  for (size_t i = 0; i < b; ++i) batches *= dd[i];
-  int64_t n = 1;
-  for (size_t i = b; i + 1 < id.size(); ++i) n *= id[i];
-  int64_t slice = 1;
-  for (size_t i = b + static_cast<size_t>(k); i < dd.size(); ++i) slice *= dd[i];
-  int64_t per_batch = 1;  // data elements per batch
-  for (size_t i = b; i < dd.size(); ++i) per_batch *= dd[i];
-  if (out.numel() != batches * n * slice) {
-    fail(ErrorCode::kInternal, "{}: output {} does not match data {} and indices {}", label,
-         dims_str(out.dims()), dims_str(dd), dims_str(id));
+  const std::vector<int64_t> off = tuple_offsets(a.node, dd, a.in[1], b);
+  const int64_t slice =
+      ref::dims_product(dd, b + static_cast<size_t>(a.in[1].dims().back()), dd.size());
+  if (out.numel() != static_cast<int64_t>(off.size()) * slice) {
+    fail(ErrorCode::kInternal, "{}: output {} does not match data {} and indices {}",
+         kernel_label(a.node), dims_str(out.dims()), dims_str(dd), dims_str(a.in[1].dims()));
   }
-  const std::vector<int64_t> ds = dense_strides(dd);
   const size_t es = dtype_size(data.dtype());
+  const size_t bytes = static_cast<size_t>(slice) * es;
+  if (bytes == 0) return;
   const char* src = static_cast<const char*>(data.raw());
   char* dst = static_cast<char*>(out.raw());
-  for (int64_t bi = 0; bi < batches; ++bi) {
-    for (int64_t j = 0; j < n; ++j) {
-      int64_t off = bi * per_batch;
-      for (int64_t t = 0; t < k; ++t) {
-        const size_t axis = b + static_cast<size_t>(t);
-        int64_t v = idx.get_i64((bi * n + j) * k + t);
-        if (v < -dd[axis] || v >= dd[axis]) {
-          fail(ErrorCode::kInvalidArgument, "{}: index {} is out of range for axis {} of size {}",
-               label, v, axis, dd[axis]);
-        }
-        if (v < 0) v += dd[axis];
-        off += v * ds[axis];
-      }
-      const size_t bytes = static_cast<size_t>(slice) * es;
-      if (bytes) std::memcpy(dst, src + static_cast<size_t>(off) * es, bytes);
-      dst += bytes;
-    }
+  for (size_t t = 0; t < off.size(); ++t) {
+    std::memcpy(dst + t * bytes, src + static_cast<size_t>(off[t]) * es, bytes);
   }
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/error.h"
+
 namespace shoal {
 
 namespace {
@@ -187,5 +189,71 @@ void fill_pattern(void* dst, int64_t n, const void* value, size_t esize) {
 }
 
 std::string kernel_label(const Node& n) { return n.op_type + " '" + n.name + "'"; }
+
+int64_t checked_index(const Node& n, int64_t v, int64_t size, int64_t axis) {
+  if (v < -size || v >= size) {
+    fail(ErrorCode::kInvalidArgument, "{}: index {} is out of range for axis {} of size {}",
+         kernel_label(n), v, axis, size);
+  }
+  return v < 0 ? v + size : v;
+}
+
+std::vector<int64_t> element_offsets(const Node& n, const Dims& data, const Tensor& idx,
+                                     int64_t axis) {
+  const Dims& id = idx.dims();
+  const size_t r = data.size();
+  if (id.size() != r) {
+    fail(ErrorCode::kInvalidModel, "{}: indices {} must have the rank of data {}", kernel_label(n),
+         dims_str(id), dims_str(data));
+  }
+  const std::vector<int64_t> ds = dense_strides(data);
+  std::vector<int64_t> off(static_cast<size_t>(idx.numel()));
+  std::vector<int64_t> pos(r, 0);  // odometer over the indices' dims
+  for (size_t e = 0; e < off.size(); ++e) {
+    int64_t o = 0;
+    for (size_t k = 0; k < r; ++k) {
+      int64_t p = pos[k];
+      if (static_cast<int64_t>(k) == axis) {
+        p = checked_index(n, idx.get_i64(static_cast<int64_t>(e)), data[k], axis);
+      } else if (p >= data[k]) {
+        fail(ErrorCode::kInvalidModel, "{}: indices {} exceed data {}", kernel_label(n),
+             dims_str(id), dims_str(data));
+      }
+      o += p * ds[k];
+    }
+    off[e] = o;
+    for (size_t k = r; k-- > 0;) {
+      if (++pos[k] < id[k]) break;
+      pos[k] = 0;
+    }
+  }
+  return off;
+}
+
+std::vector<int64_t> tuple_offsets(const Node& n, const Dims& data, const Tensor& idx,
+                                   size_t batch_dims) {
+  const Dims& id = idx.dims();
+  const int64_t k = id.empty() ? 0 : id.back();
+  if (id.empty() || k < 1 || batch_dims + static_cast<size_t>(k) > data.size()) {
+    fail(ErrorCode::kInvalidModel, "{}: indices {} do not address data {}", kernel_label(n),
+         dims_str(id), dims_str(data));
+  }
+  int64_t batches = 1, per_batch = 1;  // batches, and data elements per batch
+  for (size_t i = 0; i < data.size(); ++i) (i < batch_dims ? batches : per_batch) *= data[i];
+  const int64_t tuples = idx.numel() / k;
+  const int64_t per = batches > 0 ? tuples / batches : 0;  // tuples per batch
+  const std::vector<int64_t> ds = dense_strides(data);
+  std::vector<int64_t> off(static_cast<size_t>(tuples));
+  for (int64_t t = 0; t < tuples; ++t) {
+    int64_t o = per > 0 ? t / per * per_batch : 0;
+    for (int64_t j = 0; j < k; ++j) {
+      const size_t axis = batch_dims + static_cast<size_t>(j);
+      o += checked_index(n, idx.get_i64(t * k + j), data[axis], static_cast<int64_t>(axis)) *
+           ds[axis];
+    }
+    off[static_cast<size_t>(t)] = o;
+  }
+  return off;
+}
 
 }  // namespace shoal

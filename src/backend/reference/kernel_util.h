@@ -30,4 +30,19 @@ void fill_pattern(void* dst, int64_t n, const void* value, size_t esize);
 // "Op 'name'" for messages.
 std::string kernel_label(const Node& n);
 
+// An index into an axis of `size` (negative ones count from the end); throws kInvalidArgument
+// naming the node when it is outside [-size, size).
+int64_t checked_index(const Node& n, int64_t v, int64_t size, int64_t axis);
+
+// GatherElements / ScatterElements addressing: for each element of `idx` (data's rank), the
+// element offset into a dense tensor of `data` dims whose `axis` coordinate is the index value.
+std::vector<int64_t> element_offsets(const Node& n, const Dims& data, const Tensor& idx,
+                                     int64_t axis);
+
+// GatherND / ScatterND addressing: `idx` [..., k] after `batch_dims` leading dims shared with
+// data; for each index tuple, the element offset of the data slice it selects (data dims from
+// batch_dims + k on).
+std::vector<int64_t> tuple_offsets(const Node& n, const Dims& data, const Tensor& idx,
+                                   size_t batch_dims);
+
 }  // namespace shoal

@@ -30,150 +30,87 @@ Reduction reduction(const RefArgs& a) {
   fail(ErrorCode::kInvalidModel, "{}: unknown reduction '{}'", op_label(a.node), r);
 }
 
-// out[dst] (op)= updates[src], element by element, in the output's dtype.
-class Scatterer {
- public:
-  Scatterer(const RefArgs& a, Tensor& out, const Tensor& updates)
-      : kind_(reduction(a)), out_(out), upd_(updates), is_float_(dtype_is_float(out.dtype())) {
-    if (updates.dtype() != out.dtype()) fail_dtype(a.node, updates.dtype(), "updates");
-    if (kind_ != Reduction::kNone && !is_float_ && !is_int_dtype(out.dtype())) {
-      fail_dtype(a.node, out.dtype());
-    }
+// The combination of an existing value x with an update y; integers wrap like NumPy.
+template <class T>
+T combine(Reduction kind, T x, T y) {
+  switch (kind) {
+    case Reduction::kAdd:
+      if constexpr (std::is_integral_v<T>) {
+        return static_cast<T>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y));
+      }
+      return x + y;
+    case Reduction::kMul:
+      if constexpr (std::is_integral_v<T>) {
+        return static_cast<T>(static_cast<uint64_t>(x) * static_cast<uint64_t>(y));
+      }
+      return x * y;
+    case Reduction::kMax:
+      return std::max(x, y);
+    case Reduction::kMin:
+      return std::min(x, y);
+    default:
+      return y;
   }
-  void apply(int64_t dst, int64_t src) {
-    const size_t es = dtype_size(out_.dtype());
-    if (kind_ == Reduction::kNone) {
-      std::memcpy(static_cast<char*>(out_.raw()) + static_cast<size_t>(dst) * es,
-                  static_cast<const char*>(upd_.raw()) + static_cast<size_t>(src) * es, es);
-    } else if (is_float_) {
-      out_.set_f64(dst, combine(out_.get_f64(dst), upd_.get_f64(src)));
-    } else {
-      set_int(dst, combine(out_.get_i64(dst), upd_.get_i64(src)));
-    }
-  }
+}
 
- private:
-  // Stores an integer result wrapped to the output's width, as NumPy does.
-  void set_int(int64_t i, int64_t v) {
-    switch (out_.dtype()) {
-      case DType::kI8:
-        out_.data<int8_t>()[i] = static_cast<int8_t>(v);
-        break;
-      case DType::kU8:
-        out_.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-        break;
-      case DType::kI32:
-        out_.data<int32_t>()[i] = static_cast<int32_t>(v);
-        break;
-      default:
-        out_.data<int64_t>()[i] = v;
+// out = data, then updates element `e` (in a slice of `slice` elements from index tuple e /
+// slice) goes to out[offsets[e / slice] + e % slice], combined by the node's reduction.
+void scatter(RefArgs& a, const std::vector<int64_t>& offsets, int64_t slice) {
+  const Tensor& data = input(a, 0);
+  const Tensor& upd = input(a, 2);
+  Tensor& out = a.out[0];
+  if (upd.dtype() != data.dtype()) fail_dtype(a.node, upd.dtype(), "updates");
+  if (upd.numel() != static_cast<int64_t>(offsets.size()) * slice) {
+    fail(ErrorCode::kInvalidModel, "{}: updates {} do not match indices {} and data {}",
+         op_label(a.node), dims_str(upd.dims()), dims_str(a.in[1].dims()), dims_str(data.dims()));
+  }
+  const Reduction kind = reduction(a);
+  auto run = [&](auto v, const auto& u, auto write) {
+    for (int64_t e = 0; e < upd.numel(); ++e) {
+      auto& dst = v[static_cast<size_t>(offsets[static_cast<size_t>(e / slice)] + e % slice)];
+      dst = combine(kind, dst, u[static_cast<size_t>(e)]);
     }
-  }
-  template <class T>
-  T combine(T x, T y) const {
-    switch (kind_) {
-      case Reduction::kAdd:
-        if constexpr (std::is_integral_v<T>) {  // wrapping, as NumPy
-          return static_cast<T>(static_cast<uint64_t>(x) + static_cast<uint64_t>(y));
-        }
-        return x + y;
-      case Reduction::kMul:
-        if constexpr (std::is_integral_v<T>) {
-          return static_cast<T>(static_cast<uint64_t>(x) * static_cast<uint64_t>(y));
-        }
-        return x * y;
-      case Reduction::kMax:
-        return std::max(x, y);
-      case Reduction::kMin:
-        return std::min(x, y);
-      default:
-        return y;
+    write(v);
+  };
+  if (kind == Reduction::kNone) {  // any dtype, by bytes
+    const size_t es = dtype_size(data.dtype());
+    if (data.nbytes()) std::memcpy(out.raw(), data.raw(), data.nbytes());
+    char* dst = static_cast<char*>(out.raw());
+    const char* src = static_cast<const char*>(upd.raw());
+    for (int64_t e = 0; e < upd.numel(); ++e) {
+      const int64_t at = offsets[static_cast<size_t>(e / slice)] + e % slice;
+      std::memcpy(dst + static_cast<size_t>(at) * es, src + static_cast<size_t>(e) * es, es);
     }
+  } else if (dtype_is_float(data.dtype())) {
+    run(read_f64(data), read_f64(upd), [&](const std::vector<double>& v) { write_f64(out, v); });
+  } else if (is_int_dtype(data.dtype())) {
+    run(read_i64(data), read_i64(upd), [&](const std::vector<int64_t>& v) { write_i64(out, v); });
+  } else {
+    fail_dtype(a.node, data.dtype());
   }
-  Reduction kind_;
-  Tensor& out_;
-  const Tensor& upd_;
-  bool is_float_;
-};
-
-int64_t checked_index(const RefArgs& a, int64_t v, int64_t size, int64_t axis) {
-  if (v < -size || v >= size) {
-    fail(ErrorCode::kInvalidArgument, "{}: index {} is out of range for axis {} of size {}",
-         op_label(a.node), v, axis, size);
-  }
-  return v < 0 ? v + size : v;
 }
 
 }  // namespace
 
 // indices [..., k] address data's first k dims; each addresses a slice of data.shape[k:].
 void ref_ScatterND(RefArgs& a) {
-  const Tensor& data = input(a, 0);
+  const Dims& dd = input(a, 0).dims();
   const Tensor& idx = input(a, 1);
-  const Tensor& upd = input(a, 2);
-  Tensor& out = a.out[0];
-  if (data.nbytes()) std::memcpy(out.raw(), data.raw(), data.nbytes());
-  const Dims& dd = data.dims();
-  const Dims& id = idx.dims();
-  const int64_t k = id.empty() ? 0 : id.back();
-  const int64_t r = static_cast<int64_t>(dd.size());
-  if (id.empty() || k < 1 || k > r) {
-    fail(ErrorCode::kInvalidModel, "{}: indices {} do not address data {}", op_label(a.node),
-         dims_str(id), dims_str(dd));
-  }
-  const std::vector<int64_t> ds = dense_strides(dd);
-  const int64_t slice = dims_product(dd, static_cast<size_t>(k), dd.size());
-  const int64_t n = idx.numel() / k;
-  if (upd.numel() != n * slice) {
-    fail(ErrorCode::kInvalidModel, "{}: updates {} do not match indices {} and data {}",
-         op_label(a.node), dims_str(upd.dims()), dims_str(id), dims_str(dd));
-  }
-  Scatterer sc(a, out, upd);
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t base = 0;
-    for (int64_t j = 0; j < k; ++j) {
-      const size_t jj = static_cast<size_t>(j);
-      base += checked_index(a, idx.get_i64(i * k + j), dd[jj], j) * ds[jj];
-    }
-    for (int64_t e = 0; e < slice; ++e) sc.apply(base + e, i * slice + e);
-  }
+  const std::vector<int64_t> off = tuple_offsets(a.node, dd, idx, 0);
+  scatter(a, off, dims_product(dd, static_cast<size_t>(idx.dims().back()), dd.size()));
 }
 
 // updates[i] goes to data[i with its `axis` coordinate replaced by indices[i]].
 void ref_ScatterElements(RefArgs& a) {
-  const Tensor& data = input(a, 0);
+  const Dims& dd = input(a, 0).dims();
   const Tensor& idx = input(a, 1);
-  const Tensor& upd = input(a, 2);
-  Tensor& out = a.out[0];
-  if (data.nbytes()) std::memcpy(out.raw(), data.raw(), data.nbytes());
-  const Dims& dd = data.dims();
-  const Dims& id = idx.dims();
-  const int64_t r = static_cast<int64_t>(dd.size());
-  const int64_t axis = norm_axis(a.node, a.node.attr_int("axis", 0), r);
-  if (static_cast<int64_t>(id.size()) != r || upd.dims() != id) {
-    fail(ErrorCode::kInvalidModel, "{}: indices {} and updates {} must match in rank {}",
-         op_label(a.node), dims_str(id), dims_str(upd.dims()), r);
+  const int64_t axis =
+      norm_axis(a.node, a.node.attr_int("axis", 0), static_cast<int64_t>(dd.size()));
+  if (input(a, 2).dims() != idx.dims()) {
+    fail(ErrorCode::kInvalidModel, "{}: updates {} must have the indices' dims {}",
+         op_label(a.node), dims_str(input(a, 2).dims()), dims_str(idx.dims()));
   }
-  const std::vector<int64_t> ds = dense_strides(dd);
-  Scatterer sc(a, out, upd);
-  std::vector<int64_t> pos(static_cast<size_t>(r), 0);
-  for (int64_t e = 0; e < idx.numel(); ++e) {
-    int64_t off = 0;
-    for (int64_t j = 0; j < r; ++j) {
-      const size_t jj = static_cast<size_t>(j);
-      const int64_t p = j == axis ? checked_index(a, idx.get_i64(e), dd[jj], j) : pos[jj];
-      if (p >= dd[jj]) {
-        fail(ErrorCode::kInvalidModel, "{}: indices {} exceed data {}", op_label(a.node),
-             dims_str(id), dims_str(dd));
-      }
-      off += p * ds[jj];
-    }
-    sc.apply(off, e);
-    for (int64_t j = r - 1; j >= 0; --j) {
-      if (++pos[static_cast<size_t>(j)] < id[static_cast<size_t>(j)]) break;
-      pos[static_cast<size_t>(j)] = 0;
-    }
-  }
+  scatter(a, element_offsets(a.node, dd, idx, axis), 1);
 }
 
 // Outputs values and int64 indices of the k largest (or smallest) along `axis`; `sorted`=0 is
