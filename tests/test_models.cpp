@@ -82,13 +82,11 @@ TEST_P(WholeModel, MatchesOnnxRuntime) {
     ASSERT_EQ(outs[i].dims(), ref.dims()) << name;
     Error3 e = compare(outs[i], ref);
     // Issue 2's bounds: norm-wise relative error 1e-5 and max error 1e-4 of the output's largest
-    // magnitude. One exception, 1.2e-5: yolo11n-seg's mask prototypes (random weights, ~70
-    // layers), where ONNX Runtime's own output is 8.9e-6 from the double-precision reference
-    // backend and ours 1.0-1.1e-5 depending on which kernels round where; no fp32 engine is
-    // reliably within 1e-5 of another there.
-    const bool prototypes_floor = std::string(c.ref) == "yolo11n-seg/bus" && name == "output1";
-    EXPECT_LE(e.norm_rel, prototypes_floor && backend == "cpu" ? 1.2e-5 : 1e-5)
-        << c.model << " " << name << " " << e.str();
+    // magnitude. The tightest is yolo11n-seg's mask prototypes (random weights, ~70 layers):
+    // ONNX Runtime's own output is 8.9e-6 from the double-precision reference backend there, and
+    // the cpu backend's 8.4e-6 from ONNX Runtime holds only because the stem conv is summed in
+    // double (conv_stem.cpp; with oneDNN's fp32 stem it was 1.05e-5).
+    EXPECT_LE(e.norm_rel, 1e-5) << c.model << " " << name << " " << e.str();
     EXPECT_LE(e.max_abs, 1e-4 * e.ref_max_abs) << c.model << " " << name << " " << e.str();
     std::printf("[ model ] %-22s %-36s %-9s %-8s norm_rel %.3g max_abs %.3g (max|ref| %.4g)\n",
                 c.model, c.ref, backend.c_str(), name.c_str(), e.norm_rel, e.max_abs, e.ref_max_abs);

@@ -446,6 +446,7 @@ bool build_padded_winograd(const OpContext& c, const ConvParams& p, KernelBuild*
 
 KernelBuild build_conv(const OpContext& c) {
   require_f32(c);
+  if (stem_conv_applies(c)) return build_stem_conv(c);
   const ConvParams p = conv_params(c);
   if (deconv_as_conv1x1(c, p)) return build_deconv_as_conv1x1(c, p);
   if (KernelBuild padded; build_padded_winograd(c, p, &padded)) return padded;

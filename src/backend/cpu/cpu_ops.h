@@ -87,9 +87,10 @@ PostOpChain make_post_ops(const OpContext& c, const Dims& dst_dims, Layout dst_l
 // Call before adding the main primitive: operands in the wrong layout get a reorder first.
 void add_post_op_args(const PostOpChain& chain, const OpContext& c, KernelBuild& kb, DnnlKernel& k,
                       std::vector<std::pair<int, ArgSource>>& args);
-// Runs node.post_ops as separate in-place primitives on `dst` (for primitives that reject them).
+// Runs node.post_ops[first:] as separate in-place primitives on `dst` (for primitives that reject
+// them, or after a kernel that applied the first ones itself).
 void append_post_op_calls(const OpContext& c, KernelBuild& kb, DnnlKernel& k, const ArgSource& dst,
-                          const Dims& dst_dims, Layout dst_layout);
+                          const Dims& dst_dims, Layout dst_layout, size_t first = 0);
 // Layout a binary post-op / broadcast operand of `dims` takes next to a destination.
 Layout operand_layout(const Dims& dims, const Dims& dst_dims, Layout dst_layout);
 
@@ -121,6 +122,9 @@ KernelBuild build_reorder(DType t, const Dims& dims, Layout from, Layout to);
 // Per-op builders (one file per op family).
 bool conv_supported(const OpContext& c, std::string* why);
 KernelBuild build_conv(const OpContext& c);  // Conv and ConvTranspose
+// A group-1 2-D conv on <= 4 plain input channels (an image stem), accumulated in double.
+bool stem_conv_applies(const OpContext& c);
+KernelBuild build_stem_conv(const OpContext& c);
 bool pool_supported(const OpContext& c, std::string* why);
 KernelBuild build_pool(const OpContext& c);
 bool resize_supported(const OpContext& c, std::string* why);

@@ -200,8 +200,9 @@ void add_post_op_args(const PostOpChain& chain, const OpContext& c, KernelBuild&
 }
 
 void append_post_op_calls(const OpContext& c, KernelBuild& kb, DnnlKernel& k, const ArgSource& dst,
-                          const Dims& dst_dims, Layout dst_layout) {
-  for (const PostOp& p : c.node.post_ops) {
+                          const Dims& dst_dims, Layout dst_layout, size_t first) {
+  for (size_t i = first; i < c.node.post_ops.size(); ++i) {
+    const PostOp& p = c.node.post_ops[i];
     if (p.kind == PostOp::Kind::kAdd || p.kind == PostOp::Kind::kMul) {
       dnnl::memory::desc md = operand_md(c, p.input, dst_dims, dst_layout);
       ArgSource src1 = operand_arg(c, p.input, md, kb, k);
