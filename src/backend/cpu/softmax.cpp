@@ -46,7 +46,7 @@ SHOAL_MULTIVERSION void softmax_block(
   for (int64_t j = 0; j < width; ++j) m[j] = src[j];
   for (int64_t k = 1; k < len; ++k) {
     const float* row = src + k * stride;
-    for (int64_t j = 0; j < width; ++j) m[j] = std::max(m[j], row[j]);
+    for (int64_t j = 0; j < width; ++j) m[j] = row[j] > m[j] ? row[j] : m[j];  // vmaxps
   }
   for (int64_t j = 0; j < width; ++j) s[j] = 0.f;
   for (int64_t k = 0; k < len; ++k) {
