@@ -1306,6 +1306,22 @@ TEST(CpuBackend, SharedModelsMatchReferenceBackend) {
   }
 }
 
+// The double-precision stem is used where it is cheap: a small share of the model's FLOPs
+// (<= 3%) or a few MFLOPs in absolute terms; a stem that is most of the work stays on oneDNN.
+TEST(CpuBackend, StemRunsInDoubleOnlyWhereCheap) {
+  auto stem_impl = [](bool heavy_tail) {
+    Builder b(7);
+    ValueId y = b.conv(b.input({1, 3, 96, 96}), 16, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}},
+                       {Builder::silu()});  // 8 MFLOP
+    if (heavy_tail) y = b.conv(y, 128, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}});  // 340
+    b.output(y);
+    Program p = make_cpu_backend()->compile(b.graph(), {});
+    return p.steps.at(0).label;
+  };
+  EXPECT_NE(stem_impl(true).find("[shoal:stem_f64]"), std::string::npos) << stem_impl(true);
+  EXPECT_EQ(stem_impl(false).find("stem_f64"), std::string::npos) << stem_impl(false);
+}
+
 TEST(CpuBackend, RejectsOtherPrecisionsClearly) {
   Builder b(1);
   b.output(b.op("Relu", {b.input({2, 3})}));

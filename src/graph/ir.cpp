@@ -229,4 +229,40 @@ std::string Graph::node_label(NodeId n) const {
   return node.op_type + " '" + node.name + "'";
 }
 
+double node_flops(const Graph& g, const Node& n) {
+  if (n.dead || n.outputs.empty() || n.outputs[0] == kNoValue || n.num_inputs() < 2) return 0;
+  if (n.inputs[0] == kNoValue || n.inputs[1] == kNoValue) return 0;
+  const Dims& out = g.value(n.outputs[0]).dims;
+  const Dims& w = g.value(n.inputs[1]).dims;
+  const double out_elems = static_cast<double>(num_elements(out));
+  if (n.op_type == "Conv" && w.size() >= 2) {
+    double k = 1;
+    for (size_t i = 1; i < w.size(); ++i) k *= static_cast<double>(w[i]);
+    return 2.0 * out_elems * k;
+  }
+  if (n.op_type == "ConvTranspose" && w.size() >= 2) {
+    const Dims& in = g.value(n.inputs[0]).dims;
+    double k = 1;
+    for (size_t i = 1; i < w.size(); ++i) k *= static_cast<double>(w[i]);
+    return 2.0 * static_cast<double>(num_elements(in)) * k;
+  }
+  if (n.op_type == "MatMul") {
+    const Dims& a = g.value(n.inputs[0]).dims;
+    return a.empty() ? 0 : 2.0 * out_elems * static_cast<double>(a.back());
+  }
+  if (n.op_type == "Gemm") {
+    const Dims& a = g.value(n.inputs[0]).dims;
+    if (a.size() == 2) {
+      return 2.0 * out_elems * static_cast<double>(n.attr_int("transA", 0) ? a[0] : a[1]);
+    }
+  }
+  return 0;
+}
+
+double graph_flops(const Graph& g) {
+  double total = 0;
+  for (NodeId id : g.live_nodes()) total += node_flops(g, g.nodes[static_cast<size_t>(id)]);
+  return total;
+}
+
 }  // namespace shoal

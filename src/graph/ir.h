@@ -148,4 +148,9 @@ class Graph {
   std::string node_label(NodeId n) const;
 };
 
+// 2 x multiply-adds of a Conv, ConvTranspose, MatMul or Gemm node (0 for other ops, dead nodes
+// and values without dims), and their sum over the live nodes: backend-independent work.
+double node_flops(const Graph& g, const Node& n);
+double graph_flops(const Graph& g);
+
 }  // namespace shoal

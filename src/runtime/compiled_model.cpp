@@ -60,36 +60,6 @@ void graph_activation_stats(const Graph& g, size_t* naive, size_t* max_live) {
   *max_live = static_cast<size_t>(best);
 }
 
-// Multiply-adds x2 of the compute-heavy ops, from the graph (backend-independent).
-double graph_flops(const Graph& g) {
-  double total = 0;
-  for (NodeId id : g.live_nodes()) {
-    const Node& n = g.nodes[static_cast<size_t>(id)];
-    if (n.outputs.empty() || n.outputs[0] == kNoValue || n.num_inputs() < 2) continue;
-    if (n.inputs[0] == kNoValue || n.inputs[1] == kNoValue) continue;
-    const Dims& out = g.value(n.outputs[0]).dims;
-    const Dims& w = g.value(n.inputs[1]).dims;
-    double out_elems = static_cast<double>(num_elements(out));
-    if (n.op_type == "Conv" && w.size() >= 2) {
-      double k = 1;
-      for (size_t i = 1; i < w.size(); ++i) k *= static_cast<double>(w[i]);
-      total += 2.0 * out_elems * k;
-    } else if (n.op_type == "ConvTranspose" && w.size() >= 2) {
-      const Dims& in = g.value(n.inputs[0]).dims;
-      double k = 1;
-      for (size_t i = 1; i < w.size(); ++i) k *= static_cast<double>(w[i]);
-      total += 2.0 * static_cast<double>(num_elements(in)) * k;
-    } else if (n.op_type == "MatMul") {
-      const Dims& a = g.value(n.inputs[0]).dims;
-      if (!a.empty()) total += 2.0 * out_elems * static_cast<double>(a.back());
-    } else if (n.op_type == "Gemm") {
-      const Dims& a = g.value(n.inputs[0]).dims;
-      if (a.size() == 2) total += 2.0 * out_elems * static_cast<double>(n.attr_int("transA", 0) ? a[0] : a[1]);
-    }
-  }
-  return total;
-}
-
 }  // namespace
 
 std::map<std::string, Dims> resolve_input_dims(const Graph& model,

@@ -8,8 +8,10 @@
 // (~2.5e-8). Against ONNX Runtime on the shared models this takes yolo11n-seg's mask prototypes
 // from 1.05e-5 to 8.4e-6 and yolov8n-cls from 5.3e-6 to 2.7e-6. The activation matters too:
 // the double conv followed by oneDNN's fp32 SiLU left yolov8n-cls at 7.2e-6.
-// Cost (BENCHMARKS.md): yolov8n's stem takes ~0.9 ms instead of oneDNN's ~0.46 (the double
-// FMAs, ~0.4 ms, and the double SiLU, ~0.3 ms), 2.4% of the model. SHOAL_CONV_STEM=0 turns it off.
+// Cost (BENCHMARKS.md): yolov8n's stem takes ~0.95 ms instead of oneDNN's ~0.5 (the double
+// FMAs, ~0.45 ms, and the double SiLU, ~0.25 ms), 2.5% of the model; so it is used only where
+// the stem is at most 3% of the model's FLOPs, or tiny (stem_conv_applies).
+// SHOAL_CONV_STEM=0 turns it off.
 //
 // How: per output row, each input row a tap row reads is split into `stride` phase rows of
 // doubles (zeros where the window reads padding), so that for every tap the 8 pixels of a tile
@@ -32,9 +34,11 @@ namespace shoal::cpu {
 namespace {
 
 constexpr int64_t kMaxStemChannels = 4;
-constexpr int64_t kMaxStemTaps = 256;  // channels x kernel height x kernel width
-constexpr int64_t kLanes = 8;          // doubles per vector
-constexpr int64_t kTileOc = 16;        // output channels per register tile (16 accumulators)
+constexpr int64_t kMaxStemTaps = 256;    // channels x kernel height x kernel width
+constexpr double kMaxStemShare = 0.03;   // of the graph's FLOPs, or:
+constexpr double kCheapStemFlops = 4e6;  // ~0.03 ms in double
+constexpr int64_t kLanes = 8;            // doubles per vector
+constexpr int64_t kTileOc = 16;          // output channels per register tile (16 accumulators)
 
 typedef double V8d __attribute__((vector_size(kLanes * sizeof(double))));
 typedef float V8f __attribute__((vector_size(kLanes * sizeof(float))));
@@ -281,7 +285,13 @@ bool stem_conv_applies(const OpContext& c) {
   // A horizontal stride up to the kernel width (every downsampling or patchify stem): the
   // phase rows, one per stride step, then number at most the taps.
   const std::vector<int64_t> strides = c.node.attr_ints("strides");
-  return strides.size() != 2 || strides[1] <= w[3];
+  if (strides.size() == 2 && strides[1] > w[3]) return false;
+  // Double runs at about half fp32's speed, so the stem must be a small part of the model's
+  // work (yolov8n's is 1% of its FLOPs and costs +0.45 ms, 2.5%; yolox_nano's folded-Focus 6x6
+  // stem is 14% and would cost 9%: it stays fp32), or cheap either way.
+  const double stem_flops = 2.0 * static_cast<double>(num_elements(c.out[0].dims)) *
+                            static_cast<double>(w[1] * w[2] * w[3]);
+  return stem_flops <= kMaxStemShare * c.graph_flops || stem_flops <= kCheapStemFlops;
 }
 
 KernelBuild build_stem_conv(const OpContext& c) {

@@ -79,6 +79,7 @@ class Lowering {
 
   const Graph& g_;
   CompileOptions opts_;
+  double graph_flops_ = 0;
   std::vector<NodeId> order_;
   std::vector<std::vector<NodeId>> consumers_;
   std::vector<NodePlan> plan_;  // per node id
@@ -94,7 +95,8 @@ class Lowering {
 
 OpContext Lowering::context(NodeId n, bool with_layouts) const {
   const Node& node = g_.nodes[static_cast<size_t>(n)];
-  OpContext c{node, g_.node_label(n), static_cast<int>(g_.opset), opts_.precision, {}, {}};
+  OpContext c{node, g_.node_label(n), static_cast<int>(g_.opset), opts_.precision, {}, {},
+              graph_flops_};
   auto info = [&](ValueId v) {
     ValueInfo i;
     if (v == kNoValue) return i;
@@ -664,6 +666,7 @@ void Lowering::finish() {
 
 Program Lowering::run() {
   order_ = g_.live_nodes();
+  graph_flops_ = graph_flops(g_);
   consumers_ = g_.consumers();
   graph_io_.assign(g_.values.size(), false);
   for (ValueId v : g_.inputs) graph_io_[static_cast<size_t>(v)] = true;

@@ -29,6 +29,7 @@ struct OpContext {
   DType precision = DType::kF32;  // compute precision for floating-point kernels
   std::vector<ValueInfo> in;      // parallel node.inputs
   std::vector<ValueInfo> out;     // parallel node.outputs
+  double graph_flops = 0;         // the whole graph's (graph_flops), for cost-based choices
 };
 
 struct KernelBuild {
