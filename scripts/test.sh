@@ -2,12 +2,14 @@
 # The whole test suite from a fresh Debian 12 machine: install packages; Release build + ctest;
 # clang ASan/UBSan build of the tests (slow whole-model reference runs skipped there), a clang
 # TSan build running the memory-system and manager tests (stress included), and bounded
-# libFuzzer runs of the model loader, the graph deserializer and image decoding.
+# libFuzzer runs of the model loader, the whole load-compile-run path on the cpu backend, the
+# graph deserializer and image decoding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 export CCACHE_DIR="${CCACHE_DIR:-$PWD/.ccache}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
+COMPILE_FUZZ_SECONDS="${COMPILE_FUZZ_SECONDS:-60}"
 GRAPH_FUZZ_SECONDS="${GRAPH_FUZZ_SECONDS:-30}"
 IMAGE_FUZZ_SECONDS="${IMAGE_FUZZ_SECONDS:-30}"
 
@@ -20,7 +22,8 @@ scripts/build.sh
 echo "== ASan/UBSan build (clang) and tests"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSHOAL_SANITIZE=address,undefined -DSHOAL_FUZZ=ON -DSHOAL_BENCH=OFF >/dev/null
-ninja -C build-asan -j"$(nproc)" shoal_tests fuzz_model_loader fuzz_graph_deserialize fuzz_image_decode
+ninja -C build-asan -j"$(nproc)" shoal_tests fuzz_model_loader fuzz_compile_run fuzz_graph_deserialize \
+  fuzz_image_decode
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # One process for the whole suite (ctest's process per test is slow under ASan).
 SHOAL_SKIP_SLOW=1 ./build-asan/shoal_tests --gtest_brief=1
@@ -41,6 +44,12 @@ mkdir -p build-asan/fuzz-corpus
 cp fuzz/corpus/* build-asan/fuzz-corpus/ 2>/dev/null || true
 ./build-asan/fuzz_model_loader -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 \
   build-asan/fuzz-corpus
+
+echo "== fuzz load, compile (cpu backend) and run for ${COMPILE_FUZZ_SECONDS}s"
+mkdir -p build-asan/fuzz-corpus-compile
+cp fuzz/corpus/* build-asan/fuzz-corpus-compile/ 2>/dev/null || true
+./build-asan/fuzz_compile_run -max_total_time="$COMPILE_FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 \
+  build-asan/fuzz-corpus-compile
 
 echo "== fuzz the graph deserializer for ${GRAPH_FUZZ_SECONDS}s"
 mkdir -p build-asan/fuzz-corpus-graph

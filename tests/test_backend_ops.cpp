@@ -13,6 +13,7 @@
 // implementation.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -1302,6 +1303,34 @@ TEST(CpuBackend, SharedModelsMatchReferenceBackend) {
       // ~70 fp32 layers: measured 1.0-1.1e-5 (yolo11n-seg's prototypes) and 5.8e-6
       // (yolox_nano); ONNX Runtime's own distance is 8.9e-6 and 5.5e-6.
       EXPECT_LE(e.norm_rel, 1.2e-5) << m.model << " output " << i << ": " << e.str();
+    }
+  }
+}
+
+// A NaN in a softmax's input (a model's data can hold one) makes its own softmax group NaN and
+// leaves the others as the reference computes them; the vectorised exp reads its exponent from
+// float bits, so nothing converts NaN to int (undefined; UBSan reported it under the
+// compile-and-run fuzzer).
+TEST(CpuBackend, OuterAxisSoftmaxPassesNaNThroughItsGroupOnly) {
+  for (const char* op : {"Softmax", "LogSoftmax"}) {
+    Builder b(3);
+    b.output(b.op(op, {b.input({1, 16, 2, 70})}, {{"axis", Attribute::make_int(1)}}));
+    Program cpu = make_cpu_backend()->compile(b.graph(), {});
+    Program ref = make_reference_backend()->compile(b.graph(), {});
+    std::vector<Tensor> in = random_inputs(b.graph(), 5, -3.f, 3.f);
+    const int64_t inner = 2 * 70, nan_at = 1 * 70 + 10;  // column (1, 10)
+    in[0].data<float>()[5 * inner + nan_at] = std::nanf("");
+    Tensor got = ProgramRunner(cpu).run(in)[0];
+    Tensor want = ProgramRunner(ref).run(in)[0];
+    for (int64_t k = 0; k < 16; ++k) {
+      for (int64_t j = 0; j < inner; ++j) {
+        const float g = got.data<float>()[k * inner + j], w = want.data<float>()[k * inner + j];
+        if (j == nan_at) {
+          EXPECT_TRUE(std::isnan(g)) << op << " row " << k;
+        } else {
+          EXPECT_NEAR(g, w, 1e-6f * std::max(1.f, std::fabs(w))) << op << " row " << k << " col " << j;
+        }
+      }
     }
   }
 }

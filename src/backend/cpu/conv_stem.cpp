@@ -43,7 +43,7 @@ constexpr int64_t kTileOc = 16;          // output channels per register tile (1
 
 typedef double V8d __attribute__((vector_size(kLanes * sizeof(double))));
 typedef float V8f __attribute__((vector_size(kLanes * sizeof(float))));
-typedef int64_t V8l __attribute__((vector_size(kLanes * sizeof(int64_t))));
+typedef uint64_t V8u __attribute__((vector_size(kLanes * sizeof(uint64_t))));
 
 struct StemShape {
   int64_t n = 0, ic = 0, h = 0, w = 0;  // input
@@ -77,9 +77,9 @@ struct StemShape {
   for (double f : {1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0}) {
     p = p * r + f;
   }
-  V8l bits;
+  V8u bits;
   std::memcpy(&bits, &t, sizeof bits);
-  bits = (bits - 0x4338000000000000LL + 1023) << 52;  // t's low mantissa bits hold n
+  bits = (bits - 0x4338000000000000ULL + 1023) << 52;  // t's low mantissa bits hold n
   V8d scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;

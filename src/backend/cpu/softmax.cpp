@@ -20,10 +20,13 @@ namespace {
 constexpr int64_t kLanes = 64;  // inner elements per block
 
 // expf for x in float range: 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2] (Cephes coefficients).
+// n is read from the bits of fx + 1.5 * 2^23, not converted from float: a NaN input (a model's
+// data can hold NaN) then gives NaN, where a float-to-int conversion would be undefined.
 inline float exp_poly(float x) {
   x = std::min(std::max(x, -87.33654f), 88.72283f);
   float fx = x * 1.44269504088896341f;
-  float n = (fx + 12582912.f) - 12582912.f;  // round to nearest (|fx| < 2^22)
+  const float shifted = fx + 12582912.f;  // 1.5 * 2^23: rounds fx to an integer (|fx| < 2^22)
+  float n = shifted - 12582912.f;
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
@@ -33,7 +36,9 @@ inline float exp_poly(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.f;
-  int32_t e = (static_cast<int32_t>(n) + 127) << 23;
+  uint32_t e;
+  std::memcpy(&e, &shifted, sizeof e);
+  e = (e - 0x4B400000u + 127u) << 23;  // shifted's low mantissa bits hold n
   float scale;
   std::memcpy(&scale, &e, sizeof scale);
   return p * scale;
