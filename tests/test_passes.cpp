@@ -107,6 +107,34 @@ TEST(Passes, MishAndEluFuseAndMatch) {
   EXPECT_EQ(live, 4);  // the four Convs
 }
 
+// PRelu with one constant slope is LeakyRelu and fuses into its conv as such; a per-channel
+// slope stays a PRelu node (the cpu backend runs it on oneDNN's prelu primitive).
+TEST(Passes, ScalarPReluFusesAsLeakyRelu) {
+  Builder b;
+  ValueId x = b.input("x", {1, 5, 9, 7});
+  ValueId c1 = b.conv(x, 5, 6, "c1", 3);
+  const Tensor s1 = random_tensor({1}, 7, 0.1f, 0.3f);
+  ValueId y1 = b.node("PRelu", {c1, b.g.add_constant("s1", s1)}, "y1");
+  ValueId c2 = b.conv(y1, 6, 4, "c2", 1);
+  const Tensor s2 = random_tensor({4, 1, 1}, 8, 0.1f, 0.3f);
+  b.g.outputs = {b.node("PRelu", {c2, b.g.add_constant("s2", s2)}, "out")};
+
+  Graph g;
+  PassStats st = optimize_and_match(b.g, random_tensor({1, 5, 9, 7}, 44, -3.f, 3.f), &g);
+  EXPECT_EQ(st["fuse_activations"], 1);
+  int prelus = 0;
+  for (const Node& n : g.nodes) {
+    if (n.dead) continue;
+    if (n.op_type == "PRelu") ++prelus;
+    if (n.name == "c1_node") {
+      ASSERT_EQ(n.post_ops.size(), 1u);
+      EXPECT_EQ(n.post_ops[0].kind, PostOp::Kind::kLeakyRelu);
+      EXPECT_FLOAT_EQ(n.post_ops[0].alpha, s1.data<float>()[0]);
+    }
+  }
+  EXPECT_EQ(prelus, 1);  // the per-channel one
+}
+
 // Two-operand Einsums become Transpose/Reshape/MatMul and compute what the Einsum does:
 // YOLO-World's contrastive head, an implicit-output matmul, a batched A·Bᵀ and a permuted output. A
 // diagonal and an operand-only sum stay Einsums.

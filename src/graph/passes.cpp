@@ -362,6 +362,14 @@ int fuse_activations(Graph& g) {
         } else if (t == "LeakyRelu") {
           po.kind = PostOp::Kind::kLeakyRelu;
           po.alpha = act.attr_float("alpha", 0.01f);
+        } else if (t == "PRelu") {  // one constant slope: LeakyRelu
+          const ValueId slope = act.input(1);
+          if (slope == kNoValue || !g.value(slope).is_constant() ||
+              g.value(slope).constant.numel() != 1) {
+            continue;
+          }
+          po.kind = PostOp::Kind::kLeakyRelu;
+          po.alpha = static_cast<float>(g.value(slope).constant.get_f64(0));
         } else if (t == "Sigmoid") {
           po.kind = PostOp::Kind::kSigmoid;
         } else if (t == "Tanh") {

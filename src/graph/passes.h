@@ -29,7 +29,7 @@ int fold_batch_norm(Graph& g);        // Conv(const W, const B) -> BatchNormaliz
 // YOLOv5/YOLOX "Focus": Concat of x[:, :, dh::2, dw::2] (Slices with step 2) -> Conv(k, s, p)
 // becomes one Conv(2k, 2s, 2p) on x with rearranged weights (exact: every product is kept).
 int fold_space_to_depth_conv(Graph& g);
-int fuse_activations(Graph& g);       // producer + Relu/LeakyRelu/Sigmoid/SiLU/HardSigmoid/...
+int fuse_activations(Graph& g);  // producer + Relu/LeakyRelu (or one-slope PRelu)/Sigmoid/SiLU/...
 int fuse_residual_add(Graph& g);      // producer(+acts) -> Add(same-shape other)
 // Two-operand float32 Einsum with fixed dims, no "..." and no diagonal, whose every label is a
 // batch, row, column or contracted one (e.g. YOLO-World's "bchw,bkc->bkhw") becomes

@@ -59,37 +59,29 @@ bool is_view_op(const std::string& op) {
 }
 
 // Work of folding a node, in multiply-adds or window reads: only contractions (Conv,
-// ConvTranspose, MatMul, Gemm, Einsum) and pooling windows can cost far more than their output
-// size, and a model could make loading hang on one.
-int64_t fold_macs(const Graph& g, const Node& node) {
+// ConvTranspose, MatMul, Gemm: node_flops / 2; Einsum) and pooling windows can cost far more than
+// their output size, and a model could make loading hang on one. In double: a count past int64
+// just keeps the node for run time.
+double fold_work(const Graph& g, const Node& node) {
   const std::string& op = node.op_type;
   if (node.inputs.empty() || node.inputs[0] == kNoValue) return 0;
-  const Dims& a = g.value(node.inputs[0]).dims;
-  const Dims& y = g.value(node.outputs[0]).dims;
   if (op == "MaxPool" || op == "AveragePool") {
-    int64_t window = 1;
-    for (int64_t k : node.attr_ints("kernel_shape"))
-      window = checked_mul(window, std::max<int64_t>(k, 1));
-    return checked_mul(num_elements(y), window);
+    double window = 1;
+    for (int64_t k : node.attr_ints("kernel_shape")) {
+      window *= static_cast<double>(std::max<int64_t>(k, 1));
+    }
+    return static_cast<double>(num_elements(g.value(node.outputs[0]).dims)) * window;
   }
   if (op == "Einsum") {
     std::vector<Dims> dims;
     for (ValueId v : node.inputs) dims.push_back(v == kNoValue ? Dims{} : g.value(v).dims);
-    int64_t work = 1;
+    double work = static_cast<double>(node.inputs.size());
     for (int64_t d : parse_einsum(node.attr_string("equation", ""), dims, node.name).sizes) {
-      work = checked_mul(work, std::max<int64_t>(d, 1));
+      work *= static_cast<double>(std::max<int64_t>(d, 1));
     }
-    return checked_mul(work, static_cast<int64_t>(node.inputs.size()));
+    return work;
   }
-  if (op != "Conv" && op != "ConvTranspose" && op != "MatMul" && op != "Gemm") return 0;
-  if (node.inputs.size() < 2 || node.inputs[1] == kNoValue) return 0;
-  const Dims& b = g.value(node.inputs[1]).dims;
-  if (a.empty() || b.empty()) return 0;
-  if (op == "Conv" || op == "ConvTranspose") {  // per output (per input for ConvTranspose)
-    const int64_t per = b[0] > 0 ? num_elements(b) / b[0] : 0;
-    return checked_mul(num_elements(op == "Conv" ? y : a), per);
-  }
-  return checked_mul(num_elements(y), op == "MatMul" ? a.back() : std::max(a.front(), a.back()));
+  return node_flops(g, node) / 2;
 }
 
 }  // namespace
@@ -208,7 +200,7 @@ void specialize_shapes(Graph& g, const NodeEvaluator& eval) {
         fits = false;
       }
     }
-    if (!fits || fold_macs(g, node) > kMaxFoldMacs) continue;
+    if (!fits || fold_work(g, node) > static_cast<double>(kMaxFoldMacs)) continue;
     const std::string label = g.node_label(n);
     if (is_view_op(node.op_type) && node.post_ops.empty()) {
       const Value& in = g.value(node.inputs[0]);

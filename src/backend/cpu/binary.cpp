@@ -127,8 +127,9 @@ bool prelu_supported(const OpContext& c, std::string* why) {
 }
 
 // PRelu on oneDNN's prelu primitive: the slope broadcasts to x (shape inference checked it); a
-// per-channel [1,C,1,1] slope (C % 16 == 0) is read as blocked, like a binary operand; a single
-// constant slope makes it LeakyRelu.
+// per-channel [1,C,1,1] slope (C % 16 == 0) is read as blocked, like a binary operand. One
+// constant slope runs as LeakyRelu: oneDNN 2.6's prelu has only its reference implementation
+// for a scalar slope. (After a conv, such a PRelu fuses into it as LeakyRelu: fuse_activations.)
 KernelBuild build_prelu(const OpContext& c) {
   require_f32(c);
   const Dims& y = c.out[0].dims;
@@ -142,7 +143,7 @@ KernelBuild build_prelu(const OpContext& c) {
     wmd = make_md(c.precision, sd, Layout::kBlocked16);
   }
   dnnl::memory::desc dst = make_md(c.precision, y, l);
-  if (slope.constant && slope.constant->numel() == 1) {  // one slope: LeakyRelu
+  if (slope.constant && slope.constant->numel() == 1) {
     const float alpha = static_cast<float>(slope.constant->get_f64(0));
     dnnl::eltwise_forward::desc d(dnnl::prop_kind::forward_inference, alg::eltwise_relu, src,
                                   alpha, 0.f);
