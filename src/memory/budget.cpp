@@ -58,14 +58,17 @@ bool MemoryBudget::try_charge(size_t bytes, MemoryUse use) {
 void MemoryBudget::charge(size_t bytes, MemoryUse use, const std::string& what) {
   if (bytes == 0) return;
   // Draw from this thread's reservation first (its bytes are already counted as used).
+  Reservation* drawn = nullptr;
+  size_t take = 0;
   for (Reservation* r = t_active; r; r = r->prev_) {
     if (&r->budget_ != this || r->remaining_ == 0) continue;
-    size_t take = std::min(bytes, r->remaining_);
+    take = std::min(bytes, r->remaining_);
     r->remaining_ -= take;
     sub_use(MemoryUse::kReserved, take);
     add_use(use, take);
     bytes -= take;
     if (bytes == 0) return;
+    drawn = r;
     break;
   }
   for (;;) {
@@ -84,6 +87,11 @@ void MemoryBudget::charge(size_t bytes, MemoryUse use, const std::string& what) 
       if (try_add(bytes)) {  // someone else freed room meanwhile
         add_use(use, bytes);
         return;
+      }
+      if (drawn) {  // the charge fails whole: what it drew goes back to the reservation
+        drawn->remaining_ += take;
+        sub_use(use, take);
+        add_use(MemoryUse::kReserved, take);
       }
       fail(ErrorCode::kOutOfMemory,
            "{}: needs {} ({} bytes) but the memory budget is {} with {} in use ({} weights, {} "
