@@ -121,14 +121,11 @@ Yolov8n* yolov8n() {
   static const std::unique_ptr<Yolov8n> m = []() -> std::unique_ptr<Yolov8n> {
     const std::string path = shared() + "/models/yolov8n.onnx";
     if (shared().empty() || !std::filesystem::exists(path)) return nullptr;
-    const Graph g = import_onnx_file(path);
     DetectorOptions opt;
     opt.backend = "cpu";
-    auto r = std::make_unique<Yolov8n>(Yolov8n{Detector::from_graph(g, opt), nullptr, {}});
-    CompileRequest req;
-    req.backend = opt.backend;
-    req.input_dims[g.value(g.inputs[0]).name] = r->detector.model().inputs()[0].dims;
-    r->session = std::make_unique<Session>(CompiledModel::compile(g, req));
+    auto r = std::make_unique<Yolov8n>(Yolov8n{Detector::open(path, opt), nullptr, {}});
+    r->session = std::make_unique<Session>(r->detector.loaded()->default_plan(),
+                                           r->detector.loaded()->memory().arenas());
     r->input = Tensor(DType::kF32, r->detector.model().inputs()[0].dims);
     preprocess_into(read_image(shared() + "/images/bus.jpg"), r->detector.info(), r->input, 0);
     return r;

@@ -212,9 +212,9 @@ Graph optimised_graph(Graph g) {
     }
     if (symbolic) overrides[g.value(v).name] = d;
   }
-  auto dims = resolve_input_dims(g, overrides);
   for (ValueId v : g.inputs) {
-    g.value(v).dims = dims.at(g.value(v).name);
+    auto it = overrides.find(g.value(v).name);
+    if (it != overrides.end()) g.value(v).dims = it->second;
     g.value(v).has_shape = true;
   }
   const int opset = static_cast<int>(g.opset);

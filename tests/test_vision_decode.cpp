@@ -118,9 +118,6 @@ TEST(VisionModelInfo, MetadataAndFlags) {
   const std::string f = testing::TempDir() + "/vision_two_names.txt";
   std::ofstream(f) << "a\nb\n";
   EXPECT_THROW(infer_model_info({}, {1, 3, 640, 640}, {{1, 84, 8400}}, {"", "", f}), Error);
-  EXPECT_EQ(default_input_size(md), (std::pair<int64_t, int64_t>{640, 640}));
-  EXPECT_EQ(default_input_size({}), (std::pair<int64_t, int64_t>{640, 640}));
-  EXPECT_EQ(default_input_size({{"imgsz", "[320, 480]"}}), (std::pair<int64_t, int64_t>{320, 480}));
 }
 
 // ---- Synthetic outputs ---------------------------------------------------------------------

@@ -20,7 +20,7 @@ Detector tiny_detector(int batch, float conf) {
   DetectorOptions o;
   o.backend = "reference";
   o.conf = conf;
-  return Detector::from_graph(import_onnx_bytes(bytes.data(), bytes.size(), ""), o);
+  return Detector::open(ModelSource::memory(bytes, "test"), o);
 }
 
 cv::Mat random_image(int w, int h, int seed) {
@@ -78,7 +78,7 @@ TEST(VisionDetector, ClassifierTop5) {
   const std::string bytes = build_classifier_onnx(b);
   DetectorOptions o;
   o.backend = "reference";
-  Detector d = Detector::from_graph(import_onnx_bytes(bytes.data(), bytes.size(), ""), o);
+  Detector d = Detector::open(ModelSource::memory(bytes, "test"), o);
   EXPECT_EQ(d.info().task, Task::kClassify);
   Result r = d.detect(random_image(50, 40, 4));
   ASSERT_EQ(r.top5.size(), 5u);
@@ -100,7 +100,7 @@ TEST(VisionDetector, RefusesBadInput) {
   BuilderOptions b;
   b.imgsz = 64;
   const std::string bytes = build_yolo_detector_onnx(b);
-  EXPECT_THROW(Detector::from_graph(import_onnx_bytes(bytes.data(), bytes.size(), ""), bad), Error);
+  EXPECT_THROW(Detector::open(ModelSource::memory(bytes, "test"), bad), Error);
   EXPECT_THROW(Detector::open("/no/such/model.onnx"), Error);
 }
 

@@ -87,6 +87,12 @@ std::unique_ptr<Backend> make_cpu_backend();
 // "cpu" or "reference"; throws kInvalidArgument listing the choices.
 std::unique_ptr<Backend> make_backend(const std::string& name);
 
+// Evaluates one node with the reference kernels (double precision, the oracle): the evaluator
+// constant folding and shape specialisation use (graph/shape_inference.h), and what runs a node
+// no backend has a native kernel for.
+void evaluate_node(const Node& node, int opset, const std::vector<Tensor>& in,
+                   std::vector<Tensor>& out);
+
 // Drops what backends cache beyond the programs alive now (oneDNN's primitive cache keeps the
 // JIT code of primitives no program uses any more). Called when models are unloaded.
 void release_backend_caches();

@@ -110,4 +110,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
   fail(ErrorCode::kInvalidArgument, "unknown backend '{}': choose cpu or reference", name);
 }
 
+void evaluate_node(const Node& node, int opset, const std::vector<Tensor>& in,
+                   std::vector<Tensor>& out) {
+  reference_eval(node, opset, in, out);
+}
+
 }  // namespace shoal

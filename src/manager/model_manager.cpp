@@ -1,45 +1,16 @@
 #include "manager/model_manager.h"
 
-#include <malloc.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cctype>
-#include <optional>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 
 #include "core/error.h"
-#include "core/metadata.h"
-#include <nlohmann/json.hpp>
-
-#include "onnx/builder.h"
-#include "runtime/model_cache.h"
-#include "onnx/import.h"
 
 namespace shoal {
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-// Program memory a compiled plan holds outside the weight store and the arena pool: constants
-// read at run time, and the kernels themselves (primitive objects, JIT code, argument tables).
-// The per-step figure is measured: RSS growth of compiling the shared models minus their blobs
-// and constants, divided by their steps (see tests/test_manager.cpp, AccountingMatchesRss).
-constexpr size_t kBytesPerStep = 24 * 1024;
-
-size_t plan_private_bytes(const CompiledModel& cm) {
-  size_t bytes = 0;
-  for (const ProgramValue& v : cm.program().values) {
-    if (v.constant.defined()) bytes += v.constant.nbytes();
-  }
-  return bytes + cm.program().steps.size() * kBytesPerStep;
-}
 
 struct FileStamp {
   uintmax_t size = 0;
@@ -56,80 +27,6 @@ FileStamp stamp_of(const std::string& path) {
   return s;
 }
 
-std::string dims_key(const std::map<std::string, Dims>& d) {
-  std::string k;
-  for (const auto& [n, v] : d) k += n + dims_str(v) + ";";
-  return k;
-}
-
-constexpr const char* kDeclaredKey = "shoal.declared_inputs";
-
-// The graph inputs as declared (symbolic dims as -1), kept in a cached graph's metadata.
-std::string encode_declared(const std::vector<TensorInfo>& ins) {
-  nlohmann::json j = nlohmann::json::array();
-  for (const TensorInfo& t : ins) j.push_back({{"name", t.name}, {"dtype", static_cast<int>(t.dtype)}, {"dims", t.dims}});
-  return j.dump();
-}
-
-std::vector<TensorInfo> decode_declared(const std::string& text) {
-  std::vector<TensorInfo> r;
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_array()) return r;
-  for (const auto& x : j) {
-    if (!x.is_object() || !x.contains("name") || !x.contains("dtype") || !x.contains("dims")) return {};
-    TensorInfo t;
-    t.name = x["name"].get<std::string>();
-    t.dtype = static_cast<DType>(x["dtype"].get<int>());
-    t.dims = x["dims"].get<Dims>();
-    r.push_back(std::move(t));
-  }
-  return r;
-}
-
-std::map<std::string, Dims> input_dims_of(const CompiledModel& cm) {
-  std::map<std::string, Dims> d;
-  for (const TensorInfo& t : cm.inputs()) d[t.name] = t.dims;
-  return d;
-}
-
-void tune_malloc_once() {
-  static bool done = [] {
-    // Big buffers (weights, arenas, parsed tensors) straight from mmap so that freeing them
-    // returns the pages at once; a fixed threshold also stops glibc from raising it after the
-    // first large free.
-    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
-    return true;
-  }();
-  (void)done;
-}
-
-// Process-wide one-time set-up, done before the first model so that a model's load costs only
-// what the model itself holds: the compute thread pool, oneDNN's engine and JIT infrastructure,
-// the ONNX protobuf descriptors. A tiny built-in detector is compiled and run once, in its own
-// store, and dropped.
-void warm_up_runtime_once(const std::string& backend) {
-  static std::once_flag once;
-  std::call_once(once, [&] {
-    BuilderOptions bo;
-    bo.imgsz = 64;
-    bo.num_classes = 2;
-    bo.width = 0.0625;
-    std::string bytes = build_yolo_detector_onnx(bo);
-    Graph g = import_onnx_bytes(bytes.data(), bytes.size(), "");
-    WeightStore scratch_store;
-    CompileRequest req;
-    req.backend = backend;
-    req.weights = &scratch_store;
-    auto cm = CompiledModel::compile(g, req);
-    Session s(cm);
-    std::vector<Tensor> in;
-    for (const TensorInfo& t : cm->inputs()) in.emplace_back(t.dtype, t.dims);
-    s.run(in);
-  });
-  trim_heap();
-}
-
 }  // namespace
 
 const char* model_state_name(ModelState s) {
@@ -143,42 +40,13 @@ const char* model_state_name(ModelState s) {
   return "?";
 }
 
-size_t current_rss_bytes() {
-  std::ifstream f("/proc/self/statm");
-  size_t pages = 0, resident = 0;
-  if (!(f >> pages >> resident)) return 0;
-  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
-}
-
-void trim_heap() { malloc_trim(0); }
-
 // One loaded version of a model.
 struct ModelManager::Instance {
-  MemoryBudget* budget = nullptr;
   Entry* entry = nullptr;  // the registry entry it was loaded for (outlives it)
-  std::string name;
-  std::string label;  // "model 'name'", for messages
   std::string version;
-  std::string path;
-  FileStamp stamp;
-  std::vector<TensorInfo> declared;  // graph inputs as declared (symbolic dims < 0)
-  std::map<std::string, std::string> metadata;
-  std::string content_hash;  // of the file as loaded (cache keys)
+  FileStamp stamp;  // the file as it was before the load read it
   std::atomic<int> leases{0};
-  double load_ms = 0;
-  bool from_cache = false;
-
-  std::mutex mu;  // guards plans
-  struct Plan {
-    std::string key;
-    std::shared_ptr<const CompiledModel> model;
-    size_t private_bytes = 0;
-  };
-  std::vector<Plan> plans;  // most recently used first
-
-  ~Instance() {
-    for (const Plan& p : plans) budget->release(p.private_bytes, MemoryUse::kModels);
-  }
+  std::shared_ptr<LoadedModel> model;
 };
 
 struct ModelManager::Entry {
@@ -198,10 +66,8 @@ struct ModelManager::Entry {
 
 ModelManager::ModelManager(RepositoryConfig config, ManagerOptions options)
     : config_(std::move(config)), options_(std::move(options)) {
-  tune_malloc_once();
-  budget_ = std::make_shared<MemoryBudget>(config_.memory_budget);
-  store_ = std::make_unique<WeightStore>(budget_);
-  pool_ = std::make_unique<ArenaPool>(budget_);
+  tune_malloc_for_accounting();
+  memory_ = std::make_shared<MemoryContext>(config_.memory_budget);
   for (const ModelConfig& m : config_.models) {
     std::error_code ec;
     if (!fs::is_regular_file(m.path, ec)) {
@@ -223,8 +89,9 @@ ModelManager::ModelManager(RepositoryConfig config, ManagerOptions options)
     e->cfg = m;
     entries_.push_back(std::move(e));
   }
-  warm_up_runtime_once(options_.backend);
-  budget_->set_reclaimer([this](size_t needed, const std::string&) { return make_room(needed); });
+  warm_up_runtime(options_.backend);
+  trim_heap();
+  memory_->budget().set_reclaimer([this](size_t needed, const std::string&) { return make_room(needed); });
 
   std::vector<std::string> pinned_loaded;
   for (auto& e : entries_) {
@@ -233,15 +100,15 @@ ModelManager::ModelManager(RepositoryConfig config, ManagerOptions options)
       ensure_loaded(*e);
       pinned_loaded.push_back(e->cfg.name);
     } catch (const Error& err) {
-      budget_->set_reclaimer(nullptr);
+      memory_->budget().set_reclaimer(nullptr);
       std::string before;
       for (const std::string& n : pinned_loaded) before += (before.empty() ? "" : ", ") + n;
       fail(err.code(),
            "pinned model '{}' cannot be loaded{}: {}",
            e->cfg.name,
            before.empty() ? "" : fmt::format(" beside the pinned {} ({} in use of a {} budget)",
-                                             before, format_bytes(budget_->used()),
-                                             format_bytes(budget_->limit())),
+                                             before, format_bytes(memory_->budget().used()),
+                                             format_bytes(memory_->budget().limit())),
            err.what());
     }
   }
@@ -269,7 +136,7 @@ ModelManager::~ModelManager() {
   }
   hk_cv_.notify_all();
   if (hk_thread_.joinable()) hk_thread_.join();
-  budget_->set_reclaimer(nullptr);
+  memory_->budget().set_reclaimer(nullptr);
   for (auto& e : entries_) {
     std::shared_ptr<Instance> victim;
     {
@@ -308,213 +175,23 @@ std::shared_ptr<ModelManager::Instance> ModelManager::load_instance(Entry& e) {
       m->room_cv_.notify_all();
     }
   } in_progress(this);
-  auto t0 = Clock::now();
-  FileStamp st = stamp_of(cfg.path);
-  if (st.size == 0) {
+  auto inst = std::make_shared<Instance>();
+  inst->entry = &e;
+  inst->version = cfg.version;
+  inst->stamp = stamp_of(cfg.path);
+  if (inst->stamp.size == 0) {
     fail(ErrorCode::kNotFound, "model '{}': cannot read '{}'", cfg.name, cfg.path);
   }
-  // Reserve for the whole load: the parsed graph (about the file's size) and the packed
-  // weights (about the same again); what is not used returns to the budget at the end.
-  size_t estimate = static_cast<size_t>(st.size) * 2 + (1u << 20);
-  if (budget_->limit()) estimate = std::min(estimate, budget_->limit());
-  std::string what = fmt::format("loading model '{}'", cfg.name);
-  auto inst = std::make_shared<Instance>();
-  inst->budget = budget_.get();
-  inst->entry = &e;
-  inst->name = cfg.name;
-  inst->label = fmt::format("model '{}'", cfg.name);
-  inst->version = cfg.version;
-  inst->path = cfg.path;
-  {
-    MemoryBudget::Reservation reservation(*budget_, estimate, what);
-    std::optional<MappedFile> file;
-    file.emplace(cfg.path);
-    inst->content_hash = model_content_hash(file->data(), file->size());
-    inst->stamp = stamp_of(cfg.path);  // what was read (the file may change again later)
-    // The default plan straight from the compiled cache when it holds one.
-    std::string default_cache;
-    if (!config_.cache_dir.empty()) {
-      CompileRequest kreq = base_request();
-      kreq.input_dims = {{"#default", cfg.input_shape}};
-      default_cache = config_.cache_dir + "/" + compiled_cache_name(inst->content_hash, kreq);
-      if (std::shared_ptr<const CompiledModel> cm = try_cache(*inst, default_cache, base_request())) {
-        inst->from_cache = true;
-        auto it = inst->metadata.find(kDeclaredKey);
-        if (it != inst->metadata.end()) {
-          inst->declared = decode_declared(it->second);
-          inst->metadata.erase(it);
-        }
-        if (inst->declared.empty()) inst->declared = cm->inputs();
-        add_plan(*inst, cfg, dims_key(input_dims_of(*cm)), cm);
-      }
-    }
-    if (!inst->from_cache) {
-      Graph g = import_onnx_bytes(file->data(), file->size(), fs::path(cfg.path).parent_path().string());
-      file.reset();
-      inst->metadata = g.metadata;
-      for (ValueId v : g.inputs) {
-        inst->declared.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
-      }
-      plan_for(*inst, e, {}, &g, default_cache.empty() ? nullptr : &default_cache);
-    }
-  }
-  trim_heap();
-  inst->load_ms = ms_since(t0);
-  if (options_.warmup) {
-    const CompiledModel& cm = *inst->plans.front().model;
-    std::vector<Tensor> in;
-    for (const TensorInfo& t : cm.inputs()) in.emplace_back(t.dtype, t.dims);
-    ArenaPool::Lease arena = pool_->acquire(cm.arena_bytes(), inst->label);
-    cm.run(in, arena.data());
-  }
+  LoadOptions lo;
+  lo.backend = options_.backend;
+  lo.dims.first_input_shape = cfg.input_shape;
+  lo.dims.max_batch = cfg.max_batch;
+  lo.cache_dir = config_.cache_dir;
+  lo.memory = memory_;
+  lo.warmup = options_.warmup;
+  lo.max_plans = options_.max_shapes;
+  inst->model = LoadedModel::load(ModelSource::file(cfg.path, cfg.name), lo);
   return inst;
-}
-
-std::shared_ptr<const CompiledModel> ModelManager::plan_for(
-    Instance& inst, Entry& e, const std::map<std::string, Dims>& requested, Graph* graph,
-    const std::string* cache_path) {
-  const ModelConfig& cfg = e.cfg;
-  // Resolve dims: requested, else the configured input_shape (first input), else declared with
-  // symbolic dims filled (batch 1, image size from the metadata: core/metadata.h).
-  std::map<std::string, Dims> dims;
-  for (size_t i = 0; i < inst.declared.size(); ++i) {
-    const TensorInfo& t = inst.declared[i];
-    auto it = requested.find(t.name);
-    if (it != requested.end()) {
-      dims[t.name] = it->second;
-      continue;
-    }
-    Dims d = t.dims;
-    if (i == 0 && !cfg.input_shape.empty()) d = cfg.input_shape;
-    bool symbolic = false;
-    for (int64_t x : d) symbolic |= x < 0;
-    if (symbolic) {
-      const auto [h, w] = default_input_size(inst.metadata);
-      for (size_t k = 0; k < d.size(); ++k) {
-        if (d[k] >= 0) continue;
-        d[k] = k == 0 ? 1 : (k + 2 == d.size() ? h : (k + 1 == d.size() ? w : -1));
-        if (d[k] < 0) {
-          fail(ErrorCode::kInvalidArgument,
-               "model '{}': input '{}' has symbolic dim {}; set input_shape in the config",
-               cfg.name, t.name, k);
-        }
-      }
-    }
-    dims[t.name] = d;
-  }
-  for (const auto& [n, d] : dims) {
-    if (!d.empty() && d[0] > cfg.max_batch) {
-      fail(ErrorCode::kLimit, "model '{}': batch {} is above its max_batch {} (input '{}' {})",
-           cfg.name, d[0], cfg.max_batch, n, dims_str(d));
-    }
-  }
-  std::string key = dims_key(dims);
-  {
-    std::lock_guard<std::mutex> lk(inst.mu);
-    for (size_t i = 0; i < inst.plans.size(); ++i) {
-      if (inst.plans[i].key == key) {
-        std::rotate(inst.plans.begin(), inst.plans.begin() + static_cast<long>(i),
-                    inst.plans.begin() + static_cast<long>(i) + 1);
-        return inst.plans.front().model;
-      }
-    }
-  }
-  // A new shape: from the compiled cache, else compiled (from the graph being loaded, else from
-  // the file again) and written to the cache.
-  std::optional<MemoryBudget::Reservation> reservation;
-  if (!graph) {
-    size_t estimate = static_cast<size_t>(inst.stamp.size) * 2 + (1u << 20);
-    if (budget_->limit()) estimate = std::min(estimate, budget_->limit());
-    reservation.emplace(*budget_, estimate, fmt::format("compiling model '{}' for {}", cfg.name, key));
-  }
-  CompileRequest req = base_request();
-  req.input_dims = dims;
-  std::string path = cache_path ? *cache_path : std::string();
-  if (path.empty() && !config_.cache_dir.empty() && !inst.content_hash.empty()) {
-    path = config_.cache_dir + "/" + compiled_cache_name(inst.content_hash, req);
-  }
-  std::shared_ptr<const CompiledModel> cm;
-  if (!graph && !path.empty()) cm = try_cache(inst, path, req);
-  if (!cm) {
-    std::optional<Graph> reread;
-    if (!graph) {
-      MappedFile bytes(inst.path);
-      if (model_content_hash(bytes.data(), bytes.size()) != inst.content_hash) {
-        fail(ErrorCode::kInvalidModel,
-             "model '{}': '{}' changed since it was loaded; reload it to use the new file", cfg.name,
-             inst.path);
-      }
-      reread.emplace(import_onnx_bytes(bytes.data(), bytes.size(), fs::path(inst.path).parent_path().string()));
-      graph = &*reread;
-    }
-    Graph optimized;
-    auto compiled = CompiledModel::compile(*graph, req, path.empty() ? nullptr : &optimized);
-    cm = compiled;
-    if (!path.empty()) {
-      optimized.metadata[kDeclaredKey] = encode_declared(inst.declared);
-      try {
-        fs::create_directories(config_.cache_dir);
-        save_compiled_cache(path, optimized, *compiled);
-      } catch (const std::exception&) {
-        // A cache that cannot be written costs speed on the next load, never a request.
-      }
-    }
-  }
-  return add_plan(inst, cfg, key, cm);
-}
-
-std::shared_ptr<const CompiledModel> ModelManager::try_cache(Instance& inst, const std::string& path,
-                                                             const CompileRequest& req) {
-  try {
-    std::map<std::string, std::string> metadata;
-    std::shared_ptr<const CompiledModel> cm = load_compiled_cache(path, req, &metadata);
-    if (cm && inst.metadata.empty()) inst.metadata = std::move(metadata);
-    return cm;
-  } catch (const Error& err) {
-    if (err.code() == ErrorCode::kOutOfMemory) throw;
-    std::error_code ec;
-    fs::remove(path, ec);  // corrupt or stale: compile again and rewrite it
-    return nullptr;
-  }
-}
-
-CompileRequest ModelManager::base_request() const {
-  CompileRequest req;
-  req.backend = options_.backend;
-  req.weights = store_.get();
-  return req;
-}
-
-std::shared_ptr<const CompiledModel> ModelManager::add_plan(Instance& inst, const ModelConfig& cfg,
-                                                            const std::string& key,
-                                                            std::shared_ptr<const CompiledModel> cm) {
-  size_t priv = plan_private_bytes(*cm);
-  budget_->charge(priv, MemoryUse::kModels, fmt::format("model '{}'", cfg.name));
-  std::vector<Instance::Plan> dropped;
-  std::shared_ptr<const CompiledModel> result;
-  {
-    std::lock_guard<std::mutex> lk(inst.mu);
-    for (const Instance::Plan& p : inst.plans) {
-      if (p.key == key) {  // compiled concurrently by another request: keep that one
-        budget_->release(priv, MemoryUse::kModels);
-        return p.model;
-      }
-    }
-    inst.plans.insert(inst.plans.begin(), {key, cm, priv});
-    // Bound the plans kept: drop the least recently used ones nobody is running.
-    for (size_t i = inst.plans.size(); i-- > 1 && inst.plans.size() > options_.max_shapes;) {
-      if (inst.plans[i].model.use_count() == 1) {
-        dropped.push_back(std::move(inst.plans[i]));
-        inst.plans.erase(inst.plans.begin() + static_cast<long>(i));
-      }
-    }
-    result = cm;
-  }
-  for (Instance::Plan& p : dropped) {
-    p.model.reset();
-    budget_->release(p.private_bytes, MemoryUse::kModels);
-  }
-  return result;
 }
 
 std::shared_ptr<ModelManager::Instance> ModelManager::ensure_loaded(Entry& e) {
@@ -585,7 +262,7 @@ ModelManager::Lease ModelManager::acquire(const std::string& name,
       l.mgr_ = this;
       l.inst_ = inst;
       touch(e);
-      l.plan_ = plan_for(*inst, e, input_dims);
+      l.plan_ = inst->model->plan(input_dims);
       return l;
     }
   });
@@ -623,7 +300,7 @@ std::vector<Tensor> ModelManager::infer(const std::string& name, const std::vect
   // Input names come from the loaded model: lease it (loading it if needed), then take the plan
   // for the inputs' dims.
   Lease l = acquire(name);
-  const std::vector<TensorInfo>& declared = l.inst_->declared;
+  const std::vector<TensorInfo>& declared = l.inst_->model->declared_inputs();
   if (inputs.size() != declared.size()) {
     fail(ErrorCode::kInvalidArgument, "model '{}' takes {} input(s), got {}", name, declared.size(),
          inputs.size());
@@ -670,7 +347,7 @@ void ModelManager::unload_all() {
   for (auto& e : entries_) {
     if (!e->cfg.pinned) unload(e->cfg.name);
   }
-  pool_->trim(SIZE_MAX);  // idle arenas too
+  memory_->arenas().trim(SIZE_MAX);  // idle arenas too
   release_backend_caches();
   trim_heap();
 }
@@ -739,11 +416,11 @@ bool ModelManager::evict_one_idle(const Entry* except) {
 }
 
 bool ModelManager::make_room(size_t bytes) {
-  size_t freed = pool_->trim(bytes);
-  size_t start_used = budget_->used();
+  size_t freed = memory_->arenas().trim(bytes);
+  size_t start_used = memory_->budget().used();
   while (freed < bytes) {
     if (!evict_one_idle(nullptr)) break;
-    size_t now = budget_->used();
+    size_t now = memory_->budget().used();
     freed += start_used > now ? start_used - now : 0;
     start_used = now;
   }
@@ -806,22 +483,16 @@ ModelStatus ModelManager::status(const std::string& name) const {
   if (!inst) return s;
   s.version = inst->version;
   s.leases = inst->leases.load();
-  s.load_ms = inst->load_ms;
-  s.from_cache = inst->from_cache;
+  const LoadedModel& m = *inst->model;
+  s.load_ms = m.load_ms();
+  s.from_cache = m.from_cache();
+  const ModelBytes bytes = m.bytes();
+  s.model_bytes = bytes.program;
+  s.arena_bytes = bytes.arena;
+  s.naive_activation_bytes = m.default_plan()->memory().naive_activation_bytes;
+  s.plans = static_cast<int>(m.plan_count());
   // Blobs used by this model, and whether another loaded model uses them too.
-  std::vector<const WeightBlob*> mine;
-  {
-    std::lock_guard<std::mutex> lk(inst->mu);
-    s.plans = static_cast<int>(inst->plans.size());
-    for (const Instance::Plan& p : inst->plans) {
-      s.model_bytes += p.private_bytes;
-      s.arena_bytes = std::max(s.arena_bytes, p.model->arena_bytes());
-      s.naive_activation_bytes = std::max(s.naive_activation_bytes, p.model->memory().naive_activation_bytes);
-      for (const BlobRef& b : p.model->program().blobs) {
-        if (std::find(mine.begin(), mine.end(), b.get()) == mine.end()) mine.push_back(b.get());
-      }
-    }
-  }
+  const std::vector<const WeightBlob*> mine = m.blobs();
   std::vector<const WeightBlob*> others;
   for (const auto& oe : entries_) {
     if (oe.get() == &e) continue;
@@ -831,10 +502,7 @@ ModelStatus ModelManager::status(const std::string& name) const {
       oi = oe->current;
     }
     if (!oi) continue;
-    std::lock_guard<std::mutex> lk(oi->mu);
-    for (const Instance::Plan& p : oi->plans) {
-      for (const BlobRef& b : p.model->program().blobs) others.push_back(b.get());
-    }
+    for (const WeightBlob* b : oi->model->blobs()) others.push_back(b);
   }
   std::sort(others.begin(), others.end());
   for (const WeightBlob* b : mine) {
@@ -856,15 +524,15 @@ std::vector<ModelStatus> ModelManager::statuses() const {
 
 ManagerMemory ModelManager::memory() const {
   ManagerMemory m;
-  m.budget = budget_->limit();
-  m.accounted = budget_->used();
-  m.peak_accounted = budget_->peak();
-  m.weights = budget_->used(MemoryUse::kWeights);
-  m.arenas = budget_->used(MemoryUse::kArenas);
-  m.models = budget_->used(MemoryUse::kModels);
-  m.reserved = budget_->used(MemoryUse::kReserved);
-  m.arena_count = pool_->arena_count();
-  m.dedup_saved_bytes = store_->stats().hit_bytes;
+  m.budget = memory_->budget().limit();
+  m.accounted = memory_->budget().used();
+  m.peak_accounted = memory_->budget().peak();
+  m.weights = memory_->budget().used(MemoryUse::kWeights);
+  m.arenas = memory_->budget().used(MemoryUse::kArenas);
+  m.models = memory_->budget().used(MemoryUse::kModels);
+  m.reserved = memory_->budget().used(MemoryUse::kReserved);
+  m.arena_count = memory_->arenas().arena_count();
+  m.dedup_saved_bytes = memory_->weights().stats().hit_bytes;
   return m;
 }
 
@@ -900,14 +568,14 @@ void ModelManager::Lease::release() {
 const std::string& ModelManager::Lease::version() const { return inst_->version; }
 
 const std::map<std::string, std::string>& ModelManager::Lease::metadata() const {
-  return inst_->metadata;
+  return inst_->model->metadata();
 }
 
 std::vector<Tensor> ModelManager::Lease::run(const std::vector<Tensor>& inputs) const {
   if (!plan_) fail(ErrorCode::kInvalidArgument, "run() on an empty lease");
   // Our own lease counts as in use: wait only if someone else's may end.
   ArenaPool::Lease arena = mgr_->retry_for_room(
-      1, [&] { return mgr_->pool_->acquire(plan_->arena_bytes(), inst_->label); });
+      1, [&] { return mgr_->arenas().acquire(plan_->arena_bytes(), inst_->model->label()); });
   return plan_->run(inputs, arena.data());
 }
 

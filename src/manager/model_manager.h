@@ -9,9 +9,9 @@
 // every byte of both, plus each loaded model's own program memory, is charged to one
 // MemoryBudget, so accounted bytes never exceed the budget. Thread-safe.
 //
-// Process-wide effects of the first ModelManager: glibc's mmap threshold is fixed at 256 KiB
-// (large buffers go back to the OS when freed, so RSS follows what is held) and a tiny built-in
-// model is compiled and run once (thread pool, JIT and protobuf set-up happen before any model).
+// Models are loaded through the model loader (runtime/model_loader.h) into the manager's
+// MemoryContext. Process-wide effect of the first ModelManager: glibc's mmap threshold is fixed
+// at 256 KiB (large buffers go back to the OS when freed, so RSS follows what is held).
 #pragma once
 
 #include <atomic>
@@ -25,10 +25,8 @@
 #include <vector>
 
 #include "manager/config.h"
-#include "memory/arena_pool.h"
-#include "memory/budget.h"
-#include "memory/weight_store.h"
-#include "runtime/compiled_model.h"
+#include "memory/memory_context.h"
+#include "runtime/model_loader.h"
 
 namespace shoal {
 
@@ -94,6 +92,7 @@ class ModelManager {
     Lease& operator=(Lease&&) noexcept;
     ~Lease();
     const CompiledModel& model() const { return *plan_; }
+    std::shared_ptr<const CompiledModel> plan() const { return plan_; }
     const std::string& version() const;
     const std::map<std::string, std::string>& metadata() const;
     // Runs the model on `inputs` (parallel model().inputs()) with an arena borrowed from the pool.
@@ -128,9 +127,9 @@ class ModelManager {
   std::vector<ModelStatus> statuses() const;
   ManagerMemory memory() const;
   const RepositoryConfig& config() const { return config_; }
-  MemoryBudget& budget() { return *budget_; }
-  WeightStore& weights() { return *store_; }
-  ArenaPool& arenas() { return *pool_; }
+  MemoryBudget& budget() { return memory_->budget(); }
+  WeightStore& weights() { return memory_->weights(); }
+  ArenaPool& arenas() { return memory_->arenas(); }
 
   // Evicts idle unpinned models (LRU first) until `bytes` are free; returns whether they are.
   bool make_room(size_t bytes);
@@ -142,19 +141,6 @@ class ModelManager {
   Entry& entry(const std::string& name) const;
   std::shared_ptr<Instance> ensure_loaded(Entry& e);
   std::shared_ptr<Instance> load_instance(Entry& e);
-  // The plan for `dims` (compiled on first use; from `graph` when given, else the file).
-  std::shared_ptr<const CompiledModel> plan_for(Instance& inst, Entry& e,
-                                                const std::map<std::string, Dims>& dims,
-                                                Graph* graph = nullptr,
-                                                const std::string* cache_path = nullptr);
-  // Loads a plan from a compiled-cache file; null when absent or unusable (then removed).
-  std::shared_ptr<const CompiledModel> try_cache(Instance& inst, const std::string& path,
-                                                 const CompileRequest& req);
-  CompileRequest base_request() const;
-  // Charges a new plan's own memory and keeps it (bounded by max_shapes); returns the plan kept.
-  std::shared_ptr<const CompiledModel> add_plan(Instance& inst, const ModelConfig& cfg,
-                                                const std::string& key,
-                                                std::shared_ptr<const CompiledModel> cm);
   bool evict_one_idle(const Entry* except);
   void touch(Entry& e);
   void lease_ended();
@@ -170,9 +156,7 @@ class ModelManager {
 
   RepositoryConfig config_;
   ManagerOptions options_;
-  std::shared_ptr<MemoryBudget> budget_;
-  std::unique_ptr<WeightStore> store_;
-  std::unique_ptr<ArenaPool> pool_;
+  std::shared_ptr<MemoryContext> memory_;  // the budget, weight store and arena pool
   std::vector<std::unique_ptr<Entry>> entries_;
   std::atomic<uint64_t> clock_{0};  // LRU ticks
   std::atomic<int> active_leases_{0};
@@ -186,10 +170,5 @@ class ModelManager {
   bool stopping_ = false;
   std::thread hk_thread_;
 };
-
-// Current resident set size of this process (from /proc/self/statm); 0 when unknown.
-size_t current_rss_bytes();
-// Returns freed heap pages to the OS (after a load or unload) so RSS tracks what is held.
-void trim_heap();
 
 }  // namespace shoal

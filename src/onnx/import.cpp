@@ -759,8 +759,9 @@ Graph import_onnx_file(const std::string& path) {
   return import_model(bytes.data(), bytes.size(), base, "'" + path + "'");
 }
 
-Graph import_onnx_bytes(const void* data, size_t size, const std::string& base_dir) {
-  return import_model(data, size, base_dir, "'<memory>'");
+Graph import_onnx_bytes(const void* data, size_t size, const std::string& base_dir,
+                        const std::string& what) {
+  return import_model(data, size, base_dir, "'" + what + "'");
 }
 
 Tensor read_tensor_proto_file(const std::string& path, std::string* name) {

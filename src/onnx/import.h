@@ -14,8 +14,10 @@ namespace shoal {
 // kNotFound (file or external-data file missing), kInvalidModel (truncated, not ONNX, inconsistent),
 // kUnsupported (lists every unsupported op with its node names, or an unsupported opset/dtype).
 Graph import_onnx_file(const std::string& path);
-// Same from memory; `base_dir` is where external data files are looked up ("" = none allowed).
-Graph import_onnx_bytes(const void* data, size_t size, const std::string& base_dir);
+// Same from memory; `base_dir` is where external data files are looked up ("" = none allowed);
+// `what` names the model in errors (e.g. the file the bytes came from).
+Graph import_onnx_bytes(const void* data, size_t size, const std::string& base_dir,
+                        const std::string& what = "<memory>");
 
 // Reads a serialized TensorProto file (the ONNX conformance data's input_N.pb / output_N.pb).
 Tensor read_tensor_proto_file(const std::string& path, std::string* name = nullptr);

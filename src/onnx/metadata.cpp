@@ -1,4 +1,4 @@
-#include "core/metadata.h"
+#include "onnx/metadata.h"
 
 #include <cctype>
 
@@ -66,21 +66,6 @@ std::vector<int64_t> parse_int_list(const std::string& text) {
   }
   if (bracket) fail(ErrorCode::kInvalidModel, "'{:.80}': missing closing bracket", text);
   return v;
-}
-
-std::pair<int64_t, int64_t> default_input_size(const std::map<std::string, std::string>& metadata) {
-  auto it = metadata.find("imgsz");
-  if (it != metadata.end()) {
-    try {
-      std::vector<int64_t> v = parse_int_list(it->second);
-      if (v.size() == 1 && v[0] > 0) return {v[0], v[0]};
-      if (v.size() == 2 && v[0] > 0 && v[1] > 0) return {v[0], v[1]};
-    } catch (const Error&) {
-    }
-  }
-  auto t = metadata.find("task");
-  if (t != metadata.end() && t->second == "classify") return {224, 224};
-  return {640, 640};
 }
 
 }  // namespace shoal

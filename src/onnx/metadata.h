@@ -1,12 +1,12 @@
 // Values of ONNX metadata_props as Ultralytics writes them (Python literals such as "[640, 640]",
-// "{0: 'person', ...}"), shared by the vision layer and the model manager.
+// "{0: 'person', ...}"): the literal parser the importer's users (the loader's dims rule, vision's
+// model info) read them with.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace shoal {
@@ -24,9 +24,5 @@ struct LiteralCursor {
 
 // Parses "[640, 640]" / "640" / "[17, 3]" into integers. Throws kInvalidModel.
 std::vector<int64_t> parse_int_list(const std::string& text);
-
-// Input size to compile a model for when its declared input has symbolic H/W: the metadata
-// imgsz when present, else 640 (classify: 224). Returns {height, width}.
-std::pair<int64_t, int64_t> default_input_size(const std::map<std::string, std::string>& metadata);
 
 }  // namespace shoal

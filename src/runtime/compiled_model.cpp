@@ -5,9 +5,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "backend/reference/reference.h"
 #include "core/error.h"
 #include "graph/shape_inference.h"
+#include "memory/budget.h"
 
 namespace shoal {
 namespace {
@@ -60,10 +60,12 @@ void graph_activation_stats(const Graph& g, size_t* naive, size_t* max_live) {
   *max_live = static_cast<size_t>(best);
 }
 
-}  // namespace
 
-std::map<std::string, Dims> resolve_input_dims(const Graph& model,
-                                               const std::map<std::string, Dims>& overrides) {
+
+// The given dims applied to the graph's inputs, checked: every input ends up concrete. Which dims
+// to give is the loader's dims rule (runtime/model_loader.h); this only validates.
+std::map<std::string, Dims> specialize_input_dims(const Graph& model,
+                                                  const std::map<std::string, Dims>& overrides) {
   std::map<std::string, Dims> result;
   for (const auto& [name, dims] : overrides) {
     bool found = false;
@@ -107,6 +109,8 @@ std::map<std::string, Dims> resolve_input_dims(const Graph& model,
   return result;
 }
 
+}  // namespace
+
 std::string describe_inputs(const Graph& model) {
   std::string s;
   for (ValueId v : model.inputs) {
@@ -135,7 +139,7 @@ std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model, const 
                                                       Graph* optimized) {
   auto cm = std::shared_ptr<CompiledModel>(new CompiledModel());
   Graph g = model;
-  auto dims = resolve_input_dims(g, req.input_dims);
+  auto dims = specialize_input_dims(g, req.input_dims);
   for (ValueId v : g.inputs) {
     Value& val = g.value(v);
     val.dims = dims.at(val.name);
@@ -143,7 +147,7 @@ std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model, const 
   }
   const int opset = static_cast<int>(g.opset);
   specialize_shapes(g, [opset](const Node& n, const std::vector<Tensor>& in,
-                               std::vector<Tensor>& out) { reference_eval(n, opset, in, out); });
+                               std::vector<Tensor>& out) { evaluate_node(n, opset, in, out); });
   graph_activation_stats(g, &cm->memory_.naive_activation_bytes,
                          &cm->memory_.exported_max_live_bytes);
   if (req.optimize_graph) cm->pass_stats_ = optimize(g, req.optimize);
@@ -395,32 +399,16 @@ std::vector<double> CompiledModel::profile(const std::vector<Tensor>& inputs, vo
   return times;
 }
 
-HostBuffer::HostBuffer(size_t bytes) : size_(bytes) {
-  size_t alloc = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-  data_ = std::aligned_alloc(64, alloc);
-  if (!data_) fail(ErrorCode::kOutOfMemory, "cannot allocate an arena of {} bytes", bytes);
+ArenaPool& process_arena_pool() {
+  static ArenaPool* pool = new ArenaPool(std::make_shared<MemoryBudget>());  // outlives main()
+  return *pool;
 }
 
-HostBuffer::~HostBuffer() { std::free(data_); }
+Session::Session(std::shared_ptr<const CompiledModel> model, ArenaPool& arenas)
+    : model_(std::move(model)), arena_(arenas.acquire(model_->arena_bytes(), "a session")) {}
 
-HostBuffer::HostBuffer(HostBuffer&& o) noexcept : data_(o.data_), size_(o.size_) {
-  o.data_ = nullptr;
-  o.size_ = 0;
-}
-
-HostBuffer& HostBuffer::operator=(HostBuffer&& o) noexcept {
-  if (this != &o) {
-    std::free(data_);
-    data_ = o.data_;
-    size_ = o.size_;
-    o.data_ = nullptr;
-    o.size_ = 0;
-  }
-  return *this;
-}
-
-Session::Session(std::shared_ptr<CompiledModel> model)
-    : model_(std::move(model)), arena_(model_->arena_bytes()) {}
+Session::Session(std::shared_ptr<const CompiledModel> model)
+    : Session(std::move(model), process_arena_pool()) {}
 
 std::vector<Tensor> Session::run(const std::vector<Tensor>& inputs) {
   return model_->run(inputs, arena_.data());

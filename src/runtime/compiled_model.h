@@ -1,6 +1,7 @@
 // CompiledModel: an imported graph specialised to fixed input shapes, optimised, compiled by a
 // backend into a Program, with its activation arena planned. Session: a CompiledModel plus one
-// arena, the simplest way to run a model. Knows nothing about HTTP or the model registry.
+// arena (see below). Models are loaded through runtime/model_loader.h, which resolves input
+// dims, uses the compiled-model cache and accounts every byte. Knows nothing about HTTP or the model registry.
 #pragma once
 
 #include <map>
@@ -11,6 +12,7 @@
 #include "backend/backend.h"
 #include "graph/ir.h"
 #include "graph/passes.h"
+#include "memory/arena_pool.h"
 #include "memory/planner.h"
 
 namespace shoal {
@@ -99,27 +101,15 @@ class CompiledModel {
   std::vector<size_t> step_scratch_;  // per step: scratch offset in the arena
 };
 
-// An aligned host buffer (arena).
-class HostBuffer {
- public:
-  HostBuffer() = default;
-  explicit HostBuffer(size_t bytes);
-  ~HostBuffer();
-  HostBuffer(HostBuffer&& o) noexcept;
-  HostBuffer& operator=(HostBuffer&& o) noexcept;
-  HostBuffer(const HostBuffer&) = delete;
-  HostBuffer& operator=(const HostBuffer&) = delete;
-  void* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  void* data_ = nullptr;
-  size_t size_ = 0;
-};
-
+// A CompiledModel plus one arena borrowed from an ArenaPool (so the arena is charged to the
+// pool's budget like every other byte), the simplest way to run a model. The pool must outlive
+// the session. Not thread-safe: one run at a time per session.
 class Session {
  public:
-  explicit Session(std::shared_ptr<CompiledModel> model);
+  Session(std::shared_ptr<const CompiledModel> model, ArenaPool& arenas);
+  // Borrows from the process-wide pool (an unlimited budget): for tests and tools that compile
+  // a model by hand; models loaded through the loader use their MemoryContext's pool.
+  explicit Session(std::shared_ptr<const CompiledModel> model);
   const CompiledModel& model() const { return *model_; }
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
   // By name; every input must be given.
@@ -129,16 +119,18 @@ class Session {
   Tensor input_view(size_t i) { return model_->input_view(arena_.data(), i); }
   void run_in_place() { model_->run_in_place(arena_.data()); }
   Tensor output_view(size_t i) { return model_->output_view(arena_.data(), i); }
+  // Per-step wall time of one run (CompiledModel::profile).
+  std::vector<double> profile(const std::vector<Tensor>& inputs) {
+    return model_->profile(inputs, arena_.data());
+  }
 
  private:
-  std::shared_ptr<CompiledModel> model_;
-  HostBuffer arena_;
+  std::shared_ptr<const CompiledModel> model_;
+  ArenaPool::Lease arena_;
 };
 
-// Dims of every graph input: declared dims with `overrides` applied. Throws kInvalidArgument
-// naming the input when a symbolic dim has no value or an override contradicts a fixed dim.
-std::map<std::string, Dims> resolve_input_dims(const Graph& model,
-                                               const std::map<std::string, Dims>& overrides);
+// The process-wide arena pool Session(model) borrows from (an unlimited budget of its own).
+ArenaPool& process_arena_pool();
 
 // "images: float32 [1,3,640,640]; ..." for error messages.
 std::string describe_inputs(const Graph& model);

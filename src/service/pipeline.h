@@ -1,7 +1,8 @@
 // Pipelines: several models of a ModelManager run on the same frame (e.g. navigation =
 // tactile-path segmentation + obstacle detection). The frame is decoded once, and letterboxed once
-// per distinct pre-processing (family and input size): models whose inputs match share it.
-// Knows nothing about HTTP.
+// per distinct pre-processing (family and input size): models whose inputs match share it. Each
+// model runs through vision's Detector (the one image -> results implementation) on a plan leased
+// from the manager. Sits above vision and manager; knows nothing about HTTP.
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -11,11 +12,11 @@
 #include "manager/model_manager.h"
 #include "vision/detector.h"
 
-namespace shoal::vision {
+namespace shoal::service {
 
 struct PipelineOutput {
   std::string model;
-  Result result;
+  vision::Result result;
 };
 
 struct PipelineRun {
@@ -27,6 +28,6 @@ struct PipelineRun {
 // model (thresholds); each model's task/family from the config are used as hints. Throws
 // shoal::Error (unknown pipeline, a model that is not a single-image-input vision model, ...).
 PipelineRun run_pipeline(ModelManager& mgr, const std::string& name, const cv::Mat& bgr,
-                         const DetectorOptions& opt = {});
+                         const vision::DetectorOptions& opt = {});
 
-}  // namespace shoal::vision
+}  // namespace shoal::service

@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "core/npy.h"
 #include "onnx/import.h"
-#include "runtime/compiled_model.h"
+#include "runtime/model_loader.h"
 #include "tools/commands.h"
 
 namespace shoal {
@@ -101,7 +101,33 @@ std::map<std::string, Dims> shape_overrides(const CommonOptions& o) {
   return m;
 }
 
+LoadOptions load_options(const CommonOptions& o) {
+  LoadOptions lo;
+  lo.backend = o.backend;
+  lo.optimize_graph = !o.no_optimize;
+  lo.dims.input_dims = shape_overrides(o);
+  lo.warmup = false;  // the commands run (or only inspect) the model themselves
+  return lo;
+}
+
+// The memory a model loaded through the loader holds, as `shoal plan` reports it per model.
+void add_accounting(nlohmann::json& j, const LoadedModel& m) {
+  const ModelBytes b = m.bytes();
+  j["accounted_bytes"] = b.accounted();
+  j["accounted"] = {{"weight_blob_bytes", b.weights},
+                    {"program_bytes", b.program},
+                    {"arena_bytes", b.arena},
+                    {"budget_used_bytes", m.memory().budget().used()}};
+}
+
+std::string accounting_line(const LoadedModel& m) {
+  const ModelBytes b = m.bytes();
+  return fmt::format("accounted {} = weights {} + program {} + arena {}", mib(b.accounted()),
+                     mib(b.weights), mib(b.program), mib(b.arena));
+}
+
 int cmd_inspect(const CommonOptions& o, bool json) {
+  // The file as exported (ops, parameters, opset), then the model as the loader compiles it.
   Graph g = import_onnx_file(o.model);
   std::map<std::string, int> ops;
   size_t params = 0;
@@ -109,11 +135,8 @@ int cmd_inspect(const CommonOptions& o, bool json) {
   for (const Value& v : g.values) {
     if (v.is_constant()) params += v.constant.nbytes();
   }
-  CompileRequest req;
-  req.backend = o.backend;
-  req.optimize_graph = !o.no_optimize;
-  req.input_dims = shape_overrides(o);
-  auto cm = CompiledModel::compile(g, req);
+  std::shared_ptr<LoadedModel> lm = LoadedModel::load(ModelSource::file(o.model), load_options(o));
+  std::shared_ptr<const CompiledModel> cm = lm->default_plan();
   const MemoryReport& m = cm->memory();
   size_t views = 0;
   for (const ProgramValue& pv : cm->program().values) views += pv.alias_of >= 0 ? 1 : 0;
@@ -142,6 +165,8 @@ int cmd_inspect(const CommonOptions& o, bool json) {
     j["inputs"] = ins;
     j["outputs"] = outs;
     j["metadata"] = g.metadata;
+    j["accounted_bytes"] = lm->bytes().accounted();
+    j["program_bytes"] = lm->bytes().program;
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -168,37 +193,39 @@ int cmd_inspect(const CommonOptions& o, bool json) {
              mib(m.exported_max_live_bytes));
   fmt::print("activations, compiled:    naive sum {}, max-live bound {}, planned arena {}\n",
              mib(m.program_naive_bytes), mib(m.max_live_bytes), mib(m.arena_bytes));
+  fmt::print("memory     {}\n", accounting_line(*lm));
   return 0;
 }
 
-int cmd_run(const CommonOptions& o, const std::vector<std::string>& input_args, const std::string& out_dir) {
+int cmd_run(const CommonOptions& o, const std::vector<std::string>& input_args,
+            const std::string& out_dir, bool json) {
   set_compute_threads(o.threads);
-  Graph g = import_onnx_file(o.model);
   std::map<std::string, Tensor> given;
   for (const std::string& a : input_args) {
     auto eq = a.find('=');
     if (eq == std::string::npos || eq == 0) {
-      fail(ErrorCode::kInvalidArgument, "--input '{}': expected NAME=FILE.npy; the model's inputs are: {}", a,
-           describe_inputs(g));
+      fail(ErrorCode::kInvalidArgument, "--input '{}': expected NAME=FILE.npy", a);
     }
     given[a.substr(0, eq)] = read_npy(a.substr(eq + 1));
   }
-  for (ValueId v : g.inputs) {
-    if (!given.count(g.value(v).name)) {
-      fail(ErrorCode::kInvalidArgument, "input '{}' not given (use --input {}=FILE.npy); the model's inputs are: {}",
-           g.value(v).name, g.value(v).name, describe_inputs(g));
+  LoadOptions lo = load_options(o);
+  for (const auto& [name, t] : given) lo.dims.input_dims[name] = t.dims();
+  std::shared_ptr<LoadedModel> lm = LoadedModel::load(ModelSource::file(o.model), lo);
+  std::string expected;
+  for (const TensorInfo& t : lm->declared_inputs()) {
+    expected += fmt::format("{}{} {} {}", expected.empty() ? "" : "; ", t.name,
+                            dtype_name(t.dtype), dims_str(t.dims));
+  }
+  for (const TensorInfo& t : lm->declared_inputs()) {
+    if (!given.count(t.name)) {
+      fail(ErrorCode::kInvalidArgument,
+           "input '{}' not given (use --input {}=FILE.npy); the model's inputs are: {}", t.name,
+           t.name, expected);
     }
   }
-  std::map<std::string, Dims> dims = shape_overrides(o);
-  for (const auto& [name, t] : given) dims[name] = t.dims();
-  CompileRequest req;
-  req.backend = o.backend;
-  req.optimize_graph = !o.no_optimize;
-  req.input_dims = dims;
-  auto cm = CompiledModel::compile(g, req);
-  Session s(cm);
+  std::shared_ptr<const CompiledModel> cm = lm->default_plan();
   // Convert dtype where lossless intent is clear (e.g. float64 .npy for a float32 input).
-  std::map<std::string, Tensor> feed;
+  std::vector<Tensor> feed;
   for (const TensorInfo& t : cm->inputs()) {
     Tensor x = given.at(t.name);
     if (x.dtype() != t.dtype) {
@@ -208,16 +235,30 @@ int cmd_run(const CommonOptions& o, const std::vector<std::string>& input_args, 
       }
       x = cast_tensor(x, t.dtype);
     }
-    feed[t.name] = x;
+    feed.push_back(x);
   }
-  auto outs = s.run(feed);
+  std::vector<Tensor> outs = lm->run(*cm, feed);
   std::filesystem::create_directories(out_dir);
-  for (const TensorInfo& t : cm->outputs()) {
-    Tensor x = outs.at(t.name);
+  nlohmann::json jouts = nlohmann::json::array();
+  for (size_t i = 0; i < cm->outputs().size(); ++i) {
+    const TensorInfo& t = cm->outputs()[i];
+    Tensor x = outs[i];
     if (x.dtype() != DType::kF32 && dtype_is_float(x.dtype())) x = cast_tensor(x, DType::kF32);
     std::string path = (std::filesystem::path(out_dir) / (safe_filename(t.name) + ".npy")).string();
     write_npy(path, x);
-    fmt::print("{} {} {} -> {}\n", t.name, dtype_name(x.dtype()), dims_str(x.dims()), path);
+    if (!json) fmt::print("{} {} {} -> {}\n", t.name, dtype_name(x.dtype()), dims_str(x.dims()), path);
+    jouts.push_back({{"name", t.name}, {"dtype", dtype_name(x.dtype())}, {"dims", x.dims()},
+                     {"path", path}});
+  }
+  if (json) {
+    nlohmann::json j;
+    j["model"] = o.model;
+    j["backend"] = cm->backend_name();
+    j["outputs"] = jouts;
+    add_accounting(j, *lm);
+    std::cout << j.dump() << "\n";
+  } else {
+    fmt::print("memory: {}\n", accounting_line(*lm));
   }
   return 0;
 }
@@ -225,35 +266,13 @@ int cmd_run(const CommonOptions& o, const std::vector<std::string>& input_args, 
 int cmd_bench(const CommonOptions& o, int batch, int runs, int warmup, bool json, bool profile) {
   set_compute_threads(o.threads);
   size_t rss0 = peak_rss_bytes();
-  Graph g = import_onnx_file(o.model);
-  std::map<std::string, Dims> dims = shape_overrides(o);
-  if (batch > 0) {
-    auto resolved_base = dims;
-    for (ValueId v : g.inputs) {
-      const Value& val = g.value(v);
-      Dims d = dims.count(val.name) ? dims[val.name] : val.dims;
-      if (d.empty()) continue;
-      if (val.has_shape && !val.dims.empty() && val.dims[0] >= 0 && val.dims[0] != batch) {
-        fail(ErrorCode::kInvalidArgument, "--batch {}: input '{}' has a fixed batch of {}; export the model with a "
-             "dynamic batch dim", batch, val.name, val.dims[0]);
-      }
-      d[0] = batch;
-      for (size_t i = 1; i < d.size(); ++i) {
-        if (d[i] < 0) {
-          fail(ErrorCode::kInvalidArgument, "input '{}' has symbolic dims; give them with --shape", val.name);
-        }
-      }
-      dims[val.name] = d;
-    }
-  }
-  CompileRequest req;
-  req.backend = o.backend;
-  req.optimize_graph = !o.no_optimize;
-  req.input_dims = dims;
+  LoadOptions lo = load_options(o);
+  if (batch > 0) lo.dims.batch = batch;
   auto t0 = std::chrono::steady_clock::now();
-  auto cm = CompiledModel::compile(g, req);
+  std::shared_ptr<LoadedModel> lm = LoadedModel::load(ModelSource::file(o.model), lo);
   double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  Session s(cm);
+  std::shared_ptr<const CompiledModel> cm = lm->default_plan();
+  Session s(cm, lm->memory().arenas());
   std::vector<Tensor> inputs;
   for (size_t i = 0; i < cm->inputs().size(); ++i) inputs.push_back(random_input(cm->inputs()[i], 1234 + static_cast<uint32_t>(i)));
   for (int i = 0; i < warmup; ++i) s.run(inputs);
@@ -271,12 +290,11 @@ int cmd_bench(const CommonOptions& o, int batch, int runs, int warmup, bool json
   int b = cm->inputs().empty() || cm->inputs()[0].dims.empty() ? 1 : static_cast<int>(cm->inputs()[0].dims[0]);
   size_t rss = peak_rss_bytes();
   if (profile) {
-    HostBuffer arena(cm->arena_bytes());
     std::map<std::string, double> by_op;
     std::vector<double> total(cm->program().steps.size(), 0.0);
     const int prof_runs = std::max(1, std::min(runs, 20));
     for (int r = 0; r < prof_runs; ++r) {
-      auto t = cm->profile(inputs, arena.data());
+      auto t = s.profile(inputs);
       for (size_t i = 0; i < t.size(); ++i) total[i] += t[i] / prof_runs;
     }
     for (size_t i = 0; i < total.size(); ++i) by_op[cm->program().steps[i].op] += total[i];
@@ -314,13 +332,13 @@ int cmd_bench(const CommonOptions& o, int batch, int runs, int warmup, bool json
     j["rss_before_load_bytes"] = rss0;
     j["load_ms"] = load_ms;
     j["flops"] = cm->flops();
+    add_accounting(j, *lm);
     std::cout << j.dump() << "\n";
   } else {
     fmt::print("{} on {} ({} threads, batch {}): median {:.2f} ms, p90 {:.2f} ms, {:.1f} images/s\n", o.model,
                cm->backend_name(), compute_threads(), b, median, p90, median > 0 ? b * 1000.0 / median : 0);
-    fmt::print("weights {}, arena {}, peak RSS {}, compile {:.0f} ms; threads: {}\n",
-               mib(cm->memory().weights_bytes), mib(cm->memory().arena_bytes), mib(rss), load_ms,
-               compute_affinity_mode());
+    fmt::print("{}; peak RSS {}, load {:.0f} ms; threads: {}\n", accounting_line(*lm),
+               mib(rss), load_ms, compute_affinity_mode());
   }
   return 0;
 }
@@ -346,6 +364,8 @@ int main(int argc, char** argv) {
   add_common(run, run_o);
   run->add_option("--input", run_inputs, "NAME=FILE.npy (repeat for each input)");
   run->add_option("--out", run_out, "output folder (default: out)");
+  bool run_json = false;
+  run->add_flag("--json", run_json, "one JSON object: outputs and the accounted memory");
 
   CommonOptions bench_o;
   int bench_batch = 0, bench_runs = 30, bench_warmup = 5;
@@ -367,7 +387,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (*inspect) return cmd_inspect(inspect_o, inspect_json);
-    if (*run) return cmd_run(run_o, run_inputs, run_out);
+    if (*run) return cmd_run(run_o, run_inputs, run_out, run_json);
     if (*bench) return cmd_bench(bench_o, bench_batch, bench_runs, bench_warmup, bench_json, bench_profile);
     return run_extra_commands(app);
   } catch (const Error& e) {

@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "manager/model_manager.h"
 #include "vision/image_io.h"
-#include "vision/pipeline.h"
+#include "service/pipeline.h"
 #include "vision/result_json.h"
 
 namespace shoal {
@@ -50,12 +50,12 @@ std::optional<int> run_pipeline_command() {
     item["image"] = path;
     try {
       cv::Mat img = vision::read_image(path);
-      vision::PipelineRun run = vision::run_pipeline(mgr, g_opts.name, img, opt);
+      service::PipelineRun run = service::run_pipeline(mgr, g_opts.name, img, opt);
       item["width"] = img.cols;
       item["height"] = img.rows;
       item["letterboxes"] = run.preprocessed;
       nlohmann::json models = nlohmann::json::object();
-      for (const vision::PipelineOutput& o : run.outputs) {
+      for (const service::PipelineOutput& o : run.outputs) {
         nlohmann::json r = vision::result_to_json(o.result);
         r.erase("image");
         r.erase("width");
@@ -66,7 +66,7 @@ std::optional<int> run_pipeline_command() {
       if (!g_opts.json) {
         fmt::print("{} ({}x{}, {} letterbox(es) for {} models)\n", path, img.cols, img.rows, run.preprocessed,
                    run.outputs.size());
-        for (const vision::PipelineOutput& o : run.outputs) {
+        for (const service::PipelineOutput& o : run.outputs) {
           fmt::print("  {}: {} detection(s){}, {:.1f} ms inference\n", o.model, o.result.detections.size(),
                      o.result.top5.empty() ? "" : fmt::format(", top-1 {}", o.result.top5[0].class_name),
                      o.result.inference_ms);

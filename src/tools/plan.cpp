@@ -200,7 +200,11 @@ std::optional<int> run_plan_command() {
                       {"model_bytes", r.st.model_bytes},
                       {"arena_bytes", r.st.arena_bytes},
                       {"naive_activation_bytes", r.st.naive_activation_bytes},
-                      {"accounted_bytes", static_cast<size_t>(r.accounted)},
+                      // Loaded by itself (as `shoal run` / `bench` report it): weights, program,
+                      // one arena.
+                      {"accounted_bytes", r.st.weights_bytes + r.st.model_bytes + r.st.arena_bytes},
+                      // Its part of the total here: unique + share of shared weights + program.
+                      {"accounted_share_bytes", static_cast<size_t>(r.accounted)},
                       {"cold_load_ms", r.cold_load_ms},
                       {"warm_load_ms", r.warm_load_ms},
                       {"rss_growth_at_load_bytes", r.rss_growth},

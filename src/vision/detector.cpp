@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "core/error.h"
-#include "onnx/import.h"
 #include "vision/image_io.h"
 #include "vision/preprocess.h"
 
@@ -38,87 +37,119 @@ DecodeOptions make_decode_options(Family family, const DetectorOptions& opt) {
 }
 
 Detector Detector::open(const std::string& model_path, const DetectorOptions& opt) {
-  Graph g = import_onnx_file(model_path);
-  return from_graph(g, opt);
+  return open(ModelSource::file(model_path), opt);
 }
 
-Detector Detector::from_graph(const Graph& graph, const DetectorOptions& opt) {
-  if (graph.inputs.size() != 1) {
-    fail(ErrorCode::kUnsupported, "vision models take one image input; this one has {}: {}",
-         graph.inputs.size(), describe_inputs(graph));
-  }
-  const Value& in = graph.value(graph.inputs[0]);
-  Dims dims = in.dims;
-  if (dims.size() != 4) {
-    fail(ErrorCode::kUnsupported, "image input '{}' is {}: expected [batch, 3, height, width]",
-         in.name, dims_str(dims));
-  }
-  if (dims[0] < 0) dims[0] = 1;
-  if (dims[1] < 0) dims[1] = 3;
-  if (dims[2] < 0 || dims[3] < 0) {
-    auto [h, w] = default_input_size(graph.metadata);
-    if (dims[2] < 0) dims[2] = h;
-    if (dims[3] < 0) dims[3] = w;
-  }
-  CompileRequest req;
-  req.backend = opt.backend;
-  req.precision = opt.precision;
-  req.input_dims[in.name] = dims;
-  auto cm = CompiledModel::compile(graph, req);
-  if (cm->inputs().size() != 1 || cm->inputs()[0].dtype != DType::kF32) {
-    fail(ErrorCode::kUnsupported, "image input must be float32: {}", describe_inputs(graph));
+Detector Detector::open(const ModelSource& source, const DetectorOptions& opt) {
+  LoadOptions lo;
+  lo.backend = opt.backend;
+  lo.precision = opt.precision;
+  lo.warmup = false;  // the Detector warms up with a letterboxed frame
+  return Detector(LoadedModel::load(source, lo), opt);
+}
+
+Detector::Detector(std::shared_ptr<LoadedModel> model, const DetectorOptions& opt)
+    : loaded_(std::move(model)) {
+  init(loaded_->default_plan(), loaded_->metadata(), loaded_->memory().arenas(), opt);
+  warm_up();
+}
+
+Detector::Detector(std::shared_ptr<const CompiledModel> plan,
+                   const std::map<std::string, std::string>& metadata, ArenaPool& arenas,
+                   const DetectorOptions& opt) {
+  init(std::move(plan), metadata, arenas, opt);
+}
+
+void Detector::init(std::shared_ptr<const CompiledModel> plan,
+                    const std::map<std::string, std::string>& metadata, ArenaPool& arenas,
+                    const DetectorOptions& opt) {
+  const std::vector<TensorInfo>& ins = plan->inputs();
+  if (ins.size() != 1 || ins[0].dims.size() != 4 || ins[0].dtype != DType::kF32) {
+    std::string got;
+    for (const TensorInfo& t : ins) {
+      got += fmt::format("{}{} {} {}", got.empty() ? "" : "; ", t.name, dtype_name(t.dtype),
+                         dims_str(t.dims));
+    }
+    fail(ErrorCode::kUnsupported,
+         "vision models take one float32 image input [batch, 3, height, width]; this one has {}",
+         got.empty() ? "none" : got);
   }
   std::vector<Dims> out_dims;
-  for (const TensorInfo& t : cm->outputs()) out_dims.push_back(t.dims);
-
-  Detector d;
-  d.info_ = infer_model_info(graph.metadata, cm->inputs()[0].dims, out_dims, opt.hints);
-  d.decode_ = make_decode_options(d.info_.family, opt);
-  d.session_ = std::make_unique<Session>(cm);
-  // Warm-up: one letterbox and one inference on a grey frame, so that the arena's pages, the
-  // letterbox buffers and OpenCV's and oneDNN's lazy set-up are paid here rather than by the
-  // first photo (which otherwise showed ~5 ms more pre-processing and ~4 ms more inference).
-  const cv::Mat grey(48, 64, CV_8UC3, cv::Scalar::all(114));
-  Tensor input = d.session_->input_view(0);
-  for (int64_t b = 0; b < input.dims()[0]; ++b) {
-    preprocess_into(grey, d.info_, input, static_cast<int>(b), &d.scratch_);
-  }
-  d.session_->run_in_place();
-  return d;
+  for (const TensorInfo& t : plan->outputs()) out_dims.push_back(t.dims);
+  info_ = infer_model_info(metadata, ins[0].dims, out_dims, opt.hints);
+  decode_ = make_decode_options(info_.family, opt);
+  session_ = std::make_unique<Session>(std::move(plan), arenas);
 }
 
-std::vector<Result> Detector::run_batch(const std::vector<const cv::Mat*>& images) {
-  using clock = std::chrono::steady_clock;
-  std::vector<LetterboxInfo> lbs(images.size());
-  std::vector<Result> results(images.size());
-  // Zero-copy: the images are pre-processed straight into the arena's input, and decoded from
-  // the arena's outputs.
-  auto t0 = clock::now();
+void Detector::warm_up() {
+  // One letterbox and one inference on a grey frame, so that the arena's pages, the letterbox
+  // buffers and OpenCV's and oneDNN's lazy set-up are paid here rather than by the first photo
+  // (which otherwise showed ~5 ms more pre-processing and ~4 ms more inference).
+  const cv::Mat grey(48, 64, CV_8UC3, cv::Scalar::all(114));
   Tensor input = session_->input_view(0);
-  for (size_t i = 0; i < images.size(); ++i) {
-    lbs[i] = preprocess_into(*images[i], info_, input, static_cast<int>(i), &scratch_);
+  for (int64_t b = 0; b < input.dims()[0]; ++b) {
+    preprocess_into(grey, info_, input, static_cast<int>(b), &scratch_);
   }
-  if (static_cast<int64_t>(images.size()) < input.dims()[0]) {  // a last, partial batch
-    const size_t slot = input.nbytes() / static_cast<size_t>(input.dims()[0]);
-    std::memset(static_cast<char*>(input.raw()) + images.size() * slot, 0,
-                input.nbytes() - images.size() * slot);
+  session_->run_in_place();
+}
+
+LetterboxInfo Detector::prepare(const cv::Mat& bgr) {
+  if (bgr.empty() || bgr.type() != CV_8UC3) {
+    fail(ErrorCode::kInvalidArgument, "detect: expected a non-empty 8-bit BGR image (CV_8UC3)");
   }
-  const double pre = ms_since(t0);
-  t0 = clock::now();
+  Tensor in = input();
+  return preprocess_into(bgr, info_, in, 0, &scratch_);
+}
+
+void Detector::set_input(const Tensor& prepared) {
+  Tensor in = input();
+  if (prepared.dtype() != in.dtype() || prepared.dims() != in.dims()) {
+    fail(ErrorCode::kInvalidArgument, "prepared input {} {} does not fit the model's input {} {}",
+         dtype_name(prepared.dtype()), dims_str(prepared.dims()), dtype_name(in.dtype()),
+         dims_str(in.dims()));
+  }
+  std::memcpy(in.raw(), prepared.raw(), in.nbytes());
+}
+
+Result Detector::run_prepared(const LetterboxInfo& lb) { return run_and_decode({lb}).front(); }
+
+std::vector<Result> Detector::run_and_decode(const std::vector<LetterboxInfo>& lbs) {
+  using clock = std::chrono::steady_clock;
+  auto t0 = clock::now();
   session_->run_in_place();
   const double infer = ms_since(t0);
+  // Decoded straight from the arena's outputs (views, no copies for float32 ones).
   std::vector<Tensor> outs;
   for (size_t i = 0; i < model().outputs().size(); ++i) {
     Tensor t = session_->output_view(i);
     outs.push_back(t.dtype() == DType::kF32 ? t : cast_tensor(t, DType::kF32));
   }
-  for (size_t i = 0; i < images.size(); ++i) {
+  std::vector<Result> results(lbs.size());
+  for (size_t i = 0; i < lbs.size(); ++i) {
     t0 = clock::now();
     results[i] = postprocess(outs, static_cast<int>(i), info_, lbs[i], decode_);
     results[i].postprocess_ms = ms_since(t0);
-    results[i].preprocess_ms = pre / static_cast<double>(images.size());
-    results[i].inference_ms = infer / static_cast<double>(images.size());
+    results[i].inference_ms = infer / static_cast<double>(lbs.size());
   }
+  return results;
+}
+
+std::vector<Result> Detector::run_batch(const std::vector<const cv::Mat*>& images) {
+  // Zero-copy: the images are pre-processed straight into the arena's input.
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<LetterboxInfo> lbs(images.size());
+  Tensor in = input();
+  for (size_t i = 0; i < images.size(); ++i) {
+    lbs[i] = preprocess_into(*images[i], info_, in, static_cast<int>(i), &scratch_);
+  }
+  if (static_cast<int64_t>(images.size()) < in.dims()[0]) {  // a last, partial batch
+    const size_t slot = in.nbytes() / static_cast<size_t>(in.dims()[0]);
+    std::memset(static_cast<char*>(in.raw()) + images.size() * slot, 0,
+                in.nbytes() - images.size() * slot);
+  }
+  const double pre = ms_since(t0);
+  std::vector<Result> results = run_and_decode(lbs);
+  for (Result& r : results) r.preprocess_ms = pre / static_cast<double>(images.size());
   return results;
 }
 

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "core/metadata.h"
+#include "onnx/metadata.h"
 
 namespace shoal::vision {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/coco.h"
-#include "core/metadata.h"
+#include "onnx/metadata.h"
 #include "core/tensor.h"
 #include "vision/types.h"
 
@@ -43,7 +43,5 @@ int64_t anchor_count(int64_t w, int64_t h, const std::vector<int>& strides);
 // ambiguous and which flag settles it.
 ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, const Dims& input,
                            const std::vector<Dims>& outputs, const ModelHints& hints);
-
-// parse_int_list and default_input_size: core/metadata.h.
 
 }  // namespace shoal::vision

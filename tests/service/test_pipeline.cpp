@@ -10,9 +10,13 @@
 #include "core/error.h"
 #include "manager/model_manager.h"
 #include "onnx/builder.h"
-#include "vision/pipeline.h"
+#include "service/pipeline.h"
 
-namespace shoal::vision {
+namespace shoal::service {
+
+using vision::Detector;
+using vision::DetectorOptions;
+using vision::Result;
 namespace {
 
 namespace fs = std::filesystem;
@@ -58,7 +62,11 @@ TEST(VisionPipeline, ModelsWithOneInputSizeShareOneLetterboxAndMatchTheirDetecto
     }
   }
   EXPECT_THROW(run_pipeline(mgr, "nope", img, opt), Error);
+  // The pipeline's models ran on leased plans with arenas from the manager's pool: everything
+  // they used is in the manager's accounting, and nothing is leased any more.
+  EXPECT_GE(mgr.memory().arenas, mgr.status("p2").arena_bytes);
+  for (const ModelStatus& st : mgr.statuses()) EXPECT_EQ(st.leases, 0) << st.name;
 }
 
 }  // namespace
-}  // namespace shoal::vision
+}  // namespace shoal::service

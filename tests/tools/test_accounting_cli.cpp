@@ -1,0 +1,71 @@
+// Every CLI path accounts a model the same way (through the model loader): `shoal bench --json`
+// and `shoal run --json` report the accounted bytes `shoal plan --json` reports for the same
+// model and options.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/npy.h"
+#include "onnx/builder.h"
+
+namespace shoal {
+namespace {
+
+nlohmann::json run_json(const std::string& args) {
+  const std::string cmd = std::string(SHOAL_SHOAL_BIN) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while (p && (n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  const int status = p ? pclose(p) : -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << cmd << "\n" << out;
+  nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << cmd << "\n" << out;
+  return j;
+}
+
+TEST(CliAccounting, BenchRunAndPlanReportTheSameAccountedBytes) {
+  const std::string dir = testing::TempDir() + "/shoal_cli_accounting";
+  std::filesystem::create_directories(dir);
+  const std::string model = dir + "/det.onnx";
+  BuilderOptions b;
+  b.imgsz = 128;
+  b.num_classes = 5;
+  b.seed = 77;
+  save_bytes(model, build_yolo_detector_onnx(b));
+  std::ofstream(dir + "/one.yaml")
+      << "memory_budget: 1GiB\nmodels:\n  - {name: det, path: det.onnx}\n";
+  Tensor x(DType::kF32, {1, 3, 128, 128});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = static_cast<float>(i % 97) / 97.f;
+  write_npy(dir + "/x.npy", x);
+
+  const nlohmann::json plan = run_json("plan --json --runs 1 --config " + dir + "/one.yaml");
+  const nlohmann::json bench =
+      run_json("bench " + model + " --json --runs 2 --warmup 0 --threads 1");
+  const nlohmann::json run = run_json("run " + model + " --json --input images=" + dir +
+                                      "/x.npy --out " + dir + "/out --threads 1");
+  ASSERT_TRUE(plan.contains("models") && plan["models"].size() == 1);
+  const double planned = plan["models"][0]["accounted_bytes"].get<double>();
+  const double benched = bench["accounted_bytes"].get<double>();
+  const double ran = run["accounted_bytes"].get<double>();
+  EXPECT_GT(planned, 0);
+  EXPECT_NEAR(benched, planned, 0.01 * planned);
+  EXPECT_NEAR(ran, planned, 0.01 * planned);
+  // What each command reports is what its budget holds: weights + program + the one arena.
+  for (const nlohmann::json* j : {&bench, &run}) {
+    const nlohmann::json& a = (*j)["accounted"];
+    EXPECT_EQ(a["weight_blob_bytes"].get<size_t>() + a["program_bytes"].get<size_t>() +
+                  a["arena_bytes"].get<size_t>(),
+              (*j)["accounted_bytes"].get<size_t>());
+    EXPECT_EQ(a["budget_used_bytes"].get<size_t>(), (*j)["accounted_bytes"].get<size_t>());
+  }
+}
+
+}  // namespace
+}  // namespace shoal
