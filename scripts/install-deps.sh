@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Shoal builds and tests with (run as root; idempotent).
 set -euo pipefail
-PKGS=(cmake ninja-build g++ clang-14 libclang-rt-14-dev libomp-14-dev ccache pkg-config
-      libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
+PKGS=(cmake ninja-build g++ clang-14 clang-format-14 libclang-rt-14-dev libomp-14-dev ccache
+      pkg-config libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
       libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libjpeg62-turbo-dev
       libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
       libcli11-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev)

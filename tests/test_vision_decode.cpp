@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/npy.h"
+#include "onnx/builder.h"
 #include "test_util.h"
 #include "vision/decode.h"
 #include "vision/detector.h"
@@ -33,6 +34,15 @@ TEST(VisionModelInfo, ParsesNamesDict) {
   EXPECT_THROW(parse_names_dict("[0, 1]"), Error);
   EXPECT_THROW(parse_names_dict("{0: person}"), Error);
   EXPECT_THROW(parse_names_dict("{0: 'a'"), Error);
+}
+
+// onnx/builder.cpp keeps its own copy of the COCO names (vision/ is a layer above onnx/).
+TEST(VisionModelInfo, BuilderNamesAreCoco) {
+  const std::map<int, std::string> m = parse_names_dict(class_names_metadata(81));
+  ASSERT_EQ(m.size(), 81u);
+  ASSERT_EQ(coco_names().size(), 80u);
+  for (int i = 0; i < 80; ++i) EXPECT_EQ(m.at(i), coco_names()[static_cast<size_t>(i)]) << i;
+  EXPECT_EQ(m.at(80), "class80");
 }
 
 TEST(VisionModelInfo, ParsesIntLists) {

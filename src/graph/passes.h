@@ -3,6 +3,8 @@
 // slices folded into the following Conv, Conv+BatchNorm folding,
 // activation fusion into the producing Conv/ConvTranspose/Gemm/MatMul (Sigmoid·Mul = SiLU) and
 // residual Add fusion. Every pass keeps graph output names and the topological order.
+// Each pass is one file under graph/passes/ named after it; optimize() (graph/passes/optimize.cpp)
+// runs them in order. Helpers they share: graph/passes/pass_util.h (internal).
 #pragma once
 
 #include <map>
@@ -23,14 +25,14 @@ struct OptimizeOptions {
 // Counts of what each pass changed, e.g. {"fuse_silu": 57, "dce": 3}.
 using PassStats = std::map<std::string, int>;
 
-int elide_identities(Graph& g);       // Identity, inference Dropout, no-op Reshape/Cast
-int eliminate_dead_code(Graph& g);    // nodes whose outputs nobody reads
-int fold_batch_norm(Graph& g);        // Conv(const W, const B) -> BatchNormalization(const)
+int elide_identities(Graph& g);     // Identity, inference Dropout, no-op Reshape/Cast
+int eliminate_dead_code(Graph& g);  // nodes whose outputs nobody reads
+int fold_batch_norm(Graph& g);      // Conv(const W, const B) -> BatchNormalization(const)
 // YOLOv5/YOLOX "Focus": Concat of x[:, :, dh::2, dw::2] (Slices with step 2) -> Conv(k, s, p)
 // becomes one Conv(2k, 2s, 2p) on x with rearranged weights (exact: every product is kept).
 int fold_space_to_depth_conv(Graph& g);
-int fuse_activations(Graph& g);  // producer + Relu/LeakyRelu (or one-slope PRelu)/Sigmoid/SiLU/...
-int fuse_residual_add(Graph& g);      // producer(+acts) -> Add(same-shape other)
+int fuse_activations(Graph& g);   // producer + Relu/LeakyRelu (or one-slope PRelu)/Sigmoid/SiLU/...
+int fuse_residual_add(Graph& g);  // producer(+acts) -> Add(same-shape other)
 // Two-operand float32 Einsum with fixed dims, no "..." and no diagonal, whose every label is a
 // batch, row, column or contracted one (e.g. YOLO-World's "bchw,bkc->bkhw") becomes
 // Transpose/Reshape -> MatMul -> Reshape/Transpose, which the cpu backend runs natively.

@@ -14,19 +14,49 @@
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <fstream>
 #include <random>
 #include <unordered_map>
 #include <vector>
 
-#include "core/coco.h"
 #include "core/error.h"
 
 namespace shoal {
 namespace {
 
 constexpr int kCalibSize = 640;  // calibration image side (pixels), capped by imgsz
+// The names an Ultralytics export of a COCO-trained model carries. A copy of vision/coco.h's list,
+// which is a layer above onnx/; the test VisionModelInfo.BuilderNamesAreCoco keeps them equal.
+constexpr std::array<const char*, 80> kCocoNames = {
+    "person",        "bicycle",      "car",
+    "motorcycle",    "airplane",     "bus",
+    "train",         "truck",        "boat",
+    "traffic light", "fire hydrant", "stop sign",
+    "parking meter", "bench",        "bird",
+    "cat",           "dog",          "horse",
+    "sheep",         "cow",          "elephant",
+    "bear",          "zebra",        "giraffe",
+    "backpack",      "umbrella",     "handbag",
+    "tie",           "suitcase",     "frisbee",
+    "skis",          "snowboard",    "sports ball",
+    "kite",          "baseball bat", "baseball glove",
+    "skateboard",    "surfboard",    "tennis racket",
+    "bottle",        "wine glass",   "cup",
+    "fork",          "knife",        "spoon",
+    "bowl",          "banana",       "apple",
+    "sandwich",      "orange",       "broccoli",
+    "carrot",        "hot dog",      "pizza",
+    "donut",         "cake",         "chair",
+    "couch",         "potted plant", "bed",
+    "dining table",  "toilet",       "tv",
+    "laptop",        "mouse",        "remote",
+    "keyboard",      "cell phone",   "microwave",
+    "oven",          "toaster",      "sink",
+    "refrigerator",  "book",         "clock",
+    "vase",          "scissors",     "teddy bear",
+    "hair drier",    "toothbrush"};
 
 struct Range {
   float lo, hi;
@@ -543,7 +573,7 @@ std::string class_names_metadata(int num_classes) {
   std::string s = "{";
   for (int i = 0; i < num_classes; ++i) {
     if (i) s += ", ";
-    std::string name = i < 80 ? coco_names()[static_cast<size_t>(i)] : fmt::format("class{}", i);
+    std::string name = i < 80 ? kCocoNames[static_cast<size_t>(i)] : fmt::format("class{}", i);
     s += fmt::format("{}: '{}'", i, name);
   }
   return s + "}";

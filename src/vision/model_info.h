@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "core/coco.h"
 #include "onnx/metadata.h"
 #include "core/tensor.h"
+#include "vision/coco.h"
 #include "vision/types.h"
 
 namespace shoal::vision {
@@ -26,8 +26,6 @@ std::map<int, std::string> parse_names_dict(const std::string& text);
 // Reads a names file (see ModelHints::names_file). Throws kNotFound / kInvalidArgument.
 std::vector<std::string> read_names_file(const std::string& path);
 
-// The 80 COCO class names (core/coco.h).
-using shoal::coco_names;
 // COCO-pose skeleton as 0-based keypoint index pairs (17 keypoints).
 const std::vector<std::pair<int, int>>& coco_skeleton();
 
