@@ -44,7 +44,7 @@ const char* model_state_name(ModelState s) {
 struct ModelManager::Instance {
   Entry* entry = nullptr;  // the registry entry it was loaded for (outlives it)
   std::string version;
-  FileStamp stamp;  // the file as it was before the load read it
+  FileStamp stamp;  // the file as the load read it
   std::atomic<int> leases{0};
   std::shared_ptr<LoadedModel> model;
 };
@@ -191,6 +191,9 @@ std::shared_ptr<ModelManager::Instance> ModelManager::load_instance(Entry& e) {
   lo.warmup = options_.warmup;
   lo.max_plans = options_.max_shapes;
   inst->model = LoadedModel::load(ModelSource::file(cfg.path, cfg.name), lo);
+  // The file as the load read it (it may have changed again since: then it is reloaded).
+  inst->stamp.size = inst->model->source_size();
+  inst->stamp.mtime = inst->model->source_mtime();
   return inst;
 }
 

@@ -215,6 +215,7 @@ std::shared_ptr<LoadedModel> LoadedModel::load_unnamed(const ModelSource& source
            source.path);
     }
     file.emplace(source.path);
+    m->source_mtime_ = fs::last_write_time(source.path, ec);
     data = file->data();
     size = file->size();
   }

@@ -8,6 +8,7 @@
 // or HTTP.
 #pragma once
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -108,6 +109,9 @@ class LoadedModel {
   const LoadOptions& options() const { return options_; }
   MemoryContext& memory() const { return *memory_; }
   bool from_cache() const { return from_cache_; }
+  // The file's size and modification time when the load read it (to notice a changed file).
+  size_t source_size() const { return source_bytes_; }
+  std::filesystem::file_time_type source_mtime() const { return source_mtime_; }
   double load_ms() const { return load_ms_; }  // import or cache, compile, pack (not warm-up)
 
   // The plan compiled for `input_dims` (by input name; missing inputs follow the dims policy),
@@ -151,6 +155,7 @@ class LoadedModel {
   std::map<std::string, std::string> metadata_;
   std::string content_hash_;
   size_t source_bytes_ = 0;
+  std::filesystem::file_time_type source_mtime_{};
   bool from_cache_ = false;
   double load_ms_ = 0;
   std::shared_ptr<const CompiledModel> default_plan_;
