@@ -1,7 +1,7 @@
 // The oneDNN CPU backend's compile driver. Lowers a specialised graph into a Program in four
 // passes:
 //  1. classify: each live node becomes a view (Reshape & co.), a Concat/Split/Slice (view or
-//     copy), a native kernel (native_ops.cpp) or the generic reference kernel;
+//     copy), a native kernel (a row of cpu_ops.def) or the generic reference kernel;
 //  2. layouts: a 4-D float value with a multiple of 16 channels, produced by a blocked-capable
 //     op and read by at least one consumer that benefits, is stored as nChw16c; the rest plain.
 //     Fixpoint over two monotone rules (a uniform op with any plain operand runs plain; a value no
