@@ -738,6 +738,15 @@ std::vector<OpCase> softmax_matmul_cases() {
                  b.output(b.op("Transpose", {b.input({37, 19})}, {{"perm", Attribute::make_ints({1, 0})}}));
                },
                0});
+  // ReduceMean over the last axis (LayerNorm's statistics: contiguous rows) and over two middle
+  // axes, not kept (strided columns).
+  v.push_back({"ReduceMean_last_axis_and_middle_axes", [](Builder& b) {
+                 ValueId x = b.input({3, 7, 5, 9});
+                 b.output(b.op("ReduceMean", {x}, {{"axes", Attribute::make_ints({-1})}}));
+                 b.output(b.op("ReduceMean", {x},
+                               {{"axes", Attribute::make_ints({1, 2})},
+                                {"keepdims", Attribute::make_int(0)}}));
+               }});
   add_unary_cases(
       v, "BatchNormalization",
       [](Builder& b, ValueId x) {
