@@ -1,7 +1,9 @@
-// Backend-ops test (after ggml's test-backend-ops): every op the cpu backend implements natively,
-// in plain and nChw16c layouts, with fused post-ops, views and Concat elision, checked against
-// the reference backend on random data (fixed seeds, never zeros). Each case is a tiny hand-built
-// graph; "sandwich" cases put the op between two 1x1 convs so it runs on nChw16c values.
+// Backend-ops test (after ggml's test-backend-ops): every op the cpu backend implements natively
+// (each row of backend/cpu/cpu_ops.def), in plain and nChw16c layouts, with fused post-ops, views
+// and Concat elision, checked against the reference backend on random data (fixed seeds, never
+// zeros). Each case is a tiny hand-built graph; "sandwich" cases put the op between two 1x1 convs
+// so it runs on nChw16c values. Cpu/BackendOpsCoverage iterates the op table and fails, naming
+// the op, for a row no case runs natively.
 //
 // Tolerances (fp32 kernels vs the double-precision oracle): norm-wise relative error
 // ||out - ref|| / ||ref|| <= 1e-5 for most ops; 2e-5 for exp-based ops (softmax, sigmoid chains);
@@ -10,235 +12,24 @@
 //
 // At the end the test prints how many cases ran fully native, how many steps fell back to the
 // generic reference kernel (with reasons) and how many used a slow oneDNN reference
-// implementation.
+// implementation. The cpu backend's other unit tests are in test_cpu_backend.cpp.
 #include <gtest/gtest.h>
 
-#include <cmath>
-#include <cstdlib>
-#include <cstring>
+#include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <map>
-#include <memory>
-#include <random>
 #include <set>
-#include <thread>
+#include <string>
+#include <vector>
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_backend.h"
-#include "core/error.h"
-#include "core/npy.h"
-#include "graph/shape_inference.h"
-#include "onnx/import.h"
-#include "runtime/compiled_model.h"
+#include "backend_test_util.h"
 #include "test_util.h"
 
 namespace shoal {
 namespace {
-
-
-using Attrs = std::map<std::string, Attribute>;
-
-// Builds a small graph with inferred shapes.
-class Builder {
- public:
-  explicit Builder(uint32_t seed) : rng_(seed) { g_.opset = 17; }
-  Graph& graph() { return g_; }
-  std::mt19937& rng() { return rng_; }
-
-  // Uniform in [lo, hi], nudged away from exact zeros.
-  Tensor random(const Dims& d, float lo = -1.f, float hi = 1.f) {
-    Tensor t(DType::kF32, d);
-    std::uniform_real_distribution<float> u(lo, hi);
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      float v = u(rng_);
-      if (v == 0.f) v = 1e-3f;
-      t.data<float>()[i] = v;
-    }
-    return t;
-  }
-
-  ValueId input(const Dims& d) {
-    ValueId v = g_.add_value(fmt::format("in{}", g_.inputs.size()), DType::kF32);
-    g_.value(v).dims = d;
-    g_.value(v).has_shape = true;
-    g_.inputs.push_back(v);
-    return v;
-  }
-  ValueId constant(Tensor t) { return g_.add_constant(fmt::format("c{}", g_.values.size()), t); }
-  ValueId constant(const Dims& d, float lo = -1.f, float hi = 1.f) {
-    return constant(random(d, lo, hi));
-  }
-  ValueId ints(const std::vector<int64_t>& v) {
-    Tensor t(DType::kI64, {static_cast<int64_t>(v.size())});
-    for (size_t i = 0; i < v.size(); ++i) t.data<int64_t>()[i] = v[i];
-    return constant(t);
-  }
-  ValueId floats(const std::vector<float>& v) {
-    Tensor t(DType::kF32, {static_cast<int64_t>(v.size())});
-    for (size_t i = 0; i < v.size(); ++i) t.data<float>()[i] = v[i];
-    return constant(t);
-  }
-
-  // Adds a node; shape inference runs on `in`, then `extra` inputs (post-op operands) are appended.
-  std::vector<ValueId> node(const std::string& type, std::vector<ValueId> in, Attrs attrs = {},
-                            int outputs = 1, std::vector<PostOp> post = {},
-                            std::vector<ValueId> extra = {}) {
-    Node n;
-    n.name = fmt::format("{}_{}", type, g_.nodes.size());
-    n.op_type = type;
-    n.inputs = std::move(in);
-    n.attrs = std::move(attrs);
-    for (int i = 0; i < outputs; ++i) {
-      n.outputs.push_back(g_.add_value(fmt::format("{}_out{}", n.name, i)));
-    }
-    NodeId id = g_.add_node(std::move(n));
-    infer_node(g_, id);
-    Node& added = g_.nodes[static_cast<size_t>(id)];
-    for (ValueId e : extra) added.inputs.push_back(e);
-    added.post_ops = std::move(post);
-    return added.outputs;
-  }
-  ValueId op(const std::string& type, std::vector<ValueId> in, Attrs attrs = {},
-             std::vector<PostOp> post = {}, std::vector<ValueId> extra = {}) {
-    return node(type, std::move(in), std::move(attrs), 1, std::move(post), std::move(extra))[0];
-  }
-
-  // Conv with random weights scaled by 1/sqrt(fan_in) and a random bias in [-bias_range, +].
-  ValueId conv(ValueId x, int64_t oc, int64_t k, Attrs attrs = {}, std::vector<PostOp> post = {},
-               std::vector<ValueId> extra = {}, bool bias = true, float bias_range = 0.3f) {
-    const Dims xd = g_.value(x).dims;
-    int64_t group = attrs.count("group") ? attrs["group"].i : 1;
-    Dims wd = {oc, xd[1] / group};
-    for (size_t i = 2; i < xd.size(); ++i) wd.push_back(k);
-    float s = 1.f / std::sqrt(static_cast<float>(num_elements(wd) / oc));
-    ValueId w = constant(wd, -s, s);
-    std::vector<ValueId> in = {x, w};
-    if (bias) in.push_back(constant({oc}, -bias_range, bias_range));
-    if (!attrs.count("kernel_shape")) attrs["kernel_shape"] = Attribute::make_ints(Dims(xd.size() - 2, k));
-    return op("Conv", in, attrs, std::move(post), std::move(extra));
-  }
-  // 1x1 conv + SiLU: the "sandwich" bread that makes its neighbours nChw16c.
-  ValueId bread(ValueId x, int64_t oc) { return conv(x, oc, 1, {}, {silu()}); }
-
-  void output(ValueId v) { g_.outputs.push_back(v); }
-
-  static PostOp silu() { return act(PostOp::Kind::kSilu); }
-  static PostOp act(PostOp::Kind k, float a = 0.f, float b = 0.f) {
-    PostOp p;
-    p.kind = k;
-    p.alpha = a;
-    p.beta = b;
-    return p;
-  }
-  static PostOp binary(PostOp::Kind k, int input) {
-    PostOp p;
-    p.kind = k;
-    p.input = input;
-    return p;
-  }
-
- private:
-  Graph g_;
-  std::mt19937 rng_;
-};
-
-// Runs a Program the simple way: each root value in its own buffer (poisoned with NaNs), views
-// bound into their roots, constants from the program, steps in order.
-class ProgramRunner {
- public:
-  explicit ProgramRunner(const Program& p) : p_(p) {}
-
-  // Structural invariants every backend's Program must keep.
-  void validate() const {
-    const size_t nv = p_.values.size();
-    std::vector<int> writes(nv, 0);
-    for (size_t v = 0; v < nv; ++v) {
-      const ProgramValue& pv = p_.values[v];
-      if (pv.alias_of >= 0) {
-        ASSERT_LT(static_cast<size_t>(pv.alias_of), nv);
-        const ProgramValue& root = p_.values[static_cast<size_t>(pv.alias_of)];
-        EXPECT_EQ(root.alias_of, -1) << pv.name << ": alias_of must name a root";
-        EXPECT_LE(pv.alias_offset + pv.bytes, root.bytes) << pv.name << " overruns " << root.name;
-        EXPECT_FALSE(root.constant.defined()) << pv.name << " views a constant";
-      }
-    }
-    std::set<int> inputs(p_.inputs.begin(), p_.inputs.end());
-    for (int v : p_.inputs) {
-      EXPECT_EQ(p_.values[static_cast<size_t>(v)].alias_of, -1);
-      EXPECT_EQ(p_.values[static_cast<size_t>(v)].layout, "plain");
-    }
-    for (int v : p_.outputs) {
-      EXPECT_EQ(p_.values[static_cast<size_t>(v)].alias_of, -1) << "graph output is a view";
-      EXPECT_EQ(p_.values[static_cast<size_t>(v)].layout, "plain");
-    }
-    auto root_of = [&](int v) {
-      int a = p_.values[static_cast<size_t>(v)].alias_of;
-      return a >= 0 ? a : v;
-    };
-    for (const Step& s : p_.steps) {
-      EXPECT_TRUE(s.kernel) << s.label;
-      for (int o : s.outputs) {
-        if (o < 0) continue;
-        ++writes[static_cast<size_t>(o)];
-        EXPECT_EQ(inputs.count(root_of(o)), 0u) << s.label << " writes into a graph input";
-        EXPECT_FALSE(p_.values[static_cast<size_t>(o)].constant.defined()) << s.label;
-      }
-    }
-    for (size_t v = 0; v < nv; ++v)
-      EXPECT_LE(writes[v], 1) << p_.values[v].name << " written twice";
-  }
-
-  std::vector<Tensor> run(const std::vector<Tensor>& inputs) {
-    const size_t nv = p_.values.size();
-    std::vector<char*> ptr(nv, nullptr);
-    for (size_t v = 0; v < nv; ++v) {
-      const ProgramValue& pv = p_.values[v];
-      if (pv.constant.defined()) {
-        ptr[v] = static_cast<char*>(const_cast<void*>(pv.constant.raw()));
-      } else if (pv.alias_of < 0) {
-        ptr[v] = alloc(pv.bytes);
-      }
-    }
-    for (size_t v = 0; v < nv; ++v) {
-      const ProgramValue& pv = p_.values[v];
-      if (pv.alias_of >= 0) ptr[v] = ptr[static_cast<size_t>(pv.alias_of)] + pv.alias_offset;
-    }
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      std::memcpy(ptr[static_cast<size_t>(p_.inputs[i])], inputs[i].raw(), inputs[i].nbytes());
-    }
-    size_t scratch_bytes = 0;
-    for (const Step& s : p_.steps) scratch_bytes = std::max(scratch_bytes, s.scratch_bytes);
-    char* scratch = alloc(scratch_bytes);
-    for (const Step& s : p_.steps) {
-      std::vector<const void*> in;
-      std::vector<void*> out;
-      for (int v : s.inputs) in.push_back(v < 0 ? nullptr : ptr[static_cast<size_t>(v)]);
-      for (int v : s.outputs) out.push_back(v < 0 ? nullptr : ptr[static_cast<size_t>(v)]);
-      KernelIO io{in, out, scratch};
-      s.kernel->run(io);
-    }
-    std::vector<Tensor> outs;
-    for (int v : p_.outputs) {
-      const ProgramValue& pv = p_.values[static_cast<size_t>(v)];
-      Tensor t(pv.dtype, pv.dims);
-      std::memcpy(t.raw(), ptr[static_cast<size_t>(v)], t.nbytes());
-      outs.push_back(t);
-    }
-    return outs;
-  }
-
- private:
-  char* alloc(size_t bytes) {
-    size_t n = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-    std::shared_ptr<void> b(std::aligned_alloc(64, n), std::free);
-    std::memset(b.get(), 0xff, n);  // NaN everywhere: reading unwritten memory shows
-    buffers_.push_back(b);
-    return static_cast<char*>(b.get());
-  }
-
-  const Program& p_;
-  std::vector<std::shared_ptr<void>> buffers_;
-};
 
 struct OpCase {
   std::string name;
@@ -280,21 +71,6 @@ class SummaryPrinter : public ::testing::Environment {
 };
 [[maybe_unused]] ::testing::Environment* const g_summary =
     ::testing::AddGlobalTestEnvironment(new SummaryPrinter);
-
-std::vector<Tensor> random_inputs(const Graph& g, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<Tensor> in;
-  for (ValueId v : g.inputs) {
-    Tensor t(DType::kF32, g.value(v).dims);
-    for (int64_t i = 0; i < t.numel(); ++i) {
-      float x = u(rng);
-      t.data<float>()[i] = x == 0.f ? 1e-3f : x;
-    }
-    in.push_back(t);
-  }
-  return in;
-}
 
 void check_case(const OpCase& c) {
   Builder b(1234);
@@ -703,6 +479,15 @@ std::vector<OpCase> pool_resize_cases() {
                   {1, 6, 5, 7}, 0, 1e-5, false);
   add_unary_cases(v, "Resize_nearest_x1.5", resize(nearest_floor, {1, 1, 1.5f, 1.5f}), {1, 6, 6, 6},
                   0, 1e-5, false);
+  // Upsample (opsets 7-9; deprecated by Resize-10): nearest with scales as an input.
+  add_unary_cases(
+      v, "Upsample_opset9_nearest_x2",
+      [](Builder& b, ValueId x) {
+        b.graph().opset = 9;
+        return b.op("Upsample", {x, b.floats({1, 1, 2, 2})},
+                    {{"mode", Attribute::make_string("nearest")}});
+      },
+      {1, 5, 4, 7}, 16, 0);
   v.push_back({"Resize_nearest_sizes",
                [](Builder& b) {
                  ValueId x = b.input({1, 4, 5, 6});
@@ -953,6 +738,15 @@ std::vector<OpCase> softmax_matmul_cases() {
                  b.output(b.op("Transpose", {b.input({37, 19})}, {{"perm", Attribute::make_ints({1, 0})}}));
                },
                0});
+  // ReduceMean over the last axis (LayerNorm's statistics: contiguous rows) and over two middle
+  // axes, not kept (strided columns).
+  v.push_back({"ReduceMean_last_axis_and_middle_axes", [](Builder& b) {
+                 ValueId x = b.input({3, 7, 5, 9});
+                 b.output(b.op("ReduceMean", {x}, {{"axes", Attribute::make_ints({-1})}}));
+                 b.output(b.op("ReduceMean", {x},
+                               {{"axes", Attribute::make_ints({1, 2})},
+                                {"keepdims", Attribute::make_int(0)}}));
+               }});
   add_unary_cases(
       v, "BatchNormalization",
       [](Builder& b, ValueId x) {
@@ -1242,174 +1036,46 @@ INSTANTIATE_TEST_SUITE_P(Cpu, BackendOps, ::testing::ValuesIn(all_cases()),
                            return n;
                          });
 
-// The shape of the compiled shared models: every op native, no slow oneDNN reference
-// implementations, C2f/SPPF/head Split and Concat as views (the only copy is the head's Concat
-// on axis 2), no layout conversions in the YOLOv8 detect graph.
-TEST(CpuBackend, SharedModelsCompileNativeWithViews) {
-  std::string shared = shared_dir();
-  if (shared.empty()) GTEST_SKIP() << "../shared not found: model-structure test skipped";
-  struct Expect {
-    const char* model;
-    int max_copies;
-    int max_reorders;
+// The ops of the cpu backend's native op table, read from the table itself.
+const std::vector<std::string>& cpu_table_ops() {
+  static const std::vector<std::string> ops = {
+#define SHOAL_CPU_OP(op, ...) #op,
+#include "backend/cpu/cpu_ops.def"
+#undef SHOAL_CPU_OP
   };
-  const Expect models[] = {{"yolov8n.onnx", 1, 0},     {"yolov8s.onnx", 1, 0},
-                           {"yolo11n.onnx", 3, 1},     {"yolov8n-seg.onnx", 2, 0},
-                           {"yolo11n-seg.onnx", 4, 1}, {"yolov8n-pose.onnx", 5, 0},
-                           {"yolov8n-cls.onnx", 0, 0}};
-  for (const Expect& m : models) {
-    Graph g = import_onnx_file(shared + "/models/" + m.model);
-    CompileRequest req;
-    req.backend = "cpu";
-    auto cm = CompiledModel::compile(g, req);
-    CpuProgramSummary s = summarize_cpu_program(cm->program());
-    SCOPED_TRACE(std::string(m.model) + ": " + format_cpu_summary(s));
-    EXPECT_EQ(s.generic, 0);
-    EXPECT_EQ(s.slow, 0);
-    EXPECT_LE(s.copies, m.max_copies);
-    EXPECT_LE(s.reorders, m.max_reorders);
-    EXPECT_GT(s.views, 0);
-    std::printf("[ cpu   ] %-18s %s\n", m.model, format_cpu_summary(s).c_str());
-  }
+  return ops;
 }
 
-// Whole models, cpu backend against the reference backend (double precision) on the same
-// optimised graph and real input: the fp32 error of the cpu kernels alone, without ONNX
-// Runtime's own rounding in the way (ORT itself is ~1e-5 from the reference on mask prototypes).
-TEST(CpuBackend, SharedModelsMatchReferenceBackend) {
-  std::string shared = shared_dir();
-  if (shared.empty()) GTEST_SKIP() << "../shared not found: whole-model test skipped";
-  if (std::getenv("SHOAL_SKIP_SLOW")) GTEST_SKIP() << "SHOAL_SKIP_SLOW set: reference runs skipped";
-  struct M {
-    const char* model;
-    const char* input;
-  };
-  const M models[] = {{"yolo11n-seg.onnx", "bus_640.npy"},
-                      {"real/yolox_nano.onnx", "zidane_416_yolox.npy"}};
-  for (const M& m : models) {
-    Graph g = import_onnx_file(shared + "/models/" + m.model);
-    Tensor x = read_npy(shared + "/reference/inputs/" + m.input);
-    std::vector<Tensor> outs[2];
-    const char* backends[2] = {"cpu", "reference"};
-    for (int b = 0; b < 2; ++b) {
-      CompileRequest req;
-      req.backend = backends[b];
-      req.input_dims[g.value(g.inputs[0]).name] = x.dims();
-      Session s(CompiledModel::compile(g, req));
-      outs[b] = s.run({x});
-    }
-    for (size_t i = 0; i < outs[0].size(); ++i) {
-      Error3 e = compare(outs[0][i], outs[1][i]);
-      std::printf("[ cpu   ] %-22s output %zu vs reference: %s\n", m.model, i, e.str().c_str());
-      // ~70 fp32 layers: measured 1.0-1.1e-5 (yolo11n-seg's prototypes) and 5.8e-6
-      // (yolox_nano); ONNX Runtime's own distance is 8.9e-6 and 5.5e-6.
-      EXPECT_LE(e.norm_rel, 1.2e-5) << m.model << " output " << i << ": " << e.str();
-    }
-  }
-}
-
-// A NaN in a softmax's input (a model's data can hold one) makes its own softmax group NaN and
-// leaves the others as the reference computes them; the vectorised exp reads its exponent from
-// float bits, so nothing converts NaN to int (undefined; UBSan reported it under the
-// compile-and-run fuzzer).
-TEST(CpuBackend, OuterAxisSoftmaxPassesNaNThroughItsGroupOnly) {
-  for (const char* op : {"Softmax", "LogSoftmax"}) {
-    Builder b(3);
-    b.output(b.op(op, {b.input({1, 16, 2, 70})}, {{"axis", Attribute::make_int(1)}}));
-    Program cpu = make_cpu_backend()->compile(b.graph(), {});
-    Program ref = make_reference_backend()->compile(b.graph(), {});
-    std::vector<Tensor> in = random_inputs(b.graph(), 5, -3.f, 3.f);
-    const int64_t inner = 2 * 70, nan_at = 1 * 70 + 10;  // column (1, 10)
-    in[0].data<float>()[5 * inner + nan_at] = std::nanf("");
-    Tensor got = ProgramRunner(cpu).run(in)[0];
-    Tensor want = ProgramRunner(ref).run(in)[0];
-    for (int64_t k = 0; k < 16; ++k) {
-      for (int64_t j = 0; j < inner; ++j) {
-        const float g = got.data<float>()[k * inner + j], w = want.data<float>()[k * inner + j];
-        if (j == nan_at) {
-          EXPECT_TRUE(std::isnan(g)) << op << " row " << k;
-        } else {
-          EXPECT_NEAR(g, w, 1e-6f * std::max(1.f, std::fabs(w))) << op << " row " << k << " col " << j;
-        }
+// The op types the cases run natively on the cpu backend (some step of that op that is not the
+// generic kernel); every case compiled once.
+const std::set<std::string>& ops_run_natively() {
+  static const std::set<std::string> ops = [] {
+    std::set<std::string> r;
+    for (const OpCase& c : all_cases()) {
+      Builder b(1234);
+      c.build(b);
+      Program p = make_cpu_backend()->compile(b.graph(), {});
+      for (const Step& st : p.steps) {
+        if (st.label.find("[generic") == std::string::npos) r.insert(st.op);
       }
     }
-  }
+    return r;
+  }();
+  return ops;
 }
 
-// The double-precision stem is used where it is cheap: a small share of the model's FLOPs
-// (<= 1.5%) or a few MFLOPs in absolute terms; a stem that is most of the work stays on oneDNN.
-TEST(CpuBackend, StemRunsInDoubleOnlyWhereCheap) {
-  auto stem_impl = [](bool heavy_tail) {
-    Builder b(7);
-    ValueId y = b.conv(b.input({1, 3, 96, 96}), 16, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}},
-                       {Builder::silu()});  // 8 MFLOP
-    if (heavy_tail) y = b.conv(y, 256, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}});  // 680
-    b.output(y);
-    Program p = make_cpu_backend()->compile(b.graph(), {});
-    return p.steps.at(0).label;
-  };
-  EXPECT_NE(stem_impl(true).find("[shoal:stem_f64]"), std::string::npos) << stem_impl(true);
-  EXPECT_EQ(stem_impl(false).find("stem_f64"), std::string::npos) << stem_impl(false);
+class BackendOpsCoverage : public ::testing::TestWithParam<std::string> {};
+
+// A row of the op table without a case that runs it natively fails here, by name.
+TEST_P(BackendOpsCoverage, TableOpHasANativeCase) {
+  const std::string& op = GetParam();
+  EXPECT_EQ(ops_run_natively().count(op), 1u)
+      << op << " is a row of backend/cpu/cpu_ops.def, but no backend-ops case runs it natively "
+      << "on the cpu backend: add one to all_cases()";
 }
 
-TEST(CpuBackend, RejectsOtherPrecisionsClearly) {
-  Builder b(1);
-  b.output(b.op("Relu", {b.input({2, 3})}));
-  CompileOptions o;
-  o.precision = DType::kBF16;
-  try {
-    make_cpu_backend()->compile(b.graph(), o);
-    FAIL() << "bf16 compile should throw";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kUnsupported);
-    EXPECT_NE(std::string(e.what()).find("bf16"), std::string::npos) << e.what();
-  }
-}
-
-TEST(CpuBackend, ComputeThreadsConfigurable) {
-  int before = compute_threads();
-  EXPECT_GE(before, 1);
-  set_compute_threads(1);
-  EXPECT_EQ(compute_threads(), 1);
-  set_compute_threads(0);
-  EXPECT_GE(compute_threads(), 1);
-}
-
-// One compiled Program run by two threads at once (separate buffers) gives the same results as a
-// single run: kernels hold no per-run state (the runtime pools arenas across executions).
-TEST(CpuBackend, KernelsAreReentrant) {
-  Builder b(5);
-  ValueId x = b.bread(b.input({1, 5, 24, 24}), 32);
-  std::vector<ValueId> parts = b.node("Split", {x, b.ints({16, 16})}, {{"axis", Attribute::make_int(1)}}, 2);
-  ValueId m = b.conv(parts[1], 16, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}},
-                     {Builder::silu(), Builder::binary(K::kAdd, 3)}, {parts[1]});
-  ValueId cat = b.op("Concat", {parts[0], parts[1], m}, {{"axis", Attribute::make_int(1)}});
-  ValueId r = b.op("Reshape", {b.bread(cat, 16), b.ints({1, 16, -1})});
-  b.output(b.op("Softmax", {r}, {{"axis", Attribute::make_int(1)}}));
-  Program p = make_cpu_backend()->compile(b.graph(), {});
-  std::vector<Tensor> in = random_inputs(b.graph(), 3, -1.f, 1.f);
-  std::vector<Tensor> want = ProgramRunner(p).run(in);
-  std::vector<Tensor> got[2];
-  auto work = [&](int t) {
-    for (int i = 0; i < 20; ++i) got[t] = ProgramRunner(p).run(in);
-  };
-  std::thread t0(work, 0), t1(work, 1);
-  t0.join();
-  t1.join();
-  for (const auto& g : got) {
-    ASSERT_EQ(g.size(), 1u);
-    EXPECT_EQ(std::memcmp(g[0].raw(), want[0].raw(), want[0].nbytes()), 0);
-  }
-}
-
-TEST(CpuBackend, ReportsPackedWeightsAndFlops) {
-  Builder b(3);
-  b.output(b.conv(b.input({1, 16, 8, 8}), 32, 3, {{"pads", Attribute::make_ints({1, 1, 1, 1})}}));
-  Program p = make_cpu_backend()->compile(b.graph(), {});
-  ASSERT_EQ(p.steps.size(), 1u);
-  EXPECT_DOUBLE_EQ(p.steps[0].flops, 2.0 * 32 * 8 * 8 * 16 * 9);
-  EXPECT_GE(p.packed_weight_bytes, (32u * 16 * 9 + 32) * 4);
-}
+INSTANTIATE_TEST_SUITE_P(Cpu, BackendOpsCoverage, ::testing::ValuesIn(cpu_table_ops()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace
 }  // namespace shoal

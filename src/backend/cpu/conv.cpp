@@ -186,14 +186,11 @@ bool bias_dominates(const OpContext& c) {
 }
 
 // A forward-inference convolution; `bias` empty (zero) for none.
-dnnl::convolution_forward::desc conv_fwd_desc(dnnl::algorithm a, const dnnl::memory::desc& src,
-                                              const dnnl::memory::desc& weights,
-                                              const dnnl::memory::desc& bias,
-                                              const dnnl::memory::desc& dst,
-                                              const dnnl::memory::dims& strides,
-                                              const dnnl::memory::dims& dilates,
-                                              const dnnl::memory::dims& pad_l,
-                                              const dnnl::memory::dims& pad_r) {
+dnnl::convolution_forward::desc conv_fwd_desc(
+    dnnl::algorithm a, const dnnl::memory::desc& src, const dnnl::memory::desc& weights,
+    const dnnl::memory::desc& bias, const dnnl::memory::desc& dst,
+    const dnnl::memory::dims& strides, const dnnl::memory::dims& dilates,
+    const dnnl::memory::dims& pad_l, const dnnl::memory::dims& pad_r) {
   using d = dnnl::convolution_forward::desc;
   const auto inference = dnnl::prop_kind::forward_inference;
   return bias.is_zero() ? d(inference, a, src, weights, dst, strides, dilates, pad_l, pad_r)
@@ -350,12 +347,13 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   // blocked or plain).
   const int64_t ob = oc / 16;
   const dnnl::memory::dims dims = {n, kh, kw, ob, h, w, 16};
-  const dnnl::memory::dims t_strides = {taps * oc * h * w, kw * oc * h * w, oc * h * w,
-                                        h * w * 16,       w * 16,          16, 1};
+  const dnnl::memory::dims t_strides = {
+      taps * oc * h * w, kw * oc * h * w, oc * h * w, h * w * 16, w * 16, 16, 1};
   const int64_t plane = h * kh * w * kw;  // one output channel's pixels
   const dnnl::memory::dims y_strides =
       c.out[0].layout == Layout::kBlocked16
-          ? dnnl::memory::dims{oc * plane, w * kw * 16, 16, plane * 16, kh * w * kw * 16, kw * 16, 1}
+          ? dnnl::memory::dims{oc * plane,       w * kw * 16, 16, plane * 16,
+                               kh * w * kw * 16, kw * 16,     1}
           : dnnl::memory::dims{oc * plane, w * kw, 1, plane * 16, kh * w * kw, kw, plane};
   ArgSource t_view = t;
   t_view.md = dnnl::memory::desc(dims, dnnl_dtype(dt), t_strides);
@@ -370,9 +368,18 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
 // keypoint head) can still take the Winograd kernel: a 51-channel nChw16c tensor is laid out
 // exactly as a 64-channel one whose last 13 channels are zero (oneDNN zero-fills the padding of
 // the tensors it writes), so the conv runs as 64->64 with zero weights and bias for the padding
-// channels, between a reorder into the padded layout and one out of it. Returns false when oneDNN
-// does not offer F(2x2,3x3) for the padded shape.
-bool build_padded_winograd(const OpContext& c, const ConvParams& p, KernelBuild* out) {
+// channels, between a reorder into the padded layout and one out of it.
+struct PaddedChannels {
+  int64_t ic, oc, icp, ocp;  // real and padded to the 16-block
+};
+
+PaddedChannels padded_channels(const OpContext& c) {
+  const int64_t ic = c.in[0].dims[1], oc = c.out[0].dims[1];
+  return {ic, oc, (ic + 15) / 16 * 16, (oc + 15) / 16 * 16};
+}
+
+// The padded conv's F(2x2,3x3) primitive when the shape qualifies and oneDNN offers one.
+bool padded_winograd_pd(const OpContext& c, const ConvParams& p, dnnl::primitive_desc* pd) {
   const Dims& x = c.in[0].dims;
   const Dims& y = c.out[0].dims;
   if (!winograd_enabled() || p.transpose || p.group != 1 || x.size() != 4) return false;
@@ -382,33 +389,46 @@ bool build_padded_winograd(const OpContext& c, const ConvParams& p, KernelBuild*
   }
   if (y[2] * y[3] < winograd_min_pixels() || has_binary_post_ops(c.node)) return false;
   const DType dt = c.precision;
-  const int64_t ic = x[1], oc = y[1], icp = (ic + 15) / 16 * 16, ocp = (oc + 15) / 16 * 16;
+  const PaddedChannels pc = padded_channels(c);
   // Winograd saves 2.25x the multiplies; the padding channels, the reorders and the separate
   // activation pass must not eat that (51->51 pads to 1.57x and gains 23%; a 3-channel input
   // would pad to 5.3x and lose).
-  if (icp * ocp * 5 > ic * oc * 8) return false;
+  if (pc.icp * pc.ocp * 5 > pc.ic * pc.oc * 8) return false;
+  const bool has_bias = c.in.size() > 2 && c.in[2].present();
+  Dims xp = x, yp = y;
+  xp[1] = pc.icp;
+  yp[1] = pc.ocp;
+  const dnnl::memory::desc w_any({pc.ocp, pc.icp, 3, 3}, dnnl_dtype(dt),
+                                 dnnl::memory::format_tag::any);
+  const dnnl::memory::desc b_md = make_md(DType::kF32, {pc.ocp}, Layout::kPlain);
+  return find_winograd(
+      conv_fwd_desc(dnnl::algorithm::convolution_winograd, make_md(dt, xp, Layout::kBlocked16),
+                    w_any, has_bias ? b_md : dnnl::memory::desc(),
+                    make_md(dt, yp, Layout::kBlocked16), p.strides, p.dilates, p.pad_l, p.pad_r),
+      user_scratchpad_attr(), pd);
+}
+
+KernelBuild build_padded_winograd(const OpContext& c, const ConvParams& p,
+                                  const dnnl::primitive_desc& pd) {
+  const Dims& x = c.in[0].dims;
+  const Dims& y = c.out[0].dims;
+  const DType dt = c.precision;
+  const auto [ic, oc, icp, ocp] = padded_channels(c);
   const bool has_bias = c.in.size() > 2 && c.in[2].present();
   Dims xp = x, yp = y;
   xp[1] = icp;
   yp[1] = ocp;
   const dnnl::memory::desc src_p = make_md(dt, xp, Layout::kBlocked16);
   const dnnl::memory::desc dst_p = make_md(dt, yp, Layout::kBlocked16);
-  const dnnl::memory::desc w_any({ocp, icp, 3, 3}, dnnl_dtype(dt), dnnl::memory::format_tag::any);
   const dnnl::memory::desc b_md = make_md(DType::kF32, {ocp}, Layout::kPlain);
-  dnnl::primitive_desc pd;
-  if (!find_winograd(conv_fwd_desc(dnnl::algorithm::convolution_winograd, src_p, w_any,
-                                   has_bias ? b_md : dnnl::memory::desc(), dst_p, p.strides,
-                                   p.dilates, p.pad_l, p.pad_r),
-                     user_scratchpad_attr(), &pd)) {
-    return false;
-  }
   // Weights [oc, ic, 3, 3] and bias, zero-padded to [ocp, icp, 3, 3] and [ocp].
   std::vector<float> wp(static_cast<size_t>(ocp * icp * 9), 0.f), bp(static_cast<size_t>(ocp), 0.f);
   const float* w = c.in[1].constant->data<float>();
   for (int64_t o = 0; o < oc; ++o)
     for (int64_t i = 0; i < ic; ++i)
       std::copy(w + (o * ic + i) * 9, w + (o * ic + i) * 9 + 9, wp.begin() + (o * icp + i) * 9);
-  if (has_bias) std::copy(c.in[2].constant->data<float>(), c.in[2].constant->data<float>() + oc, bp.begin());
+  if (has_bias)
+    std::copy(c.in[2].constant->data<float>(), c.in[2].constant->data<float>() + oc, bp.begin());
 
   const Layout sl = c.in[0].layout, dl = c.out[0].layout;
   auto k = std::make_unique<DnnlKernel>();
@@ -438,48 +458,85 @@ bool build_padded_winograd(const OpContext& c, const ConvParams& p, KernelBuild*
   if (!direct_out) k->add_reorder(dst_view, k->output(0, make_md(dt, y, dl)));
   kb.set_dnnl(std::move(k));
   kb.flops = conv_flops(p, x, y);
-  *out = std::move(kb);
-  return true;
+  return kb;
 }
 
-}  // namespace
+// How a Conv / ConvTranspose node runs: choose_conv_algorithm decides (and creates the oneDNN
+// primitive descriptors, since whether oneDNN offers a fast implementation is part of the choice),
+// assemble_conv builds the kernel from the plan.
+enum class ConvAlgorithm : uint8_t {
+  kStem,            // conv_stem.cpp: an image stem summed in double
+  kDeconvAs1x1,     // ConvTranspose with kernel = stride: 1x1 conv + depth-to-space reorder
+  kPaddedWinograd,  // Winograd on channels zero-padded to the 16-block
+  kDirect,          // oneDNN's direct (or GEMM-based) convolution / deconvolution
+  kWinograd,        // oneDNN's F(2x2,3x3) Winograd in place of the direct primitive
+  kWinogradSlices,  // one Winograd conv per slice of output channels
+};
 
-KernelBuild build_conv(const OpContext& c) {
-  require_f32(c);
-  if (stem_conv_applies(c)) return build_stem_conv(c);
-  const ConvParams p = conv_params(c);
-  if (deconv_as_conv1x1(c, p)) return build_deconv_as_conv1x1(c, p);
-  if (KernelBuild padded; build_padded_winograd(c, p, &padded)) return padded;
+struct ConvPlan {
+  ConvAlgorithm algorithm = ConvAlgorithm::kDirect;
+  ConvParams p;                    // all but kStem
+  Candidate layouts{};             // kDirect, kWinograd*: the layouts the primitives run in
+  dnnl::primitive_desc pd;         // kPaddedWinograd, kDirect, kWinograd
+  PostOpChain chain;               // node.post_ops fused into pd (after the bias when bias_post_op)
+  bool bias_post_op = false;       // the bias added as the first post-op (bias_dominates)
+  bool separate_post_ops = false;  // node.post_ops run as primitives after the conv
+  std::vector<std::pair<int64_t, dnnl::primitive_desc>> slices;  // kWinogradSlices: (first oc, pd)
+};
+
+// Weight and bias descriptors shared by selection and assembly.
+struct ConvDescs {
+  bool has_bias = false;
+  dnnl::memory::desc weights;     // the user's ONNX weights
+  dnnl::memory::desc bias;        // [oc], for the primitive's bias argument
+  dnnl::memory::desc bias_bcast;  // [1, oc, 1...], for the bias as a binary post-op
+};
+
+ConvDescs conv_descs(const OpContext& c, const ConvParams& p) {
+  const Dims& y = c.out[0].dims;
+  ConvDescs d;
+  d.has_bias = c.in.size() > 2 && c.in[2].present();
+  d.weights = user_weights_md(c, p);
+  if (d.has_bias) {
+    d.bias = make_md(DType::kF32, {y[1]}, Layout::kPlain);
+    Dims bias_dims(y.size(), 1);
+    bias_dims[1] = y[1];
+    d.bias_bcast = make_md(DType::kF32, bias_dims, Layout::kPlain);
+  }
+  return d;
+}
+
+// The post-op chain of a conv writing `dst_layout`, with the bias first when `bias_post_op`.
+PostOpChain conv_post_ops(const OpContext& c, const ConvDescs& d, Layout dst_layout,
+                          bool bias_post_op) {
+  PostOpChain first;
+  if (bias_post_op) first.ops.append_binary(dnnl::algorithm::binary_add, d.bias_bcast);
+  return make_post_ops(c, c.out[0].dims, dst_layout, std::move(first));
+}
+
+dnnl::convolution_forward::desc conv_desc(const OpContext& c, const ConvPlan& plan,
+                                          const ConvDescs& d, dnnl::algorithm a,
+                                          const dnnl::memory::desc& src,
+                                          const dnnl::memory::desc& dst, bool with_bias) {
+  const ConvParams& p = plan.p;
+  return conv_fwd_desc(a, src, any_md(d.weights), with_bias ? d.bias : dnnl::memory::desc(), dst,
+                       p.strides, p.dilates, p.pad_l, p.pad_r);
+}
+
+// The direct (or deconvolution) primitive: layouts and where the bias goes. The candidates are
+// (src, dst) layouts in order of preference; the first with a fast implementation wins (bias as
+// a post-op where the implementation takes it, else in the primitive), else the first that exists
+// at all. oneDNN's GEMM-based kernel (the one it has for plain data) counts as slow for grouped
+// convs (one small GEMM per group: yolo11's depthwise attention `pe` conv took 0.80 ms, 0.9
+// GFLOP/s, against 0.010 with jit_dw) and for kernels larger than 1x1 (im2col: yolov8n-pose's
+// 51->51 3x3 keypoint conv at 80x80 took 2.06 ms, 145 GFLOP/s); the blocked kernels, with reorders
+// around them, are tried first.
+void choose_direct(const OpContext& c, const ConvDescs& d, bool bias_last, ConvPlan& plan) {
+  const ConvParams& p = plan.p;
   const Dims& x = c.in[0].dims;
   const Dims& y = c.out[0].dims;
   const DType dt = c.precision;
-  const bool has_bias = c.in.size() > 2 && c.in[2].present();
   const Layout sl = c.in[0].layout, dl = c.out[0].layout;
-
-  dnnl::memory::desc wu = user_weights_md(c, p);
-  dnnl::memory::desc bias_md =
-      has_bias ? make_md(DType::kF32, {y[1]}, Layout::kPlain) : dnnl::memory::desc();
-  // The bias as the first post-op when it dominates: oneDNN's direct kernels carry the bias in
-  // their partial sums, so a bias much larger than the products makes every later addition round
-  // at the bias's magnitude (3-7x the error of adding it last, as GEMM-based engines do; yolox_nano
-  // went from 8.0e-6 to 5.8e-6 of the double reference). The post-op costs 5-30% of a conv's time
-  // (jit_1x1 most), so it is used only where the bias can dominate; see bias_dominates().
-  const bool bias_last = has_bias && !p.transpose && bias_dominates(c);
-  Dims bias_dims(y.size(), 1);
-  bias_dims[1] = y[1];
-  dnnl::memory::desc bias_bcast_md =
-      has_bias ? make_md(DType::kF32, bias_dims, Layout::kPlain) : dnnl::memory::desc();
-
-  auto post_ops_for = [&](Layout dst_layout, bool bias_post_op) {
-    PostOpChain first;
-    if (bias_post_op) first.ops.append_binary(dnnl::algorithm::binary_add, bias_bcast_md);
-    return make_post_ops(c, y, dst_layout, std::move(first));
-  };
-  auto conv_desc = [&](dnnl::algorithm a, const dnnl::memory::desc& src,
-                       const dnnl::memory::desc& dst, bool with_bias) {
-    return conv_fwd_desc(a, src, any_md(wu), with_bias ? bias_md : dnnl::memory::desc(), dst,
-                         p.strides, p.dilates, p.pad_l, p.pad_r);
-  };
 
   std::vector<Candidate> cands = {{sl, dl}, {sl, sl}, {dl, dl}};
   if (x.size() == 4) cands.push_back({Layout::kBlocked16, Layout::kBlocked16});
@@ -489,25 +546,25 @@ KernelBuild build_conv(const OpContext& c) {
                         PostOpChain* out_chain) -> bool {
     dnnl::memory::desc src = make_md(dt, x, cd.src);
     dnnl::memory::desc dst = make_md(dt, y, cd.dst);
-    PostOpChain chain = post_ops_for(cd.dst, bias_post_op);
+    PostOpChain chain = conv_post_ops(c, d, cd.dst, bias_post_op);
     dnnl::primitive_attr attr = user_scratchpad_attr();
     attr.set_post_ops(chain.ops);
-    const bool in_primitive = has_bias && !bias_post_op;
+    const bool in_primitive = d.has_bias && !bias_post_op;
     try {
       if (p.transpose) {
-        dnnl::deconvolution_forward::desc d =
+        dnnl::deconvolution_forward::desc dd =
             in_primitive
                 ? dnnl::deconvolution_forward::desc(
                       dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
-                      src, any_md(wu), bias_md, dst, p.strides, p.dilates, p.pad_l, p.pad_r)
+                      src, any_md(d.weights), d.bias, dst, p.strides, p.dilates, p.pad_l, p.pad_r)
                 : dnnl::deconvolution_forward::desc(
                       dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
-                      src, any_md(wu), dst, p.strides, p.dilates, p.pad_l, p.pad_r);
-        *out_pd = dnnl::deconvolution_forward::primitive_desc(d, attr, dnnl_engine());
+                      src, any_md(d.weights), dst, p.strides, p.dilates, p.pad_l, p.pad_r);
+        *out_pd = dnnl::deconvolution_forward::primitive_desc(dd, attr, dnnl_engine());
       } else {
         *out_pd = dnnl::convolution_forward::primitive_desc(
-            conv_desc(dnnl::algorithm::convolution_direct, src, dst, in_primitive), attr,
-            dnnl_engine());
+            conv_desc(c, plan, d, dnnl::algorithm::convolution_direct, src, dst, in_primitive),
+            attr, dnnl_engine());
       }
     } catch (const dnnl::error&) {
       return false;
@@ -516,22 +573,16 @@ KernelBuild build_conv(const OpContext& c) {
     return true;
   };
 
-  // First candidate with a fast implementation (bias as a post-op where the implementation takes
-  // it, else in the primitive); else the first that exists at all. oneDNN's GEMM-based kernel
-  // (the one it has for plain data) counts as slow for grouped convs (one small GEMM per group:
-  // yolo11's depthwise attention `pe` conv took 0.80 ms, 0.9 GFLOP/s, against 0.010 with jit_dw)
-  // and for kernels larger than 1x1 (im2col: yolov8n-pose's 51->51 3x3 keypoint conv at 80x80 took
-  // 2.06 ms, 145 GFLOP/s); the blocked kernels, with reorders around them, are tried first.
   int64_t kernel_elems = 1;
   for (int64_t kd : p.geo.kernel) kernel_elems *= kd;
   auto slow_impl = [&](const std::string& impl) {
     return is_reference_impl(impl) ||
            ((p.group > 1 || kernel_elems > 1) && impl.find("gemm") != std::string::npos);
   };
-  dnnl::primitive_desc pd, fallback_pd;
-  PostOpChain chain, fallback_chain;
-  Candidate chosen{}, fallback{};
-  bool found = false, have_fallback = false, bias_post_op = false, fallback_bias_post_op = false;
+  dnnl::primitive_desc fallback_pd;
+  PostOpChain fallback_chain;
+  Candidate fallback{};
+  bool found = false, have_fallback = false, fallback_bias_post_op = false;
   for (const Candidate& cd : cands) {
     for (bool bpo : {true, false}) {
       if (bpo && !bias_last) continue;
@@ -539,10 +590,10 @@ KernelBuild build_conv(const OpContext& c) {
       PostOpChain ch;
       if (!try_create(cd, bpo, &cur, &ch)) continue;
       if (!slow_impl(impl_name(cur))) {
-        pd = cur;
-        chain = std::move(ch);
-        chosen = cd;
-        bias_post_op = bpo;
+        plan.pd = cur;
+        plan.chain = std::move(ch);
+        plan.layouts = cd;
+        plan.bias_post_op = bpo;
         found = true;
         break;
       }
@@ -562,87 +613,146 @@ KernelBuild build_conv(const OpContext& c) {
            c.label, p.transpose ? "deconvolution" : "convolution", dims_str(x),
            dims_str(c.in[1].dims), dims_str(y));
     }
-    pd = fallback_pd;
-    chain = std::move(fallback_chain);
-    chosen = fallback;
-    bias_post_op = fallback_bias_post_op;
+    plan.pd = fallback_pd;
+    plan.chain = std::move(fallback_chain);
+    plan.layouts = fallback;
+    plan.bias_post_op = fallback_bias_post_op;
   }
+  plan.algorithm = ConvAlgorithm::kDirect;
+}
 
-  // Winograd replaces the direct primitive when the shape qualifies; post-ops it rejects run as
-  // separate in-place primitives on dst (the bias then goes back into the primitive).
-  bool separate_post_ops = false;
-  std::vector<std::pair<int64_t, dnnl::primitive_desc>> split_pds;  // (first output channel, pd)
+// The Winograd policy: Winograd replaces the direct primitive when the shape qualifies
+// (winograd_shape); post-ops it rejects run as separate in-place primitives on dst (the bias then
+// goes back into the primitive).
+void choose_winograd(const OpContext& c, const ConvDescs& d, bool bias_last, ConvPlan& plan) {
+  const ConvParams& p = plan.p;
+  const Dims& x = c.in[0].dims;
+  const Dims& y = c.out[0].dims;
+  const DType dt = c.precision;
+  if (!winograd_shape(p, x, y, plan.layouts)) return;
+  const dnnl::memory::desc src = make_md(dt, x, plan.layouts.src);
+  const dnnl::memory::desc dst = make_md(dt, y, plan.layouts.dst);
+  dnnl::primitive_desc wpd;
+  for (bool bpo : {true, false}) {
+    if (bpo && !bias_last) continue;
+    PostOpChain wchain = conv_post_ops(c, d, plan.layouts.dst, bpo);
+    dnnl::primitive_attr fused = user_scratchpad_attr();
+    fused.set_post_ops(wchain.ops);
+    if (find_winograd(conv_desc(c, plan, d, dnnl::algorithm::convolution_winograd, src, dst,
+                                d.has_bias && !bpo),
+                      fused, &wpd)) {
+      plan.algorithm = ConvAlgorithm::kWinograd;
+      plan.pd = wpd;
+      plan.chain = std::move(wchain);
+      plan.bias_post_op = bpo;
+      return;
+    }
+  }
+  if (find_winograd(
+          conv_desc(c, plan, d, dnnl::algorithm::convolution_winograd, src, dst, d.has_bias),
+          user_scratchpad_attr(), &wpd)) {
+    plan.algorithm = ConvAlgorithm::kWinograd;
+    plan.pd = wpd;
+    plan.chain = PostOpChain{};
+    plan.bias_post_op = false;
+    plan.separate_post_ops = !c.node.post_ops.empty();
+    return;
+  }
+  // oneDNN offers F(2x2,3x3) only while ic x oc is small (its transformed weights must stay in
+  // cache: up to ~6400 here, so not 128->64 or 128->80). Larger convs run as one Winograd conv
+  // per slice of output channels, each writing its channel blocks of dst (batch 1: a range of
+  // 16-channel blocks of nChw16c is contiguous). 128->80 at 40x40: 0.44 ms against 0.67 direct.
+  if (x[0] != 1) return;
   // A Winograd conv computing output channels [o, o + n) (group 1, bias in the primitive).
-  auto slice_desc = [&](const dnnl::memory::desc& src, int64_t n, Layout dst_layout) {
+  auto slice_desc = [&](int64_t n) {
     Dims wd = c.in[1].dims, yd = y;
     wd[0] = n;
     yd[1] = n;
     dnnl::memory::desc w_any(dnnl_dims(wd), dnnl_dtype(dt), dnnl::memory::format_tag::any);
-    return conv_fwd_desc(dnnl::algorithm::convolution_winograd, src, w_any,
-                         has_bias ? make_md(DType::kF32, {n}, Layout::kPlain) : dnnl::memory::desc(),
-                         make_md(dt, yd, dst_layout), p.strides, p.dilates, p.pad_l, p.pad_r);
+    return conv_fwd_desc(
+        dnnl::algorithm::convolution_winograd, src, w_any,
+        d.has_bias ? make_md(DType::kF32, {n}, Layout::kPlain) : dnnl::memory::desc(),
+        make_md(dt, yd, plan.layouts.dst), p.strides, p.dilates, p.pad_l, p.pad_r);
   };
-  if (winograd_shape(p, x, y, chosen)) {
-    dnnl::memory::desc src = make_md(dt, x, chosen.src);
-    dnnl::memory::desc dst = make_md(dt, y, chosen.dst);
-    dnnl::primitive_desc wpd;
-    bool done = false;
-    for (bool bpo : {true, false}) {
-      if (bpo && !bias_last) continue;
-      PostOpChain wchain = post_ops_for(chosen.dst, bpo);
-      dnnl::primitive_attr fused = user_scratchpad_attr();
-      fused.set_post_ops(wchain.ops);
-      if (find_winograd(conv_desc(dnnl::algorithm::convolution_winograd, src, dst, has_bias && !bpo),
-                        fused, &wpd)) {
-        pd = wpd;
-        chain = std::move(wchain);
-        bias_post_op = bpo;
-        done = true;
-        break;
-      }
-    }
-    if (!done && find_winograd(conv_desc(dnnl::algorithm::convolution_winograd, src, dst, has_bias),
-                               user_scratchpad_attr(), &wpd)) {
-      pd = wpd;
-      chain = PostOpChain{};
-      bias_post_op = false;
-      separate_post_ops = !c.node.post_ops.empty();
-      done = true;
-    }
-    // oneDNN offers F(2x2,3x3) only while ic x oc is small (its transformed weights must stay in
-    // cache: up to ~6400 here, so not 128->64 or 128->80). Larger convs run as one Winograd conv
-    // per slice of output channels, each writing its channel blocks of dst (batch 1: a range of
-    // 16-channel blocks of nChw16c is contiguous). 128->80 at 40x40: 0.44 ms against 0.67 direct.
-    if (!done && x[0] == 1) {
-      for (int64_t parts = 2; parts <= y[1] / 16 && split_pds.empty(); ++parts) {
-        // At most two slice sizes (the chunk and the remainder): one primitive desc each.
-        const int64_t chunk = (y[1] / 16 + parts - 1) / parts * 16;
-        std::map<int64_t, dnnl::primitive_desc> by_size;
-        for (int64_t o = 0; o < y[1]; o += chunk) {
-          const int64_t n = std::min(chunk, y[1] - o);
-          auto it = by_size.find(n);
-          if (it == by_size.end()) {
-            dnnl::primitive_desc part;
-            if (!find_winograd(slice_desc(src, n, chosen.dst), user_scratchpad_attr(), &part)) {
-              split_pds.clear();
-              break;
-            }
-            it = by_size.emplace(n, std::move(part)).first;
-          }
-          split_pds.emplace_back(o, it->second);
+  std::vector<std::pair<int64_t, dnnl::primitive_desc>> slices;
+  for (int64_t parts = 2; parts <= y[1] / 16 && slices.empty(); ++parts) {
+    // At most two slice sizes (the chunk and the remainder): one primitive desc each.
+    const int64_t chunk = (y[1] / 16 + parts - 1) / parts * 16;
+    std::map<int64_t, dnnl::primitive_desc> by_size;
+    for (int64_t o = 0; o < y[1]; o += chunk) {
+      const int64_t n = std::min(chunk, y[1] - o);
+      auto it = by_size.find(n);
+      if (it == by_size.end()) {
+        dnnl::primitive_desc part;
+        if (!find_winograd(slice_desc(n), user_scratchpad_attr(), &part)) {
+          slices.clear();
+          break;
         }
+        it = by_size.emplace(n, std::move(part)).first;
       }
-      if (!split_pds.empty()) {
-        chain = PostOpChain{};
-        bias_post_op = false;
-        separate_post_ops = !c.node.post_ops.empty();
-      }
+      slices.emplace_back(o, it->second);
     }
   }
+  if (slices.empty()) return;
+  plan.algorithm = ConvAlgorithm::kWinogradSlices;
+  plan.slices = std::move(slices);
+  plan.chain = PostOpChain{};
+  plan.bias_post_op = false;
+  plan.separate_post_ops = !c.node.post_ops.empty();
+}
+
+ConvPlan choose_conv_algorithm(const OpContext& c) {
+  ConvPlan plan;
+  if (stem_conv_applies(c)) {
+    plan.algorithm = ConvAlgorithm::kStem;
+    return plan;
+  }
+  plan.p = conv_params(c);
+  if (deconv_as_conv1x1(c, plan.p)) {
+    plan.algorithm = ConvAlgorithm::kDeconvAs1x1;
+    return plan;
+  }
+  if (padded_winograd_pd(c, plan.p, &plan.pd)) {
+    plan.algorithm = ConvAlgorithm::kPaddedWinograd;
+    return plan;
+  }
+  const ConvDescs d = conv_descs(c, plan.p);
+  // The bias as the first post-op when it dominates: oneDNN's direct kernels carry the bias in
+  // their partial sums, so a bias much larger than the products makes every later addition round
+  // at the bias's magnitude (3-7x the error of adding it last, as GEMM-based engines do; yolox_nano
+  // went from 8.0e-6 to 5.8e-6 of the double reference). The post-op costs 5-30% of a conv's time
+  // (jit_1x1 most), so it is tried only where the bias can dominate; see bias_dominates().
+  const bool bias_last = d.has_bias && !plan.p.transpose && bias_dominates(c);
+  choose_direct(c, d, bias_last, plan);
+  choose_winograd(c, d, bias_last, plan);
+  return plan;
+}
+
+// The direct / Winograd kernel of `plan`: the source converted when the primitive wants the
+// other layout, the primitive (or one per output-channel slice), separately run post-ops, and
+// the destination converted back.
+KernelBuild assemble_conv(const OpContext& c, const ConvPlan& plan) {
+  switch (plan.algorithm) {
+    case ConvAlgorithm::kStem:
+      return build_stem_conv(c);
+    case ConvAlgorithm::kDeconvAs1x1:
+      return build_deconv_as_conv1x1(c, plan.p);
+    case ConvAlgorithm::kPaddedWinograd:
+      return build_padded_winograd(c, plan.p, plan.pd);
+    case ConvAlgorithm::kDirect:
+    case ConvAlgorithm::kWinograd:
+    case ConvAlgorithm::kWinogradSlices:
+      break;
+  }
+  const Dims& x = c.in[0].dims;
+  const Dims& y = c.out[0].dims;
+  const DType dt = c.precision;
+  const Layout sl = c.in[0].layout, dl = c.out[0].layout;
+  const Candidate& chosen = plan.layouts;
+  const ConvDescs d = conv_descs(c, plan.p);
 
   auto k = std::make_unique<DnnlKernel>();
   KernelBuild kb;
-  // Source, converted when the primitive wants the other layout.
   ArgSource src = k->input(kb.use_input(0), make_md(dt, x, sl));
   if (chosen.src != sl) {
     ArgSource tmp = k->scratch(make_md(dt, x, chosen.src));
@@ -651,13 +761,13 @@ KernelBuild build_conv(const OpContext& c) {
   }
   ArgSource dst = k->output(0, make_md(dt, y, dl));
   ArgSource dst_int = chosen.dst == dl ? dst : k->scratch(make_md(dt, y, chosen.dst));
-  if (!split_pds.empty()) {
+  if (plan.algorithm == ConvAlgorithm::kWinogradSlices) {
     // One Winograd conv per output-channel slice: its weights and bias are the slice's rows of
     // the user's (oihw, contiguous per output channel), its dst the slice's channel blocks.
     const Dims& w = c.in[1].dims;
     const int64_t per_oc = num_elements(w) / w[0];
     const int64_t plane = y[2] * y[3];
-    for (const auto& [o, spd] : split_pds) {
+    for (const auto& [o, spd] : plan.slices) {
       const dnnl::memory::desc part_dst = spd.query_md(dnnl::query::dst_md);
       const int64_t n = part_dst.dims()[1];
       Dims wd = w;
@@ -668,10 +778,9 @@ KernelBuild build_conv(const OpContext& c) {
           {DNNL_ARG_SRC, src},
           {DNNL_ARG_WEIGHTS, k->own(spd.query_md(dnnl::query::weights_md), w_user,
                                     c.in[1].constant->data<float>() + o * per_oc)}};
-      if (has_bias) {
+      if (d.has_bias) {
         dnnl::memory::desc b_md = make_md(DType::kF32, {n}, Layout::kPlain);
-        pargs.emplace_back(DNNL_ARG_BIAS,
-                           k->own(b_md, b_md, c.in[2].constant->data<float>() + o));
+        pargs.emplace_back(DNNL_ARG_BIAS, k->own(b_md, b_md, c.in[2].constant->data<float>() + o));
       }
       ArgSource slice = dst_int;
       slice.md = part_dst;
@@ -680,24 +789,32 @@ KernelBuild build_conv(const OpContext& c) {
       k->add(dnnl::primitive(spd), spd, std::move(pargs));
     }
   } else {
-    ArgSource weights = k->own(pd.query_md(dnnl::query::weights_md), wu, c.in[1].constant->raw());
+    ArgSource weights =
+        k->own(plan.pd.query_md(dnnl::query::weights_md), d.weights, c.in[1].constant->raw());
     std::vector<std::pair<int, ArgSource>> args = {{DNNL_ARG_SRC, src},
                                                    {DNNL_ARG_WEIGHTS, weights}};
-    if (bias_post_op) {
+    if (plan.bias_post_op) {
       args.emplace_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
-                        k->own(bias_bcast_md, bias_bcast_md, c.in[2].constant->raw()));
-    } else if (has_bias) {
-      args.emplace_back(DNNL_ARG_BIAS, k->own(bias_md, bias_md, c.in[2].constant->raw()));
+                        k->own(d.bias_bcast, d.bias_bcast, c.in[2].constant->raw()));
+    } else if (d.has_bias) {
+      args.emplace_back(DNNL_ARG_BIAS, k->own(d.bias, d.bias, c.in[2].constant->raw()));
     }
     args.emplace_back(DNNL_ARG_DST, dst_int);
-    add_post_op_args(chain, c, kb, *k, args);
-    k->add(dnnl::primitive(pd), pd, std::move(args));
+    add_post_op_args(plan.chain, c, kb, *k, args);
+    k->add(dnnl::primitive(plan.pd), plan.pd, std::move(args));
   }
-  if (separate_post_ops) append_post_op_calls(c, kb, *k, dst_int, y, chosen.dst);
+  if (plan.separate_post_ops) append_post_op_calls(c, kb, *k, dst_int, y, chosen.dst);
   if (chosen.dst != dl) k->add_reorder(dst_int, dst);
   kb.set_dnnl(std::move(k));
-  kb.flops = conv_flops(p, x, y);
+  kb.flops = conv_flops(plan.p, x, y);
   return kb;
+}
+
+}  // namespace
+
+KernelBuild build_conv(const OpContext& c) {
+  require_f32(c);
+  return assemble_conv(c, choose_conv_algorithm(c));
 }
 
 }  // namespace shoal::cpu

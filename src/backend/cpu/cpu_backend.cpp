@@ -1,7 +1,8 @@
 // The oneDNN CPU backend's compile driver. Lowers a specialised graph into a Program in four
 // passes:
-//  1. classify: each live node becomes a view (Reshape & co.), a Concat/Split/Slice (view or
-//     copy), a native kernel (native_ops.cpp) or the generic reference kernel;
+//  1. classify: each live node becomes a view (Reshape & co., reshape.cpp), a Concat/Split/Slice
+//     (view or copy: concat.cpp, split.cpp, slice.cpp), a native kernel (a row of cpu_ops.def)
+//     or the generic reference kernel (generic.cpp);
 //  2. layouts: a 4-D float value with a multiple of 16 channels, produced by a blocked-capable
 //     op and read by at least one consumer that benefits, is stored as nChw16c; the rest plain.
 //     Fixpoint over two monotone rules (a uniform op with any plain operand runs plain; a value no
@@ -12,91 +13,32 @@
 //     inside another value's buffer (ProgramValue::alias_of); a Concat input's whole root buffer
 //     is placed in the Concat output when its views tile the input's range exactly, so producers
 //     write straight into the Concat. Graph inputs, outputs and constants are never placed.
+// The Lowering class (lowering.h) holds the state; the data-movement ops' emit functions live in
+// their own files.
 #include "backend/cpu/cpu_backend.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
-#include <set>
 
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/dnnl_util.h"
+#include "backend/cpu/lowering.h"
 #include "core/error.h"
-#include "graph/passes.h"
-#include "graph/shape_inference.h"
-#include "graph/shape_op_params.h"
 
 namespace shoal {
 namespace cpu {
-namespace {
 
-enum class NodeKind : uint8_t { kView, kConcat, kSplit, kSlice, kNative, kGeneric };
-
-struct NodePlan {
-  NodeKind kind = NodeKind::kGeneric;
-  const NativeOp* op = nullptr;
-  LayoutClass layout_class = LayoutClass::kPlain;
-  bool blocked_ok = false;  // kUniform: may run on nChw16c
-  int axis = 0;             // Concat/Split/Slice
-  int64_t slice_start = 0;  // Slice: first element on `axis`
-  std::string why;          // kGeneric: why not native
-};
-
-bool is_view_op(const std::string& op) {
-  return op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
-         op == "Identity" || op == "Dropout";
-}
-
-int64_t prod(const Dims& d, size_t from, size_t to) {
+int64_t dims_product(const Dims& d, size_t from, size_t to) {
   int64_t p = 1;
   for (size_t i = from; i < to && i < d.size(); ++i) p = checked_mul(p, d[i]);
   return p;
 }
 
-class Lowering {
- public:
-  Lowering(const Graph& g, const CompileOptions& o) : g_(g), opts_(o) {}
-  Program run();
-
- private:
-  OpContext context(NodeId n, bool with_layouts) const;
-  void classify();
-  void assign_layouts();
-  Layout required_layout(NodeId n, int slot) const;
-  bool carrying_slot(NodeId n, int slot) const;
-
-  int new_value(const std::string& name, DType t, const Dims& d, Layout l);
-  int value_for(ValueId v, Layout l);  // emits a reorder on first use of a variant
-  void emit(NodeId n);
-  void emit_step(NodeId n, const OpContext& c, KernelBuild kb, const std::vector<int>& out_pvs);
-  void emit_view(NodeId n, const OpContext& c);
-  void emit_concat(NodeId n, const OpContext& c);
-  void emit_split_or_slice(NodeId n, const OpContext& c);
-  std::pair<int, size_t> root(int pv) const;
-  bool fixed(int pv) const { return fixed_[static_cast<size_t>(pv)]; }
-  void finish();
-
-  const Graph& g_;
-  CompileOptions opts_;
-  double graph_flops_ = 0;
-  std::vector<NodeId> order_;
-  std::vector<std::vector<NodeId>> consumers_;
-  std::vector<NodePlan> plan_;  // per node id
-  std::vector<Layout> layout_;  // per graph value
-  std::vector<bool> graph_io_;  // per graph value: graph input or output
-  Program p_;
-  std::vector<int> pv_;  // graph value -> program value in layout_[v]
-  std::map<std::pair<ValueId, Layout>, int> variant_;
-  std::vector<int> parent_;  // per program value: the value it is stored in, or -1
-  std::vector<size_t> parent_offset_;
-  std::vector<bool> fixed_;  // graph I/O or constant: never placed inside another value
-};
-
 OpContext Lowering::context(NodeId n, bool with_layouts) const {
   const Node& node = g_.nodes[static_cast<size_t>(n)];
-  OpContext c{node, g_.node_label(n), static_cast<int>(g_.opset), opts_.precision, {}, {},
-              graph_flops_};
+  OpContext c{node, g_.node_label(n), static_cast<int>(g_.opset), opts_.precision, {},
+              {},   graph_flops_};
   auto info = [&](ValueId v) {
     ValueInfo i;
     if (v == kNoValue) return i;
@@ -130,74 +72,10 @@ void Lowering::classify() {
       pl.why = "empty output";
       continue;
     }
+    if (plan_view(g_, c, pl) || plan_concat(c, pl) || plan_split(c, pl) || plan_slice(c, pl)) {
+      continue;
+    }
     const std::string& op = node.op_type;
-    if (is_view_op(op) && (op != "Dropout" || is_inference_dropout(g_, node)) &&
-        node.post_ops.empty() && c.in.size() >= 1 && c.in[0].present() && c.out.size() >= 1 &&
-        c.out[0].present() && (c.out.size() == 1 || !c.out[1].present()) &&
-        num_elements(c.in[0].dims) == num_elements(c.out[0].dims) &&
-        c.in[0].dtype == c.out[0].dtype) {
-      pl.kind = NodeKind::kView;
-      continue;
-    }
-    if ((op == "Concat" || op == "Split") && node.post_ops.empty()) {
-      const Dims& d = op == "Concat" ? c.out[0].dims : c.in[0].dims;
-      int64_t rank = static_cast<int64_t>(d.size());
-      pl.kind = op == "Concat" ? NodeKind::kConcat : NodeKind::kSplit;
-      pl.axis = static_cast<int>(normalize_axis(node.attr_int("axis", 0), rank, c.label));
-      pl.layout_class = LayoutClass::kUniform;
-      bool ok = rank == 4 && pl.axis == 1;
-      const std::vector<ValueInfo>& pieces = op == "Concat" ? c.in : c.out;
-      for (const ValueInfo& v : pieces) ok = ok && v.present() && v.dims[1] % 16 == 0;
-      pl.blocked_ok = ok;
-      continue;
-    }
-    if (op == "Slice" && node.post_ops.empty()) {
-      // A step-1 slice along one axis is a Split with one piece.
-      bool const_params = true;
-      std::vector<int64_t> starts, ends, axes, steps;
-      if (c.opset >= 10 && c.in.size() < 3) {
-        const_params = false;
-      } else if (c.opset >= 10) {
-        for (int i = 1; i < static_cast<int>(c.in.size()); ++i) {
-          if (c.in[static_cast<size_t>(i)].present() && !c.in[static_cast<size_t>(i)].constant) {
-            const_params = false;
-          }
-        }
-        if (const_params) {
-          starts = c.in[1].constant->to_i64_vector();
-          ends = c.in[2].constant->to_i64_vector();
-          if (c.in.size() > 3 && c.in[3].present()) axes = c.in[3].constant->to_i64_vector();
-          if (c.in.size() > 4 && c.in[4].present()) steps = c.in[4].constant->to_i64_vector();
-        }
-      } else {
-        starts = node.attr_ints("starts");
-        ends = node.attr_ints("ends");
-        axes = node.attr_ints("axes");
-      }
-      if (const_params) {
-        SliceParams sp = slice_params(c.in[0].dims, starts, ends, axes, steps, c.label);
-        int differing = 0, axis = 0;
-        bool unit = true;
-        for (size_t i = 0; i < sp.steps.size(); ++i) {
-          if (sp.steps[i] != 1) unit = false;
-          if (sp.out_dims[i] != c.in[0].dims[i]) {
-            ++differing;
-            axis = static_cast<int>(i);
-          }
-        }
-        if (unit && differing <= 1 && sp.out_dims == c.out[0].dims) {
-          pl.kind = NodeKind::kSlice;
-          pl.axis = axis;
-          pl.slice_start = sp.starts[static_cast<size_t>(axis)];
-          pl.layout_class = LayoutClass::kUniform;
-          pl.blocked_ok = c.in[0].dims.size() == 4 && axis == 1 && pl.slice_start % 16 == 0 &&
-                          c.out[0].dims[1] % 16 == 0;
-          continue;
-        }
-      }
-      pl.why = "Slice with steps, several axes or run-time parameters";
-      continue;
-    }
     const NativeOp* nat = find_native_op(op);
     std::string why;
     if (!nat) {
@@ -399,189 +277,6 @@ std::pair<int, size_t> Lowering::root(int pv) const {
   return {pv, off};
 }
 
-void Lowering::emit_view(NodeId n, const OpContext& c) {
-  const Node& node = c.node;
-  ValueId in = node.inputs[0], out = node.outputs[0];
-  const Value& iv = g_.value(in);
-  const Value& ov = g_.value(out);
-  if (iv.is_constant()) {
-    int pv = new_value(ov.name, ov.dtype, ov.dims, Layout::kPlain);
-    p_.values[static_cast<size_t>(pv)].constant = iv.constant.reshaped(ov.dims);
-    p_.values[static_cast<size_t>(pv)].bytes = 0;
-    fixed_[static_cast<size_t>(pv)] = true;
-    pv_[static_cast<size_t>(out)] = pv;
-    return;
-  }
-  int src = value_for(in, Layout::kPlain);
-  int dst = new_value(ov.name, ov.dtype, ov.dims, Layout::kPlain);
-  pv_[static_cast<size_t>(out)] = dst;
-  if (graph_io_[static_cast<size_t>(out)]) {
-    fixed_[static_cast<size_t>(dst)] = true;
-    size_t bytes = p_.values[static_cast<size_t>(dst)].bytes;
-    KernelBuild kb = build_copy({{0, 0, 0, bytes, 0, bytes, bytes, 1}});
-    kb.inputs = {0};
-    Step s;
-    s.label = c.label + " [copy]";
-    s.op = node.op_type;
-    s.kernel = std::move(kb.kernel);
-    s.inputs = {src};
-    s.outputs = {dst};
-    p_.steps.push_back(std::move(s));
-    return;
-  }
-  parent_[static_cast<size_t>(dst)] = src;
-  parent_offset_[static_cast<size_t>(dst)] = 0;
-}
-
-void Lowering::emit_split_or_slice(NodeId n, const OpContext& c) {
-  const Node& node = c.node;
-  const NodePlan& pl = plan_[static_cast<size_t>(n)];
-  const Dims& d = c.in[0].dims;
-  const size_t axis = static_cast<size_t>(pl.axis);
-  const size_t esize = dtype_size(c.in[0].dtype);
-  const int64_t outer = prod(d, 0, axis);
-  const size_t inner_bytes = static_cast<size_t>(prod(d, axis + 1, d.size())) * esize;
-  Layout lay = required_layout(n, 0);
-  ValueId in = node.inputs[0];
-  bool view_ok = outer == 1 && !g_.value(in).is_constant();
-  int src = value_for(in, lay);
-
-  std::vector<int> out_pvs;
-  std::vector<CopyPiece> pieces;
-  int64_t start = pl.kind == NodeKind::kSlice ? pl.slice_start : 0;
-  for (size_t k = 0; k < node.outputs.size(); ++k) {
-    ValueId o = node.outputs[k];
-    if (o == kNoValue) {
-      out_pvs.push_back(-1);
-      continue;
-    }
-    const Value& ov = g_.value(o);
-    int64_t len = ov.dims[axis];
-    int pv = new_value(ov.name, ov.dtype, ov.dims, layout_[static_cast<size_t>(o)]);
-    pv_[static_cast<size_t>(o)] = pv;
-    out_pvs.push_back(pv);
-    size_t off = static_cast<size_t>(start) * inner_bytes;
-    size_t chunk = static_cast<size_t>(len) * inner_bytes;
-    if (view_ok && !graph_io_[static_cast<size_t>(o)]) {
-      parent_[static_cast<size_t>(pv)] = src;
-      parent_offset_[static_cast<size_t>(pv)] = off;
-    } else {
-      if (graph_io_[static_cast<size_t>(o)]) fixed_[static_cast<size_t>(pv)] = true;
-      CopyPiece cp;
-      cp.in_slot = 0;
-      cp.out_index = static_cast<int>(k);
-      cp.in_offset = off;
-      cp.in_stride = static_cast<size_t>(d[axis]) * inner_bytes;
-      cp.out_offset = 0;
-      cp.out_stride = chunk;
-      cp.chunk = chunk;
-      cp.count = outer;
-      pieces.push_back(cp);
-    }
-    start += len;
-  }
-  if (pieces.empty()) return;
-  KernelBuild kb = build_copy(std::move(pieces));
-  kb.inputs = {0};
-  Step s;
-  s.label = c.label + " [copy]";
-  s.op = node.op_type;
-  s.kernel = std::move(kb.kernel);
-  s.inputs = {src};
-  s.outputs = out_pvs;
-  p_.steps.push_back(std::move(s));
-}
-
-void Lowering::emit_concat(NodeId n, const OpContext& c) {
-  const Node& node = c.node;
-  const NodePlan& pl = plan_[static_cast<size_t>(n)];
-  ValueId out = node.outputs[0];
-  const Value& ov = g_.value(out);
-  const Dims& d = ov.dims;
-  const size_t axis = static_cast<size_t>(pl.axis);
-  const size_t esize = dtype_size(ov.dtype);
-  const int64_t outer = prod(d, 0, axis);
-  const size_t inner_bytes = static_cast<size_t>(prod(d, axis + 1, d.size())) * esize;
-  Layout lay = layout_[static_cast<size_t>(out)];
-  int dst = new_value(ov.name, ov.dtype, ov.dims, lay);
-  pv_[static_cast<size_t>(out)] = dst;
-  if (graph_io_[static_cast<size_t>(out)]) fixed_[static_cast<size_t>(dst)] = true;
-  const size_t dst_bytes = p_.values[static_cast<size_t>(dst)].bytes;
-
-  const size_t ni = node.inputs.size();
-  std::vector<int> in_pv(ni, -1);
-  std::vector<size_t> off(ni, 0), bytes(ni, 0);
-  size_t pos = 0;
-  for (size_t i = 0; i < ni; ++i) {
-    ValueId v = node.inputs[i];
-    int64_t len = g_.value(v).dims[axis];
-    in_pv[i] = value_for(v, lay);
-    off[i] = pos * inner_bytes;
-    bytes[i] = static_cast<size_t>(len) * inner_bytes;
-    pos += static_cast<size_t>(len);
-  }
-  std::vector<bool> placed(ni, false);
-  for (size_t i = 0; i < ni; ++i) placed[i] = bytes[i] == 0;  // empty pieces: nothing to copy
-  if (outer == 1) {
-    // Group inputs by root buffer; place a root when its pieces tile it exactly and in order.
-    std::map<int, std::vector<size_t>> groups;
-    for (size_t i = 0; i < ni; ++i) {
-      if (placed[i] || g_.value(node.inputs[i]).is_constant()) continue;
-      groups[root(in_pv[i]).first].push_back(i);
-    }
-    for (auto& [r, members] : groups) {
-      if (fixed(r) || r == dst) continue;
-      std::sort(members.begin(), members.end(),
-                [&](size_t a, size_t b) { return root(in_pv[a]).second < root(in_pv[b]).second; });
-      size_t expect = 0;
-      bool ok = true;
-      size_t place = 0;
-      for (size_t k = 0; k < members.size(); ++k) {
-        size_t i = members[k];
-        size_t o = root(in_pv[i]).second;
-        if (o != expect || off[i] < o) {
-          ok = false;
-          break;
-        }
-        if (k == 0) place = off[i] - o;
-        if (off[i] - o != place) {
-          ok = false;
-          break;
-        }
-        expect += bytes[i];
-      }
-      const size_t rbytes = p_.values[static_cast<size_t>(r)].bytes;
-      if (!ok || expect != rbytes || place + rbytes > dst_bytes) continue;
-      parent_[static_cast<size_t>(r)] = dst;
-      parent_offset_[static_cast<size_t>(r)] = place;
-      for (size_t i : members) placed[i] = true;
-    }
-  }
-  std::vector<CopyPiece> pieces;
-  for (size_t i = 0; i < ni; ++i) {
-    if (placed[i]) continue;
-    CopyPiece cp;
-    cp.in_slot = static_cast<int>(i);
-    cp.out_index = 0;
-    cp.in_offset = 0;
-    cp.in_stride = bytes[i];
-    cp.out_offset = off[i];
-    cp.out_stride = static_cast<size_t>(d[axis]) * inner_bytes;
-    cp.chunk = bytes[i];
-    cp.count = outer;
-    pieces.push_back(cp);
-  }
-  if (pieces.empty()) return;
-  KernelBuild kb = build_copy(std::move(pieces));
-  Step s;
-  s.label = c.label + " [copy]";
-  s.op = node.op_type;
-  s.kernel = std::move(kb.kernel);
-  for (int slot : kb.inputs) s.inputs.push_back(in_pv[static_cast<size_t>(slot)]);
-  s.outputs = {dst};
-  p_.steps.push_back(std::move(s));
-}
-
 void Lowering::emit(NodeId n) {
   const Node& node = g_.nodes[static_cast<size_t>(n)];
   const NodePlan& pl = plan_[static_cast<size_t>(n)];
@@ -598,7 +293,7 @@ void Lowering::emit(NodeId n) {
       return emit_concat(n, c);
     case NodeKind::kSplit:
     case NodeKind::kSlice:
-      return emit_split_or_slice(n, c);
+      return emit_split(n, c);
     default:
       break;
   }
@@ -711,6 +406,8 @@ Program Lowering::run() {
   }
   return std::move(p_);
 }
+
+namespace {
 
 class CpuBackend final : public Backend {
  public:

@@ -1,7 +1,9 @@
 // Internal interface between the cpu backend's compile driver (cpu_backend.cpp: layouts, views,
-// step order) and its per-op kernel builders (one file per op family). A builder sees one node
-// with the dtype, dims, layout and constant data of each input and output, and returns a kernel
-// with its scratch, packed-weight bytes and flops. Knows nothing about the arena planner.
+// step order) and its kernel builders (one file per ONNX op or op family, each a row of
+// cpu_ops.def). A builder sees one node with the dtype, dims, layout and constant data of each
+// input and output, and returns a kernel with its scratch, packed-weight bytes and flops. The
+// shared helpers (KernelBuild, post-op chains) are in kernel_build.cpp. Knows nothing about the
+// arena planner.
 #pragma once
 
 #include <memory>
@@ -56,6 +58,7 @@ enum class LayoutClass : uint8_t {
              // output's layout; the rest plain
 };
 
+// One row of cpu_ops.def.
 struct NativeOp {
   const char* op_type;
   LayoutClass layout_class;
@@ -66,7 +69,7 @@ struct NativeOp {
   KernelBuild (*build)(const OpContext& c);
 };
 
-// The natively implemented ops (native_ops.cpp); nullptr when `op_type` has none.
+// The row of cpu_ops.def for `op_type` (cpu_ops.cpp); nullptr when it has no native kernel.
 const NativeOp* find_native_op(const std::string& op_type);
 
 // oneDNN post-ops for node.post_ops on a destination of `dst_dims` in `dst_layout`. kAdd/kMul
@@ -120,29 +123,16 @@ KernelBuild build_copy(std::vector<CopyPiece> pieces);
 // Converts input slot 0 from `from` to `to` layout (a reorder step).
 KernelBuild build_reorder(DType t, const Dims& dims, Layout from, Layout to);
 
-// Per-op builders (one file per op family).
-bool conv_supported(const OpContext& c, std::string* why);
-KernelBuild build_conv(const OpContext& c);  // Conv and ConvTranspose
-// A group-1 2-D conv on <= 4 plain input channels (an image stem), accumulated in double.
+// The functions the rows of cpu_ops.def name (declared once per row; rows may share them).
+#define SHOAL_CPU_OP(op, layout_class, broadcasting, supported, build) \
+  bool supported(const OpContext& c, std::string* why);                \
+  KernelBuild build(const OpContext& c);
+#include "backend/cpu/cpu_ops.def"
+#undef SHOAL_CPU_OP
+
+// A group-1 2-D conv on <= 4 plain input channels (an image stem), accumulated in double
+// (conv_stem.cpp; build_conv picks it).
 bool stem_conv_applies(const OpContext& c);
 KernelBuild build_stem_conv(const OpContext& c);
-bool pool_supported(const OpContext& c, std::string* why);
-KernelBuild build_pool(const OpContext& c);
-bool resize_supported(const OpContext& c, std::string* why);
-KernelBuild build_resize(const OpContext& c);
-bool eltwise_supported(const OpContext& c, std::string* why);
-KernelBuild build_eltwise(const OpContext& c);
-bool binary_supported(const OpContext& c, std::string* why);
-KernelBuild build_binary(const OpContext& c);
-bool prelu_supported(const OpContext& c, std::string* why);
-KernelBuild build_prelu(const OpContext& c);
-bool softmax_supported(const OpContext& c, std::string* why);
-KernelBuild build_softmax(const OpContext& c);
-bool matmul_supported(const OpContext& c, std::string* why);
-KernelBuild build_matmul(const OpContext& c);  // MatMul and Gemm
-bool transpose_supported(const OpContext& c, std::string* why);
-KernelBuild build_transpose(const OpContext& c);
-bool batch_norm_supported(const OpContext& c, std::string* why);
-KernelBuild build_batch_norm(const OpContext& c);
 
 }  // namespace shoal::cpu

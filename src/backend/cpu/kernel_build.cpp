@@ -1,64 +1,9 @@
-// The cpu backend's op table (which ops have native kernels and how their layouts are chosen)
-// and the helpers every builder shares: post-op chains, dtype checks, KernelBuild plumbing.
+// The helpers every kernel builder shares (cpu_ops.h): KernelBuild plumbing, dtype checks and
+// fused post-op chains (as oneDNN post-ops of the main primitive, or as separate primitives).
 #include "backend/cpu/cpu_ops.h"
 #include "core/error.h"
 
 namespace shoal::cpu {
-
-namespace {
-
-constexpr LayoutClass kPlain = LayoutClass::kPlain;
-constexpr LayoutClass kFree = LayoutClass::kFree;
-constexpr LayoutClass kUniform = LayoutClass::kUniform;
-
-const NativeOp kNativeOps[] = {
-    {"Conv", kFree, false, conv_supported, build_conv},
-    {"ConvTranspose", kFree, false, conv_supported, build_conv},
-    {"MaxPool", kUniform, false, pool_supported, build_pool},
-    {"AveragePool", kUniform, false, pool_supported, build_pool},
-    {"GlobalAveragePool", kUniform, false, pool_supported, build_pool},
-    {"GlobalMaxPool", kUniform, false, pool_supported, build_pool},
-    {"Resize", kUniform, false, resize_supported, build_resize},
-    {"Upsample", kUniform, false, resize_supported, build_resize},
-    {"BatchNormalization", kUniform, false, batch_norm_supported, build_batch_norm},
-    {"Relu", kUniform, false, eltwise_supported, build_eltwise},
-    {"LeakyRelu", kUniform, false, eltwise_supported, build_eltwise},
-    {"Sigmoid", kUniform, false, eltwise_supported, build_eltwise},
-    {"HardSigmoid", kUniform, false, eltwise_supported, build_eltwise},
-    {"HardSwish", kUniform, false, eltwise_supported, build_eltwise},
-    {"Tanh", kUniform, false, eltwise_supported, build_eltwise},
-    {"Exp", kUniform, false, eltwise_supported, build_eltwise},
-    {"Log", kUniform, false, eltwise_supported, build_eltwise},
-    {"Sqrt", kUniform, false, eltwise_supported, build_eltwise},
-    {"Abs", kUniform, false, eltwise_supported, build_eltwise},
-    {"Neg", kUniform, false, eltwise_supported, build_eltwise},
-    {"Clip", kUniform, false, eltwise_supported, build_eltwise},
-    {"Elu", kUniform, false, eltwise_supported, build_eltwise},
-    {"Selu", kUniform, false, eltwise_supported, build_eltwise},
-    {"Softplus", kUniform, false, eltwise_supported, build_eltwise},
-    {"Mish", kUniform, false, eltwise_supported, build_eltwise},
-    {"Add", kUniform, true, binary_supported, build_binary},
-    {"Sub", kUniform, true, binary_supported, build_binary},
-    {"Mul", kUniform, true, binary_supported, build_binary},
-    {"Div", kUniform, true, binary_supported, build_binary},
-    {"Max", kUniform, true, binary_supported, build_binary},
-    {"Min", kUniform, true, binary_supported, build_binary},
-    {"PRelu", kUniform, true, prelu_supported, build_prelu},
-    {"Softmax", kPlain, false, softmax_supported, build_softmax},
-    {"LogSoftmax", kPlain, false, softmax_supported, build_softmax},
-    {"MatMul", kPlain, false, matmul_supported, build_matmul},
-    {"Gemm", kPlain, false, matmul_supported, build_matmul},
-    {"Transpose", kPlain, false, transpose_supported, build_transpose},
-};
-
-}  // namespace
-
-const NativeOp* find_native_op(const std::string& op_type) {
-  for (const NativeOp& op : kNativeOps) {
-    if (op_type == op.op_type) return &op;
-  }
-  return nullptr;
-}
 
 int KernelBuild::use_input(int slot) {
   for (size_t i = 0; i < inputs.size(); ++i) {
