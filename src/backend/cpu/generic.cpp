@@ -3,7 +3,7 @@
 // Expand, Cast, Range, ...); arithmetic ops here run in double precision, so the compile summary
 // counts them and the layout pass keeps big tensors away from them.
 #include "backend/cpu/cpu_ops.h"
-#include "backend/reference/reference.h"
+#include "backend/backend.h"
 
 namespace shoal::cpu {
 namespace {
@@ -24,7 +24,7 @@ class GenericKernel final : public Kernel {
     for (size_t i = 0; i < out_.size(); ++i) {
       if (io.out[i]) out[i] = Tensor::borrow(out_[i].first, out_[i].second, io.out[i]);
     }
-    reference_eval(node_, opset_, in, out);
+    evaluate_node(node_, opset_, in, out);
   }
 
  private:
