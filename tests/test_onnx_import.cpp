@@ -15,7 +15,7 @@
 #include "graph/shape_inference.h"
 #include "onnx/builder.h"
 #include "onnx/import.h"
-#include "onnx_test_model.h"
+#include "model_builder/onnx_test_model.h"
 
 namespace shoal {
 namespace {
