@@ -10,88 +10,37 @@
 #include <vector>
 
 #include "core/error.h"
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
+#include "model_builder/onnx_test_model.h"
 
 namespace {
 
+using shoal::set_attr;
+
+// A TestModel whose values get short generated names ("w3" initializers, "c4" int64 Constant
+// outputs, "v5" node outputs) and whose nodes stay unnamed, to keep the seeds small.
 struct Mini {
-  onnx::ModelProto m;
-  onnx::GraphProto* g = m.mutable_graph();
+  shoal::TestModel t;
   int count = 0;
 
-  explicit Mini(int opset) {
-    m.set_ir_version(8);
-    m.set_producer_name("shoal-corpus");
-    auto* o = m.add_opset_import();
-    o->set_domain("");
-    o->set_version(opset);
-    auto* p = m.add_metadata_props();
-    p->set_key("names");
-    p->set_value("{0: 'a', 1: 'b'}");
-  }
-  void io(bool input, const std::string& name, int32_t dtype, const std::vector<int64_t>& dims,
-          const std::string& sym = "") {
-    auto* vi = input ? g->add_input() : g->add_output();
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(dtype);
-    for (size_t i = 0; i < dims.size(); ++i) {
-      auto* d = tt->mutable_shape()->add_dim();
-      if (i == 0 && !sym.empty()) {
-        d->set_dim_param(sym);
-      } else {
-        d->set_dim_value(dims[i]);
-      }
-    }
+  explicit Mini(int opset) : t(opset, 8, "shoal-corpus", "") {
+    t.metadata("names", "{0: 'a', 1: 'b'}");
   }
   std::string f32(const std::vector<int64_t>& dims, const std::vector<float>& v) {
-    auto* t = g->add_initializer();
-    t->set_name("w" + std::to_string(count++));
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
-    for (float x : v) t->add_float_data(x);
-    return t->name();
+    return t.float_init("w" + std::to_string(count++), dims, v)->name();
   }
   std::string i64(const std::vector<int64_t>& v) {  // as a Constant node
     std::string out = "c" + std::to_string(count++);
-    auto* n = g->add_node();
-    n->set_op_type("Constant");
-    n->add_output(out);
-    auto* a = n->add_attribute();
-    a->set_name("value");
-    a->set_type(onnx::AttributeProto::TENSOR);
-    a->mutable_t()->set_data_type(onnx::TensorProto::INT64);
-    a->mutable_t()->add_dims(static_cast<int64_t>(v.size()));
-    for (int64_t x : v) a->mutable_t()->add_int64_data(x);
+    t.constant("", out, shoal::int64_tensor("", {static_cast<int64_t>(v.size())}, v));
     return out;
   }
   onnx::NodeProto* op(const std::string& type, const std::vector<std::string>& in, int n_out = 1) {
-    auto* n = g->add_node();
-    n->set_op_type(type);
-    for (const auto& s : in) n->add_input(s);
-    for (int k = 0; k < n_out; ++k) n->add_output("v" + std::to_string(count++));
-    return n;
+    std::vector<std::string> out;
+    for (int k = 0; k < n_out; ++k) out.push_back("v" + std::to_string(count++));
+    return t.node(type, "", in, out);
   }
   std::string op1(const std::string& type, const std::vector<std::string>& in) {
     return op(type, in)->output(0);
-  }
-  static void ints(onnx::NodeProto* n, const std::string& k, const std::vector<int64_t>& v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-  static void i(onnx::NodeProto* n, const std::string& k, int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  static void s(onnx::NodeProto* n, const std::string& k, const std::string& v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::STRING);
-    a->set_s(v);
   }
   std::vector<float> ramp(size_t n, float scale) {
     std::vector<float> v(n);
@@ -104,34 +53,34 @@ struct Mini {
 // Reshape/Transpose/Softmax, anchor decode Sub/Add/Div/Mul, Sigmoid scores.
 std::string detector_patterns() {
   Mini b(17);
-  b.io(true, "images", onnx::TensorProto::FLOAT, {1, 3, 8, 8});
+  b.t.input("images", onnx::TensorProto::FLOAT, {1, 3, 8, 8});
   auto* c = b.op("Conv", {"images", b.f32({4, 3, 3, 3}, b.ramp(108, 0.05f)),
                           b.f32({4}, {0.1f, -0.1f, 0, 0.2f})});
-  Mini::ints(c, "kernel_shape", {3, 3});
-  Mini::ints(c, "pads", {1, 1, 1, 1});
-  Mini::ints(c, "strides", {2, 2});
+  set_attr(c, "kernel_shape", std::vector<int64_t>{3, 3});
+  set_attr(c, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  set_attr(c, "strides", std::vector<int64_t>{2, 2});
   std::string x = b.op1("Mul", {c->output(0), b.op1("Sigmoid", {c->output(0)})});
   auto* sp = b.op("Split", {x, b.i64({2, 2})}, 2);
-  Mini::i(sp, "axis", 1);
+  set_attr(sp, "axis", int64_t{1});
   std::string add = b.op1("Add", {sp->output(1), b.op1("Relu", {sp->output(1)})});
   auto* cat = b.op("Concat", {sp->output(0), sp->output(1), add});
-  Mini::i(cat, "axis", 1);
+  set_attr(cat, "axis", int64_t{1});
   auto* mp = b.op("MaxPool", {cat->output(0)});
-  Mini::ints(mp, "kernel_shape", {5, 5});
-  Mini::ints(mp, "pads", {2, 2, 2, 2});
+  set_attr(mp, "kernel_shape", std::vector<int64_t>{5, 5});
+  set_attr(mp, "pads", std::vector<int64_t>{2, 2, 2, 2});
   auto* up = b.op("Resize", {mp->output(0), "", b.f32({4}, {1, 1, 2, 2})});
-  Mini::s(up, "mode", "nearest");
-  Mini::s(up, "coordinate_transformation_mode", "asymmetric");
-  Mini::s(up, "nearest_mode", "floor");
+  set_attr(up, "mode", std::string("nearest"));
+  set_attr(up, "coordinate_transformation_mode", std::string("asymmetric"));
+  set_attr(up, "nearest_mode", std::string("floor"));
   std::string r = b.op1("Reshape", {up->output(0), b.i64({1, 4, 3, -1})});  // [1,4,3,64]
   auto* tr = b.op("Transpose", {r});
-  Mini::ints(tr, "perm", {0, 2, 1, 3});
+  set_attr(tr, "perm", std::vector<int64_t>{0, 2, 1, 3});
   auto* sm = b.op("Softmax", {tr->output(0)});
-  Mini::i(sm, "axis", 1);
+  set_attr(sm, "axis", int64_t{1});
   std::string d = b.op1("ReduceSum", {sm->output(0), b.i64({1})});  // [1,1,4,64]
   d = b.op1("Reshape", {d, b.i64({1, 4, 64})});
   auto* lr = b.op("Split", {d, b.i64({2, 2})}, 2);
-  Mini::i(lr, "axis", 1);
+  set_attr(lr, "axis", int64_t{1});
   std::vector<float> anchors(128);
   for (size_t k = 0; k < 64; ++k) {
     anchors[k] = static_cast<float>(k % 8) + 0.5f;
@@ -142,49 +91,44 @@ std::string detector_patterns() {
   std::string bb = b.op1("Add", {anc, lr->output(1)});
   std::string cxy = b.op1("Div", {b.op1("Add", {a, bb}), b.f32({1}, {2.f})});
   auto* xywh = b.op("Concat", {cxy, b.op1("Sub", {bb, a})});
-  Mini::i(xywh, "axis", 1);
+  set_attr(xywh, "axis", int64_t{1});
   std::string box = b.op1("Mul", {xywh->output(0), b.f32({1, 64}, std::vector<float>(64, 4.f))});
   auto* out = b.op("Concat", {box, b.op1("Sigmoid", {d})});
-  Mini::i(out, "axis", 1);
+  set_attr(out, "axis", int64_t{1});
   out->set_output(0, "output0");
-  b.io(false, "output0", onnx::TensorProto::FLOAT, {1, 8, 64});
-  return b.m.SerializeAsString();
+  b.t.output("output0", onnx::TensorProto::FLOAT, {1, 8, 64});
+  return b.t.bytes();
 }
 
 // A dynamic-shape graph as yolov8n-dynamic computes anchors: Shape/Gather/Cast/Range/Unsqueeze/
 // Expand/ConstantOfShape/Slice/Squeeze/Flatten/Gemm/Where on a symbolic batch.
 std::string dynamic_patterns() {
   Mini b(17);
-  b.io(true, "x", onnx::TensorProto::FLOAT, {-1, 2, 4, 6}, "batch");
+  b.t.input("x", onnx::TensorProto::FLOAT, {-1, 2, 4, 6}, {"batch"});
   std::string shape = b.op1("Shape", {"x"});
   auto* g = b.op("Gather", {shape, b.i64({3})});
-  Mini::i(g, "axis", 0);
+  set_attr(g, "axis", int64_t{0});
   auto* cast = b.op("Cast", {g->output(0)});
-  Mini::i(cast, "to", onnx::TensorProto::FLOAT);
+  set_attr(cast, "to", int64_t{onnx::TensorProto::FLOAT});
   std::string zero = b.f32({}, {0.f}), one = b.f32({}, {1.f});
   auto* sq = b.op("Squeeze", {cast->output(0), b.i64({0})});
   std::string range = b.op1("Range", {zero, sq->output(0), one});  // [6]
   std::string uns = b.op1("Unsqueeze", {range, b.i64({0})});       // [1,6]
   std::string ex = b.op1("Expand", {uns, b.i64({4, 6})});          // [4,6]
   auto* cs = b.op("ConstantOfShape", {b.i64({4, 6})});
-  auto* val = cs->add_attribute();
-  val->set_name("value");
-  val->set_type(onnx::AttributeProto::TENSOR);
-  val->mutable_t()->set_data_type(onnx::TensorProto::FLOAT);
-  val->mutable_t()->add_dims(1);
-  val->mutable_t()->add_float_data(0.5f);
+  set_attr(cs, "value", shoal::float_tensor("", {1}, {0.5f}));
   std::string grid = b.op1("Add", {ex, cs->output(0)});
   std::string y = b.op1("Add", {"x", grid});
   std::string sl = b.op1("Slice", {y, b.i64({1}), b.i64({-1}), b.i64({3}), b.i64({2})});
   auto* fl = b.op("Flatten", {sl});
-  Mini::i(fl, "axis", 1);  // [batch, 2*4*2]
+  set_attr(fl, "axis", int64_t{1});  // [batch, 2*4*2]
   auto* gm = b.op("Gemm", {fl->output(0), b.f32({3, 16}, b.ramp(48, 0.1f)), b.f32({3}, {0, 1, 2})});
-  Mini::i(gm, "transB", 1);
+  set_attr(gm, "transB", int64_t{1});
   std::string pos = b.op1("Greater", {gm->output(0), zero});
   auto* w = b.op("Where", {pos, gm->output(0), b.op1("Neg", {gm->output(0)})});
   w->set_output(0, "out");
-  b.io(false, "out", onnx::TensorProto::FLOAT, {-1, 3}, "batch");
-  return b.m.SerializeAsString();
+  b.t.output("out", onnx::TensorProto::FLOAT, {-1, 3}, {"batch"});
+  return b.t.bytes();
 }
 
 // Conformance models worth seeding (small; various ops and attribute kinds).

@@ -11,7 +11,7 @@
 #include "graph/passes.h"
 #include "graph/serialize.h"
 #include "graph/shape_inference.h"
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
 #include "onnx/import.h"
 
 namespace {

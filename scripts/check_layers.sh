@@ -29,6 +29,7 @@ vision     5     runtime onnx core
 manager    5     runtime memory core
 service    6     vision manager runtime backend onnx memory graph core
 server     7     service vision manager runtime backend onnx memory graph core
+model_builder 3  onnx graph core
 tools      8     *
 '
 

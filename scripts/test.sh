@@ -26,7 +26,7 @@ scripts/check_format.sh
 echo "== Release build and tests"
 scripts/build.sh
 # One process for the whole suite (ctest's process per test costs ~10 min on 2 cores;
-# `cd build && ctest` runs the same tests one by one).
+# `cd build && ctest` runs the same tests one by one, `ctest -L memory` one layer's).
 ./build/shoal_tests --gtest_brief=1
 
 echo "== ASan/UBSan build (clang) and tests"
@@ -41,13 +41,16 @@ SHOAL_SKIP_SLOW=1 ./build-asan/shoal_tests --gtest_brief=1
 echo "== TSan build (clang) and the concurrency tests (memory system, model manager, stress)"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSHOAL_SANITIZE=thread -DSHOAL_BENCH=OFF >/dev/null
-ninja -C build-tsan -j"$(nproc)" shoal_tests
+# Only the two layers' test executables: the rest of the suite need not be compiled with TSan.
+ninja -C build-tsan -j"$(nproc)" shoal_tests_memory shoal_tests_manager
 # One compute thread: the OpenMP runtimes are not TSan-instrumented (their barriers would be
 # reported); the manager's own threads are what this run checks.
-TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$PWD/scripts/tsan.supp" \
-  OMP_NUM_THREADS=1 \
-  SHOAL_STRESS_SECONDS="${STRESS_SECONDS:-15}" \
-  ./build-tsan/shoal_tests --gtest_brief=1 --gtest_filter='Budget*:WeightStore*:ArenaPool*:Manager*'
+for layer in memory manager; do
+  TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$PWD/scripts/tsan.supp" \
+    OMP_NUM_THREADS=1 \
+    SHOAL_STRESS_SECONDS="${STRESS_SECONDS:-15}" \
+    ./build-tsan/shoal_tests_$layer --gtest_brief=1 --gtest_filter='Budget*:WeightStore*:ArenaPool*:Manager*'
+done
 
 echo "== fuzz the model loader for ${FUZZ_SECONDS}s"
 mkdir -p build-asan/fuzz-corpus

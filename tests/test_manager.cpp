@@ -1,10 +1,9 @@
-// The memory system and the model manager: budget accounting and reservations, the
-// content-addressed weight store, the arena pool, the repository config (strict parsing, clear
-// errors), and the lifecycle under a budget: lazy single-flight loads, LRU eviction that spares
-// pinned and leased models, idle unload, hot reload without failed requests, reload failure,
-// shared backbones held once, and a multi-threaded stress run that never exceeds the budget
-// (SHOAL_STRESS_SECONDS, default 4; the issue's full run is 60). Uses generated models, so it
-// needs no ../shared; the RSS checks against ../shared models run `shoal plan` as a process.
+// The model manager's lifecycle under a budget: lazy single-flight loads, LRU eviction that
+// spares pinned and leased models, idle unload, hot reload without failed requests, reload
+// failure, shared backbones held once, and a multi-threaded stress run that never exceeds the
+// budget (SHOAL_STRESS_SECONDS, default 4; the issue's full run is 60). Uses generated models, so
+// it needs no ../shared; the RSS checks against ../shared models run `shoal plan` as a process.
+// (The memory system's own tests are in tests/memory/, the config's in tests/manager/.)
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -25,7 +24,7 @@
 #include "memory/arena_pool.h"
 #include "memory/budget.h"
 #include "memory/weight_store.h"
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
 #include "onnx/import.h"
 #include "test_util.h"
 
@@ -60,217 +59,6 @@ std::string error_of(const std::function<void()>& f, ErrorCode* code = nullptr) 
     return e.what();
   }
   return "";
-}
-
-// ---------------------------------------------------------------------------------------------
-// Budget, weight store, arena pool
-
-TEST(Budget, ChargesNeverExceedTheLimit) {
-  MemoryBudget b(1000);
-  EXPECT_TRUE(b.try_charge(600, MemoryUse::kWeights));
-  EXPECT_FALSE(b.try_charge(401, MemoryUse::kArenas));
-  EXPECT_TRUE(b.try_charge(400, MemoryUse::kArenas));
-  EXPECT_EQ(b.used(), 1000u);
-  EXPECT_EQ(b.used(MemoryUse::kWeights), 600u);
-  ErrorCode code{};
-  std::string msg = error_of([&] { b.charge(1, MemoryUse::kModels, "model 'x'"); }, &code);
-  EXPECT_EQ(code, ErrorCode::kOutOfMemory);
-  EXPECT_NE(msg.find("model 'x'"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("1000 B"), std::string::npos) << msg;  // the limit
-  b.release(600, MemoryUse::kWeights);
-  b.release(400, MemoryUse::kArenas);
-  EXPECT_EQ(b.used(), 0u);
-  EXPECT_EQ(b.peak(), 1000u);
-}
-
-TEST(Budget, ReclaimerFreesRoomBeforeFailing) {
-  MemoryBudget b(100);
-  b.charge(80, MemoryUse::kWeights, "a");
-  int calls = 0;
-  b.set_reclaimer([&](size_t needed, const std::string&) {
-    ++calls;
-    EXPECT_EQ(needed, 30u);
-    b.release(80, MemoryUse::kWeights);
-    return true;
-  });
-  b.charge(50, MemoryUse::kArenas, "b");
-  EXPECT_EQ(calls, 1);
-  EXPECT_EQ(b.used(), 50u);
-}
-
-TEST(Budget, ReservationCoversChargesAndReturnsTheRest) {
-  MemoryBudget b(100);
-  {
-    MemoryBudget::Reservation r(b, 60, "load");
-    EXPECT_EQ(b.used(MemoryUse::kReserved), 60u);
-    b.charge(25, MemoryUse::kWeights, "w");  // drawn from the reservation
-    EXPECT_EQ(b.used(), 60u);
-    EXPECT_EQ(r.remaining(), 35u);
-    b.charge(50, MemoryUse::kWeights, "w2");  // 35 from it, 15 more from the budget
-    EXPECT_EQ(b.used(), 75u);
-    EXPECT_EQ(r.remaining(), 0u);
-  }
-  EXPECT_EQ(b.used(), 75u);
-  EXPECT_EQ(b.used(MemoryUse::kReserved), 0u);
-  EXPECT_EQ(b.used(MemoryUse::kWeights), 75u);
-}
-
-TEST(Budget, ParsesSizesAndDurations) {
-  EXPECT_EQ(parse_bytes("512MiB"), 512u << 20);
-  EXPECT_EQ(parse_bytes("2 GiB"), size_t{2} << 30);
-  EXPECT_EQ(parse_bytes("1.5GB"), 1500000000u);
-  EXPECT_EQ(parse_bytes("1000"), 1000u);
-  EXPECT_THROW(parse_bytes("12 parsecs"), Error);
-  EXPECT_THROW(parse_bytes("-5MiB"), Error);
-  EXPECT_THROW(parse_bytes(""), Error);
-  EXPECT_EQ(parse_duration("5m"), 300000ms);
-  EXPECT_EQ(parse_duration("1500ms"), 1500ms);
-  EXPECT_EQ(parse_duration("never"), 0ms);
-  EXPECT_THROW(parse_duration("soon"), Error);
-}
-
-TEST(WeightStore, IdenticalContentIsHeldOnceAndFreedWithItsLastUser) {
-  auto budget = std::make_shared<MemoryBudget>(1 << 20);
-  WeightStore store(budget);
-  std::vector<float> w(1000);
-  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i) * 0.5f;
-  int fills = 0;
-  auto fill = [&](void* dst) {
-    ++fills;
-    std::memcpy(dst, w.data(), w.size() * 4);
-  };
-  WeightKey k = weight_key(w.data(), w.size() * 4, "plain->plain");
-  BlobRef a = store.intern(k, w.size() * 4, fill, "a");
-  BlobRef b = store.intern(k, w.size() * 4, fill, "b");
-  EXPECT_EQ(a, b);
-  EXPECT_EQ(fills, 1);
-  EXPECT_EQ(budget->used(), 4000u);
-  EXPECT_EQ(std::memcmp(a->data(), w.data(), 4000), 0);
-  // Same bytes, another packed format: a different blob.
-  BlobRef c = store.intern(weight_key(w.data(), w.size() * 4, "plain->blocked"), 4000, fill, "c");
-  EXPECT_NE(a, c);
-  EXPECT_EQ(budget->used(), 8000u);
-  // One changed value: a different blob.
-  w[7] = -1;
-  EXPECT_FALSE(weight_key(w.data(), w.size() * 4, "plain->plain") == k);
-  a.reset();
-  EXPECT_EQ(budget->used(), 8000u);  // b still holds it
-  b.reset();
-  EXPECT_EQ(budget->used(), 4000u);
-  EXPECT_EQ(store.find(k), nullptr);
-  c.reset();
-  EXPECT_EQ(budget->used(), 0u);
-  EXPECT_EQ(store.stats().blobs, 0u);
-}
-
-TEST(WeightStore, ConcurrentInternsOfOneKeyMakeOneBlob) {
-  auto budget = std::make_shared<MemoryBudget>(0);
-  WeightStore store(budget);
-  std::vector<uint8_t> data(300000, 7);
-  WeightKey k = weight_key(data.data(), data.size(), "x");
-  std::vector<BlobRef> got(8);
-  std::vector<std::thread> ts;
-  for (int t = 0; t < 8; ++t) {
-    ts.emplace_back([&, t] {
-      got[static_cast<size_t>(t)] =
-          store.intern(k, data.size(), [&](void* d) { std::memcpy(d, data.data(), data.size()); }, "t");
-    });
-  }
-  for (auto& t : ts) t.join();
-  for (const BlobRef& b : got) EXPECT_EQ(b, got[0]);
-  EXPECT_EQ(budget->used(), data.size());  // losers' copies were released
-}
-
-TEST(ArenaPool, ArenasGrowWithConcurrencyNotWithRequests) {
-  auto budget = std::make_shared<MemoryBudget>(10 << 20);
-  ArenaPool pool(budget);
-  for (int i = 0; i < 5; ++i) {
-    ArenaPool::Lease l = pool.acquire(static_cast<size_t>(1 + i) << 20, "m");
-    EXPECT_GE(l.size(), static_cast<size_t>(1 + i) << 20);
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(l.data()) % 64, 0u);
-  }
-  EXPECT_EQ(pool.arena_count(), 1u);  // the smaller one was replaced, not kept
-  EXPECT_EQ(budget->used(), 5u << 20);
-  {
-    ArenaPool::Lease a = pool.acquire(1 << 20, "a");
-    ArenaPool::Lease b = pool.acquire(1 << 20, "b");
-    EXPECT_EQ(pool.arena_count(), 2u);
-    EXPECT_EQ(pool.lent_count(), 2u);
-  }
-  EXPECT_EQ(pool.trim(SIZE_MAX), 6u << 20);
-  EXPECT_EQ(budget->used(), 0u);
-  EXPECT_THROW(pool.acquire(11 << 20, "too big"), Error);
-  EXPECT_EQ(budget->used(), 0u);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Config
-
-RepositoryConfig parse(const std::string& text) { return parse_repository_config(text, "/cfg", "test.yaml"); }
-
-TEST(RepositoryConfig, ParsesEveryKey) {
-  RepositoryConfig c = parse(R"(
-memory_budget: 512MiB
-cache_dir: cache
-models:
-  - name: tactile_path
-    path: models/a.onnx
-    task: segment
-    family: ultralytics
-    precision: fp32
-    pinned: true
-    max_batch: 4
-    idle_timeout: 5m
-    version: 2
-    input_shape: [1, 3, 480, 640]
-  - name: obstacles
-    path: /abs/b.onnx
-pipelines:
-  - name: navigation
-    models: [tactile_path, obstacles]
-)");
-  EXPECT_EQ(c.memory_budget, 512u << 20);
-  EXPECT_EQ(c.cache_dir, "/cfg/cache");
-  ASSERT_EQ(c.models.size(), 2u);
-  EXPECT_EQ(c.models[0].path, "/cfg/models/a.onnx");
-  EXPECT_EQ(c.models[1].path, "/abs/b.onnx");
-  EXPECT_TRUE(c.models[0].pinned);
-  EXPECT_EQ(c.models[0].max_batch, 4);
-  EXPECT_EQ(c.models[0].idle_timeout, 300000ms);
-  EXPECT_EQ(c.models[0].version, "2");
-  EXPECT_EQ(c.models[0].input_shape, (Dims{1, 3, 480, 640}));
-  ASSERT_EQ(c.pipelines.size(), 1u);
-  EXPECT_EQ(c.pipelines[0].models, (std::vector<std::string>{"tactile_path", "obstacles"}));
-}
-
-TEST(RepositoryConfig, ErrorsNameTheEntryAndTheKey) {
-  struct Case {
-    const char* yaml;
-    std::vector<const char*> expect;
-  };
-  const Case cases[] = {
-      {"memory_budget: 1GiB\nmodels:\n  - name: a\n    path: a.onnx\n    pinnned: true\n",
-       {"unknown key 'pinnned'", "model 'a'", "test.yaml:5"}},
-      {"memory_budget: 1GiB\nbudget: 2\nmodels:\n  - {name: a, path: a.onnx}\n", {"unknown key 'budget'"}},
-      {"memory_budget: 1GiB\nmodels:\n  - {name: a, path: a.onnx}\n  - {name: a, path: b.onnx}\n",
-       {"duplicate model name 'a'"}},
-      {"models:\n  - {name: a, path: a.onnx}\n", {"memory_budget is missing"}},
-      {"memory_budget: lots\nmodels:\n  - {name: a, path: a.onnx}\n", {"memory_budget", "lots"}},
-      {"memory_budget: 1GiB\nmodels:\n  - {name: a}\n", {"model 'a' has no path"}},
-      {"memory_budget: 1GiB\nmodels:\n  - {name: a, path: a.onnx, idle_timeout: soon}\n", {"idle_timeout", "soon"}},
-      {"memory_budget: 1GiB\nmodels:\n  - {name: a, path: a.onnx, precision: fp64}\n", {"precision", "fp64"}},
-      {"memory_budget: 1GiB\nmodels:\n  - {name: a, path: a.onnx}\npipelines:\n  - {name: p, models: [a, zz]}\n",
-       {"pipeline 'p'", "'zz'"}},
-      {"memory_budget: 1GiB\nmodels: [\n", {"not valid YAML"}},
-      {"memory_budget: 1GiB\nmodels: []\n", {"non-empty list"}},
-  };
-  for (const Case& c : cases) {
-    ErrorCode code{};
-    std::string msg = error_of([&] { parse(c.yaml); }, &code);
-    ASSERT_FALSE(msg.empty()) << c.yaml;
-    EXPECT_EQ(code, ErrorCode::kInvalidArgument) << msg;
-    for (const char* e : c.expect) EXPECT_NE(msg.find(e), std::string::npos) << "'" << e << "' not in: " << msg;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

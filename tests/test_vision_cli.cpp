@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
 
 namespace shoal {
 namespace {

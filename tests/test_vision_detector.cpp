@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
 #include "onnx/import.h"
 #include "vision/detector.h"
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
 
 namespace shoal {
 namespace {

@@ -9,7 +9,7 @@
 #include <functional>
 
 #include "core/error.h"
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
 #include "runtime/model_loader.h"
 #include "test_util.h"
 

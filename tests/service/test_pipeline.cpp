@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "manager/model_manager.h"
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
 #include "service/pipeline.h"
 
 namespace shoal::service {

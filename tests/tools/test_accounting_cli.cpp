@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/npy.h"
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
 
 namespace shoal {
 namespace {

@@ -1,5 +1,6 @@
-// Builds small ONNX models (serialized ModelProto bytes) with seeded random weights, so tests and
-// benchmarks run on a fresh clone without ../shared. Knows nothing about the graph IR or backends.
+// Builds YOLO-architecture ONNX models (serialized ModelProto bytes) with seeded random weights, so
+// `shoal make-model`, tests, benchmarks and fuzz seeds run on a fresh clone without ../shared.
+// Knows nothing about the graph IR or backends.
 #pragma once
 
 #include <cstdint>

@@ -9,7 +9,7 @@
 // beta ~ U(-0.25, 0.25), i.e. BN folded with that image's statistics. Head output convs are
 // calibrated to fixed logit ranges (class logits mean -7, std 1.5), so a few anchors score
 // above 0.25 and the outputs depend strongly on the input.
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
 
 #include <onnx/onnx_pb.h>
 
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "model_builder/onnx_test_model.h"
 
 namespace shoal {
 namespace {
@@ -233,115 +234,57 @@ int make_divisible(double x, int divisor) {
   return std::max(divisor, static_cast<int>(std::ceil(x / divisor)) * divisor);
 }
 
-// Accumulates nodes and initializers of one GraphProto.
+// Accumulates nodes and initializers of one GraphProto (a TestModel), with the calibration
+// activations of the values it adds.
 class ModelBuilder {
  public:
-  ModelBuilder(uint32_t seed, int opset) : rng_(seed) {
-    model_.set_ir_version(opset >= 21 ? 10 : opset >= 18 ? 9 : 8);
-    model_.set_producer_name("shoal-builder");
-    model_.set_producer_version("1");
-    auto* op = model_.add_opset_import();
-    op->set_domain("");
-    op->set_version(opset);
-    g_ = model_.mutable_graph();
+  ModelBuilder(uint32_t seed, int opset)
+      : t_(opset, opset >= 21 ? 10 : opset >= 18 ? 9 : 8, "shoal-builder", ""), rng_(seed) {
+    t_.m.set_producer_version("1");
   }
 
-  onnx::GraphProto& graph() { return *g_; }
+  onnx::GraphProto& graph() { return *t_.g; }
   std::mt19937& rng() { return rng_; }
 
   void add_input(const std::string& name, const std::vector<int64_t>& dims) {
-    set_value_info(g_->add_input(), name, dims);
+    t_.input(name, onnx::TensorProto::FLOAT, dims);
   }
   void add_output(const std::string& name, const std::vector<int64_t>& dims) {
-    set_value_info(g_->add_output(), name, dims);
+    t_.output(name, onnx::TensorProto::FLOAT, dims);
   }
-  void add_metadata(const std::string& k, const std::string& v) {
-    auto* p = model_.add_metadata_props();
-    p->set_key(k);
-    p->set_value(v);
-  }
+  void add_metadata(const std::string& k, const std::string& v) { t_.metadata(k, v); }
 
   std::string initializer(const std::string& name, const std::vector<int64_t>& dims,
                           const std::vector<float>& data) {
-    onnx::TensorProto* t = g_->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(data.data()), data.size() * 4));
+    t_.initializer(raw_tensor(name, onnx::TensorProto::FLOAT, dims, data.data(), data.size() * 4));
     return name;
   }
 
   // A Constant node holding int64 values (shapes, splits), named like torch's exports.
   std::string const_i64(const std::string& scope, const std::vector<int64_t>& v) {
     std::string name = fmt::format("{}/Constant_{}", scope, const_count_++);
-    onnx::NodeProto* n = g_->add_node();
-    n->set_op_type("Constant");
-    n->set_name(name);
-    n->add_output(name + "_output_0");
-    onnx::AttributeProto* a = n->add_attribute();
-    a->set_name("value");
-    a->set_type(onnx::AttributeProto::TENSOR);
-    onnx::TensorProto* t = a->mutable_t();
-    t->set_data_type(onnx::TensorProto::INT64);
-    t->add_dims(static_cast<int64_t>(v.size()));
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * 8));
+    t_.constant(name, name + "_output_0",
+                raw_tensor("", onnx::TensorProto::INT64, {static_cast<int64_t>(v.size())},
+                           v.data(), v.size() * 8));
     return name + "_output_0";
   }
 
   std::string const_f32(const std::string& scope, const std::vector<float>& v) {
     std::string name = fmt::format("{}/Constant_{}", scope, const_count_++);
-    onnx::NodeProto* n = g_->add_node();
-    n->set_op_type("Constant");
-    n->set_name(name);
-    n->add_output(name + "_output_0");
-    onnx::AttributeProto* a = n->add_attribute();
-    a->set_name("value");
-    a->set_type(onnx::AttributeProto::TENSOR);
-    onnx::TensorProto* t = a->mutable_t();
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    t->add_dims(static_cast<int64_t>(v.size()));
-    for (float x : v) t->add_float_data(x);
+    t_.constant(name, name + "_output_0", float_tensor("", {static_cast<int64_t>(v.size())}, v));
     return name + "_output_0";
   }
 
   // Adds a node named `name` with `n_out` outputs "<name>_output_<k>".
   onnx::NodeProto* node(const std::string& op, const std::string& name,
                         const std::vector<std::string>& inputs, int n_out = 1) {
-    onnx::NodeProto* n = g_->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (const auto& i : inputs) n->add_input(i);
-    for (int k = 0; k < n_out; ++k) n->add_output(fmt::format("{}_output_{}", name, k));
-    return n;
+    std::vector<std::string> outputs;
+    for (int k = 0; k < n_out; ++k) outputs.push_back(fmt::format("{}_output_{}", name, k));
+    return t_.node(op, name, inputs, outputs);
   }
   std::string op(const std::string& type, const std::string& name,
                  const std::vector<std::string>& inputs) {
     return node(type, name, inputs)->output(0);
-  }
-
-  static void attr(onnx::NodeProto* n, const std::string& k, int64_t v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-  }
-  static void attr(onnx::NodeProto* n, const std::string& k, const std::vector<int64_t>& v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-  static void attr(onnx::NodeProto* n, const std::string& k, const std::string& v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::STRING);
-    a->set_s(v);
-  }
-  static void attr(onnx::NodeProto* n, const std::string& k, float v) {
-    auto* a = n->add_attribute();
-    a->set_name(k);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
   }
 
   // Calibration activations by tensor name (batch 1); see the file comment.
@@ -393,12 +336,12 @@ class ModelBuilder {
     std::string wn = initializer(wname + ".weight", {c2, c1, k, k}, w);
     std::string bn = initializer(wname + ".bias", {c2}, b);
     onnx::NodeProto* n = node("Conv", scope + "/Conv", {x, wn, bn});
-    attr(n, "dilations", std::vector<int64_t>{1, 1});
-    attr(n, "group", int64_t{1});
-    attr(n, "kernel_shape", std::vector<int64_t>{k, k});
+    set_attr(n, "dilations", std::vector<int64_t>{1, 1});
+    set_attr(n, "group", int64_t{1});
+    set_attr(n, "kernel_shape", std::vector<int64_t>{k, k});
     int64_t p = k / 2;
-    attr(n, "pads", std::vector<int64_t>{p, p, p, p});
-    attr(n, "strides", std::vector<int64_t>{s, s});
+    set_attr(n, "pads", std::vector<int64_t>{p, p, p, p});
+    set_attr(n, "strides", std::vector<int64_t>{s, s});
     set_act(n->output(0), std::move(y));
     return n->output(0);
   }
@@ -414,26 +357,10 @@ class ModelBuilder {
     return out;
   }
 
-  std::string serialize() const {
-    std::string bytes;
-    if (!model_.SerializeToString(&bytes)) {
-      fail(ErrorCode::kInternal, "the built ONNX model could not be serialized");
-    }
-    return bytes;
-  }
+  std::string serialize() const { return t_.bytes(); }
 
  private:
-  static void set_value_info(onnx::ValueInfoProto* vi, const std::string& name,
-                             const std::vector<int64_t>& dims) {
-    vi->set_name(name);
-    auto* tt = vi->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(onnx::TensorProto::FLOAT);
-    auto* shape = tt->mutable_shape();
-    for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
-  }
-
-  onnx::ModelProto model_;
-  onnx::GraphProto* g_ = nullptr;
+  TestModel t_;
   std::mt19937 rng_;
   int const_count_ = 0;
   std::unordered_map<std::string, Act> acts_;
@@ -491,7 +418,7 @@ void add_common_metadata(ModelBuilder& b, const BuilderOptions& o, const char* t
 // Channel Concat (axis 1) named `name`, with its calibration activation.
 std::string concat(ModelBuilder& b, const std::string& name, const std::vector<std::string>& xs) {
   onnx::NodeProto* n = b.node("Concat", name, xs);
-  ModelBuilder::attr(n, "axis", int64_t{1});
+  set_attr(n, "axis", int64_t{1});
   std::vector<const Act*> acts;
   for (const auto& x : xs) acts.push_back(&b.act(x));
   b.set_act(n->output(0), concat_channels(acts));
@@ -508,7 +435,7 @@ std::string c2f(ModelBuilder& b, int idx, const std::string& x, int c1, int c2, 
   std::string y = b.conv_silu(scope + "/cv1", wn + ".cv1", x, c1, 2 * c, 1, 1);
   std::string split = b.const_i64(scope, {c, c});
   onnx::NodeProto* sp = b.node("Split", scope + "/Split", {y, split}, 2);
-  ModelBuilder::attr(sp, "axis", int64_t{1});
+  set_attr(sp, "axis", int64_t{1});
   std::vector<std::string> parts = {sp->output(0), sp->output(1)};
   b.set_act(parts[0], slice_channels(b.act(y), 0, c));
   b.set_act(parts[1], slice_channels(b.act(y), c, c));
@@ -539,11 +466,11 @@ std::string sppf(ModelBuilder& b, int idx, const std::string& x, int c1, int c2)
   for (int i = 0; i < 3; ++i) {
     std::string name = i == 0 ? scope + "/m/MaxPool" : fmt::format("{}/m_{}/MaxPool", scope, i);
     onnx::NodeProto* mp = b.node("MaxPool", name, {parts.back()});
-    ModelBuilder::attr(mp, "ceil_mode", int64_t{0});
-    ModelBuilder::attr(mp, "dilations", std::vector<int64_t>{1, 1});
-    ModelBuilder::attr(mp, "kernel_shape", std::vector<int64_t>{5, 5});
-    ModelBuilder::attr(mp, "pads", std::vector<int64_t>{2, 2, 2, 2});
-    ModelBuilder::attr(mp, "strides", std::vector<int64_t>{1, 1});
+    set_attr(mp, "ceil_mode", int64_t{0});
+    set_attr(mp, "dilations", std::vector<int64_t>{1, 1});
+    set_attr(mp, "kernel_shape", std::vector<int64_t>{5, 5});
+    set_attr(mp, "pads", std::vector<int64_t>{2, 2, 2, 2});
+    set_attr(mp, "strides", std::vector<int64_t>{1, 1});
     b.set_act(mp->output(0), maxpool5(b.act(parts.back())));
     parts.push_back(mp->output(0));
   }
@@ -555,10 +482,10 @@ std::string upsample(ModelBuilder& b, int idx, const std::string& x) {
   std::string scope = fmt::format("/model.{}", idx);
   std::string scales = b.const_f32(scope, {1.f, 1.f, 2.f, 2.f});
   onnx::NodeProto* r = b.node("Resize", scope + "/Resize", {x, "", scales});
-  ModelBuilder::attr(r, "coordinate_transformation_mode", std::string("asymmetric"));
-  ModelBuilder::attr(r, "cubic_coeff_a", -0.75f);
-  ModelBuilder::attr(r, "mode", std::string("nearest"));
-  ModelBuilder::attr(r, "nearest_mode", std::string("floor"));
+  set_attr(r, "coordinate_transformation_mode", std::string("asymmetric"));
+  set_attr(r, "cubic_coeff_a", -0.75f);
+  set_attr(r, "mode", std::string("nearest"));
+  set_attr(r, "nearest_mode", std::string("floor"));
   b.set_act(r->output(0), upsample2(b.act(x)));
   return r->output(0);
 }
@@ -635,7 +562,7 @@ std::string build_yolo_detector_onnx(const BuilderOptions& o) {
     c = b.conv(s3 + ".2", w3 + ".2", c, c3, nc, 1, 1, kClassLogitStd, kClassLogitMean);
     onnx::NodeProto* cat =
         b.node("Concat", fmt::format("{}/Concat{}", hs, i ? "_" + std::to_string(i) : ""), {a, c});
-    ModelBuilder::attr(cat, "axis", int64_t{1});
+    set_attr(cat, "axis", int64_t{1});
     std::string shape = b.const_i64(hs, {batch, no, -1});
     flat.push_back(b.op("Reshape",
                         fmt::format("{}/Reshape{}", hs, i ? "_" + std::to_string(i) : ""),
@@ -644,28 +571,28 @@ std::string build_yolo_detector_onnx(const BuilderOptions& o) {
     anchors_total += g * g;
   }
   onnx::NodeProto* all = b.node("Concat", hs + "/Concat_3", flat);
-  ModelBuilder::attr(all, "axis", int64_t{2});
+  set_attr(all, "axis", int64_t{2});
   std::string split = b.const_i64(hs, {4 * reg, nc});
   onnx::NodeProto* sp = b.node("Split", hs + "/Split", {all->output(0), split}, 2);
-  ModelBuilder::attr(sp, "axis", int64_t{1});
+  set_attr(sp, "axis", int64_t{1});
   std::string box = sp->output(0), cls = sp->output(1);
 
   // DFL: softmax over reg_max bins per side, expectation by a fixed 1x1 conv with weights 0..15.
   std::string dshape = b.const_i64(hs + "/dfl", {batch, 4, reg, anchors_total});
   std::string d = b.op("Reshape", hs + "/dfl/Reshape", {box, dshape});
   onnx::NodeProto* tr = b.node("Transpose", hs + "/dfl/Transpose", {d});
-  ModelBuilder::attr(tr, "perm", std::vector<int64_t>{0, 2, 1, 3});
+  set_attr(tr, "perm", std::vector<int64_t>{0, 2, 1, 3});
   onnx::NodeProto* sm = b.node("Softmax", hs + "/dfl/Softmax", {tr->output(0)});
-  ModelBuilder::attr(sm, "axis", int64_t{1});
+  set_attr(sm, "axis", int64_t{1});
   std::vector<float> bins(static_cast<size_t>(reg));
   for (int i = 0; i < reg; ++i) bins[static_cast<size_t>(i)] = static_cast<float>(i);
   std::string dw = b.initializer("model.22.dfl.conv.weight", {1, reg, 1, 1}, bins);
   onnx::NodeProto* dc = b.node("Conv", hs + "/dfl/conv/Conv", {sm->output(0), dw});
-  ModelBuilder::attr(dc, "dilations", std::vector<int64_t>{1, 1});
-  ModelBuilder::attr(dc, "group", int64_t{1});
-  ModelBuilder::attr(dc, "kernel_shape", std::vector<int64_t>{1, 1});
-  ModelBuilder::attr(dc, "pads", std::vector<int64_t>{0, 0, 0, 0});
-  ModelBuilder::attr(dc, "strides", std::vector<int64_t>{1, 1});
+  set_attr(dc, "dilations", std::vector<int64_t>{1, 1});
+  set_attr(dc, "group", int64_t{1});
+  set_attr(dc, "kernel_shape", std::vector<int64_t>{1, 1});
+  set_attr(dc, "pads", std::vector<int64_t>{0, 0, 0, 0});
+  set_attr(dc, "strides", std::vector<int64_t>{1, 1});
   std::string dist = b.op("Reshape", hs + "/dfl/Reshape_1",
                           {dc->output(0), b.const_i64(hs + "/dfl", {batch, 4, anchors_total})});
 
@@ -686,7 +613,7 @@ std::string build_yolo_detector_onnx(const BuilderOptions& o) {
   std::string anc = b.initializer("/model.22/anchors", {1, 2, anchors_total}, anchors);
   std::string str = b.initializer("/model.22/strides", {1, anchors_total}, stride_row);
   onnx::NodeProto* lr = b.node("Split", hs + "/Split_1", {dist, b.const_i64(hs, {2, 2})}, 2);
-  ModelBuilder::attr(lr, "axis", int64_t{1});
+  set_attr(lr, "axis", int64_t{1});
   std::string x1y1 = b.op("Sub", hs + "/Sub", {anc, lr->output(0)});
   std::string x2y2 = b.op("Add", hs + "/Add", {anc, lr->output(1)});
   std::string sum = b.op("Add", hs + "/Add_1", {x1y1, x2y2});
@@ -694,11 +621,11 @@ std::string build_yolo_detector_onnx(const BuilderOptions& o) {
   std::string cxy = b.op("Div", hs + "/Div", {sum, two});
   std::string wh = b.op("Sub", hs + "/Sub_1", {x2y2, x1y1});
   onnx::NodeProto* xywh = b.node("Concat", hs + "/Concat_4", {cxy, wh});
-  ModelBuilder::attr(xywh, "axis", int64_t{1});
+  set_attr(xywh, "axis", int64_t{1});
   std::string dbox = b.op("Mul", hs + "/Mul", {xywh->output(0), str});
   std::string scores = b.op("Sigmoid", hs + "/Sigmoid", {cls});
   onnx::NodeProto* out = b.node("Concat", hs + "/Concat_5", {dbox, scores});
-  ModelBuilder::attr(out, "axis", int64_t{1});
+  set_attr(out, "axis", int64_t{1});
   out->set_output(0, "output0");
   b.add_output("output0", {batch, 4 + nc, anchors_total});
 
@@ -728,7 +655,7 @@ std::string build_classifier_onnx(const BuilderOptions& o) {
   }
   x = b.op("GlobalAveragePool", "/model.2/pool/GlobalAveragePool", {x});
   onnx::NodeProto* fl = b.node("Flatten", "/model.2/Flatten", {x});
-  ModelBuilder::attr(fl, "axis", int64_t{1});
+  set_attr(fl, "axis", int64_t{1});
   // Linear layer scaled so class logits on the calibration image have a std of 2 (a confident
   // but not one-hot softmax), as the shared classifier was conditioned.
   std::normal_distribution<float> nd(0.f, 1.f);
@@ -752,11 +679,11 @@ std::string build_classifier_onnx(const BuilderOptions& o) {
   std::string wn = b.initializer("model.2.linear.weight", {nc, cf}, w);
   std::string bn = b.initializer("model.2.linear.bias", {nc}, bias);
   onnx::NodeProto* gm = b.node("Gemm", "/model.2/linear/Gemm", {fl->output(0), wn, bn});
-  ModelBuilder::attr(gm, "alpha", 1.f);
-  ModelBuilder::attr(gm, "beta", 1.f);
-  ModelBuilder::attr(gm, "transB", int64_t{1});
+  set_attr(gm, "alpha", 1.f);
+  set_attr(gm, "beta", 1.f);
+  set_attr(gm, "transB", int64_t{1});
   onnx::NodeProto* sm = b.node("Softmax", "/model.2/Softmax", {gm->output(0)});
-  ModelBuilder::attr(sm, "axis", int64_t{1});
+  set_attr(sm, "axis", int64_t{1});
   sm->set_output(0, "output0");
   b.add_output("output0", {o.batch, nc});
   add_common_metadata(b, o, "classify", "classifier", 1);

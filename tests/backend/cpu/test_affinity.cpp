@@ -6,7 +6,7 @@
 #include <set>
 #include <thread>
 
-#include "onnx/builder.h"
+#include "model_builder/builder.h"
 #include "onnx/import.h"
 #include "runtime/compiled_model.h"
 

@@ -16,8 +16,8 @@
 #include <random>
 
 #include "core/npy.h"
-#include "onnx/builder.h"
-#include "onnx_test_model.h"
+#include "model_builder/builder.h"
+#include "model_builder/onnx_test_model.h"
 #include "runtime/compiled_model.h"
 #include "test_util.h"
 

@@ -1,6 +1,7 @@
-// ONNX models written in tests with the protobuf API: TestModel (a ModelProto under construction)
-// and NetBuilder, which adds layers with seeded random weights the way different exporters write
-// them (initializers, initializers also listed as graph inputs, or Constant nodes).
+// ONNX models written with the protobuf API, for tests, benchmarks, fuzz seeds and the built-in
+// models of builder.h: TestModel (a ModelProto under construction) and NetBuilder, which adds
+// layers with seeded random weights the way different exporters write them (initializers,
+// initializers also listed as graph inputs, or Constant nodes). Knows ONNX and the importer only.
 #pragma once
 
 #include <cmath>
@@ -11,27 +12,124 @@
 
 #include <onnx/onnx_pb.h>
 
+#include "core/error.h"
 #include "onnx/import.h"
 
 namespace shoal {
 
-// A minimal ModelProto: one opset import, IR version 8 unless told.
+// A tensor named `name` ("" = unnamed, as in a Constant node's attribute) with its values in the
+// typed field (float_data, int64_data) or, for raw_tensor, in raw_data as exporters write weights.
+inline onnx::TensorProto float_tensor(const std::string& name, const std::vector<int64_t>& dims,
+                                      const std::vector<float>& v) {
+  onnx::TensorProto t;
+  if (!name.empty()) t.set_name(name);
+  t.set_data_type(onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t.add_dims(d);
+  for (float x : v) t.add_float_data(x);
+  return t;
+}
+inline onnx::TensorProto int64_tensor(const std::string& name, const std::vector<int64_t>& dims,
+                                      const std::vector<int64_t>& v) {
+  onnx::TensorProto t;
+  if (!name.empty()) t.set_name(name);
+  t.set_data_type(onnx::TensorProto::INT64);
+  for (int64_t d : dims) t.add_dims(d);
+  for (int64_t x : v) t.add_int64_data(x);
+  return t;
+}
+inline onnx::TensorProto raw_tensor(const std::string& name, int32_t dtype,
+                                    const std::vector<int64_t>& dims, const void* data,
+                                    size_t nbytes) {
+  onnx::TensorProto t;
+  if (!name.empty()) t.set_name(name);
+  t.set_data_type(dtype);
+  for (int64_t d : dims) t.add_dims(d);
+  t.set_raw_data(std::string(static_cast<const char*>(data), nbytes));
+  return t;
+}
+
+// A TENSOR attribute (defined with the other attribute kinds below).
+inline void set_attr(onnx::NodeProto* n, const std::string& name, onnx::TensorProto v);
+
+// A minimal ModelProto: one opset import, IR version 8 unless told. Empty names (graph, node)
+// are left unset, as some exporters leave them.
 struct TestModel {
   onnx::ModelProto m;
   onnx::GraphProto* g;
 
-  explicit TestModel(int64_t opset = 17, int64_t ir_version = 8) {
+  explicit TestModel(int64_t opset = 17, int64_t ir_version = 8,
+                     const std::string& producer = "shoal-test",
+                     const std::string& graph_name = "test") {
     m.set_ir_version(ir_version);
-    m.set_producer_name("shoal-test");
+    m.set_producer_name(producer);
     auto* op = m.add_opset_import();
     op->set_domain("");
     op->set_version(opset);
     g = m.mutable_graph();
-    g->set_name("test");
+    if (!graph_name.empty()) g->set_name(graph_name);
   }
+  // A graph input; dims[i] is symbolic when params[i] is not empty.
   onnx::ValueInfoProto* input(const std::string& name, int32_t dtype, std::vector<int64_t> dims,
                               std::vector<std::string> params = {}) {
-    auto* vi = g->add_input();
+    return value_info(g->add_input(), name, dtype, dims, params);
+  }
+  // A graph output of type float with no shape.
+  void output(const std::string& name) {
+    auto* vi = g->add_output();
+    vi->set_name(name);
+    vi->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  }
+  // A graph output with a shape, as input() writes it.
+  onnx::ValueInfoProto* output(const std::string& name, int32_t dtype, std::vector<int64_t> dims,
+                               std::vector<std::string> params = {}) {
+    return value_info(g->add_output(), name, dtype, dims, params);
+  }
+  onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> in,
+                        std::vector<std::string> out) {
+    auto* n = g->add_node();
+    n->set_op_type(op);
+    if (!name.empty()) n->set_name(name);
+    for (auto& s : in) n->add_input(s);
+    for (auto& s : out) n->add_output(s);
+    return n;
+  }
+  onnx::TensorProto* float_init(const std::string& name, std::vector<int64_t> dims,
+                                std::vector<float> v) {
+    return initializer(float_tensor(name, dims, v));
+  }
+  onnx::TensorProto* initializer(onnx::TensorProto t) {
+    auto* p = g->add_initializer();
+    *p = std::move(t);
+    return p;
+  }
+  // A Constant node `node_name` whose output `out` is `value`.
+  onnx::NodeProto* constant(const std::string& node_name, const std::string& out,
+                            onnx::TensorProto value) {
+    onnx::NodeProto* n = node("Constant", node_name, {}, {out});
+    set_attr(n, "value", std::move(value));
+    return n;
+  }
+  void metadata(const std::string& key, const std::string& value) {
+    auto* p = m.add_metadata_props();
+    p->set_key(key);
+    p->set_value(value);
+  }
+  std::string bytes() const {
+    std::string b;
+    if (!m.SerializeToString(&b)) {
+      fail(ErrorCode::kInternal, "the built ONNX model could not be serialized");
+    }
+    return b;
+  }
+  Graph import(const std::string& base = "") const {
+    std::string b = bytes();
+    return import_onnx_bytes(b.data(), b.size(), base);
+  }
+
+ private:
+  static onnx::ValueInfoProto* value_info(onnx::ValueInfoProto* vi, const std::string& name,
+                                          int32_t dtype, const std::vector<int64_t>& dims,
+                                          const std::vector<std::string>& params) {
     vi->set_name(name);
     auto* tt = vi->mutable_type()->mutable_tensor_type();
     tt->set_elem_type(dtype);
@@ -45,34 +143,6 @@ struct TestModel {
       }
     }
     return vi;
-  }
-  void output(const std::string& name) {
-    auto* vi = g->add_output();
-    vi->set_name(name);
-    vi->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
-  }
-  onnx::NodeProto* node(const std::string& op, const std::string& name, std::vector<std::string> in,
-                        std::vector<std::string> out) {
-    auto* n = g->add_node();
-    n->set_op_type(op);
-    n->set_name(name);
-    for (auto& s : in) n->add_input(s);
-    for (auto& s : out) n->add_output(s);
-    return n;
-  }
-  onnx::TensorProto* float_init(const std::string& name, std::vector<int64_t> dims,
-                                std::vector<float> v) {
-    auto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) t->add_dims(d);
-    for (float x : v) t->add_float_data(x);
-    return t;
-  }
-  std::string bytes() const { return m.SerializeAsString(); }
-  Graph import(const std::string& base = "") const {
-    std::string b = bytes();
-    return import_onnx_bytes(b.data(), b.size(), base);
   }
 };
 
@@ -100,6 +170,12 @@ inline void set_attr(onnx::NodeProto* n, const std::string& name, std::vector<in
   a->set_type(onnx::AttributeProto::INTS);
   for (int64_t x : v) a->add_ints(x);
 }
+inline void set_attr(onnx::NodeProto* n, const std::string& name, onnx::TensorProto v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::TENSOR);
+  *a->mutable_t() = std::move(v);
+}
 
 // How an exporter stores weights.
 enum class WeightStyle {
@@ -126,23 +202,15 @@ class NetBuilder {
   // A float constant stored the way style_ says.
   std::string floats(const std::string& prefix, std::vector<int64_t> dims, std::vector<float> v) {
     std::string n = name(prefix);
-    onnx::TensorProto tp;
-    tp.set_name(n);
-    tp.set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : dims) tp.add_dims(d);
-    tp.set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float)));
-    store(n, std::move(tp), onnx::TensorProto::FLOAT, dims);
+    store(n, raw_tensor(n, onnx::TensorProto::FLOAT, dims, v.data(), v.size() * sizeof(float)),
+          onnx::TensorProto::FLOAT, dims);
     return n;
   }
   // An int64 constant (shapes, axes, Slice bounds), always an initializer or Constant node.
   std::string ints(const std::string& prefix, std::vector<int64_t> v) {
     std::string n = name(prefix);
-    onnx::TensorProto tp;
-    tp.set_name(n);
-    tp.set_data_type(onnx::TensorProto::INT64);
-    tp.add_dims(static_cast<int64_t>(v.size()));
-    for (int64_t x : v) tp.add_int64_data(x);
-    store(n, std::move(tp), onnx::TensorProto::INT64, {static_cast<int64_t>(v.size())});
+    const std::vector<int64_t> dims = {static_cast<int64_t>(v.size())};
+    store(n, int64_tensor(n, dims, v), onnx::TensorProto::INT64, dims);
     return n;
   }
 
@@ -186,14 +254,10 @@ class NetBuilder {
   void store(const std::string& n, onnx::TensorProto tp, int32_t dtype,
              const std::vector<int64_t>& dims) {
     if (style_ == WeightStyle::kConstantNode) {
-      onnx::NodeProto* c = t_.node("Constant", n + "_const", {}, {n});
-      auto* a = c->add_attribute();
-      a->set_name("value");
-      a->set_type(onnx::AttributeProto::TENSOR);
-      *a->mutable_t() = std::move(tp);
+      t_.constant(n + "_const", n, std::move(tp));
       return;
     }
-    *t_.g->add_initializer() = std::move(tp);
+    t_.initializer(std::move(tp));
     if (style_ == WeightStyle::kInitializerAndInput) t_.input(n, dtype, dims);
   }
 
