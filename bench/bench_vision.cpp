@@ -3,7 +3,7 @@
 // reference outputs for detect / segment / pose / YOLOX, and yolov8n on the cpu backend: bare
 // inference next to the end-to-end Detector call (from the cv::Mat, and from the JPEG bytes), so
 // the differences measured in one run are the pipeline's overhead. Needs ../shared
-// (SHOAL_SHARED_DIR). Budget (issue 3): end-to-end detect adds <= 3 ms over bare inference.
+// (SHOAL_SHARED_DIR). Budget: end-to-end detect adds <= 3 ms over bare inference.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>

@@ -1,7 +1,7 @@
 // The model manager's lifecycle under a budget: lazy single-flight loads, LRU eviction that
 // spares pinned and leased models, idle unload, hot reload without failed requests, reload
 // failure, shared backbones held once, and a multi-threaded stress run that never exceeds the
-// budget (SHOAL_STRESS_SECONDS, default 4; the issue's full run is 60). Uses generated models, so
+// budget (SHOAL_STRESS_SECONDS, default 4; the full run is 60). Uses generated models, so
 // it needs no ../shared; the RSS checks against ../shared models run `shoal plan` as a process.
 // (The memory system's own tests are in tests/memory/, the config's in tests/manager/.)
 #include <gtest/gtest.h>
@@ -534,7 +534,7 @@ TEST(ManagerShared, NavigationAidFitsInAThirdOfOnnxRuntime) {
   nlohmann::json j = run_plan(cfg);
   expect_truthful(j);
   // ONNX Runtime 1.30 grows by 312-321 MiB for the same five models (`node multi.js`, see
-  // BENCHMARKS.md); the issue asks for at most 35% of that.
+  // BENCHMARKS.md); Shoal's bound is at most 35% of that.
   EXPECT_LE(j["rss_bytes"].get<double>(), 0.35 * 312.0 * 1024 * 1024);
 }
 

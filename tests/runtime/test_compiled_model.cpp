@@ -29,13 +29,13 @@ TEST(PlannerPinned, Yolov8nArenaAtMost12MiB) {
               m.weights_bytes);
   EXPECT_LE(m.arena_bytes, size_t{12} << 20);
   EXPECT_GE(m.arena_bytes, m.max_live_bytes);
-  // As exported: about 237 MiB naive and 18.75 MiB max-live (issue 2).
+  // As exported: about 237 MiB naive and 18.75 MiB max-live.
   EXPECT_NEAR(static_cast<double>(m.naive_activation_bytes) / (1 << 20), 237.0, 6.0);
   EXPECT_NEAR(static_cast<double>(m.exported_max_live_bytes) / (1 << 20), 18.75, 1.0);
   // Weights: 3,151,904 float32 parameters, stored once (packed or plain). The 3x3 convs on 40x40
   // planes and above keep Winograd-transformed weights (16/9 of the direct bytes, for speed),
-  // since session 4 also the 128->64 and 128->80 head convs at 40x40 (as output-channel slices:
-  // +0.5 MiB for ~0.4 ms a frame): 20.9% over the parameters in all (SHOAL_CONV_WINOGRAD=large or
+  // the 128->64 and 128->80 head convs at 40x40 included (as output-channel slices: +0.5 MiB
+  // for ~0.4 ms a frame): 20.9% over the parameters in all (SHOAL_CONV_WINOGRAD=large or
   // =0 trade the speed back for bytes).
   EXPECT_LE(m.weights_bytes, static_cast<size_t>(3151904 * 4 * 1.22));
 }

@@ -81,11 +81,11 @@ TEST_P(WholeModel, MatchesOnnxRuntime) {
     Tensor ref = read_npy(shared + "/reference/" + c.ref + "/" + name + ".npy");
     ASSERT_EQ(outs[i].dims(), ref.dims()) << name;
     Error3 e = compare(outs[i], ref);
-    // Issue 2's bounds: norm-wise relative error 1e-5 and max error 1e-4 of the output's largest
+    // The accuracy bounds: norm-wise relative error 1e-5 and max error 1e-4 of the output's largest
     // magnitude. The tightest is yolo11n-seg's mask prototypes (random weights, ~70 layers):
     // ONNX Runtime's own output is 8.9e-6 from the double-precision reference backend there, and
     // the cpu backend's 8.4e-6 from ONNX Runtime holds only because the stem conv is summed in
-    // double (conv_stem.cpp; with oneDNN's fp32 stem it was 1.05e-5).
+    // double (conv_stem.cpp; with oneDNN's fp32 stem, SHOAL_CONV_STEM=0, it is 1.05e-5).
     EXPECT_LE(e.norm_rel, 1e-5) << c.model << " " << name << " " << e.str();
     EXPECT_LE(e.max_abs, 1e-4 * e.ref_max_abs) << c.model << " " << name << " " << e.str();
     std::printf("[ model ] %-22s %-36s %-9s %-8s norm_rel %.3g max_abs %.3g (max|ref| %.4g)\n",
