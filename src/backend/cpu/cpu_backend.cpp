@@ -477,4 +477,8 @@ std::string format_cpu_summary(const CpuProgramSummary& s) {
   return r;
 }
 
+bool cpu_blocked_layouts_native() {
+  return dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core;
+}
+
 }  // namespace shoal

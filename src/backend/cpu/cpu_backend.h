@@ -26,4 +26,9 @@ struct CpuProgramSummary {
 CpuProgramSummary summarize_cpu_program(const Program& p);
 std::string format_cpu_summary(const CpuProgramSummary& s);
 
+// Whether this CPU runs the backend's layouts natively: its blocked layouts hold 16 channels
+// (nChw16c), which oneDNN 2.6 implements with JIT kernels on AVX-512 and partly with its
+// reference implementations (correct, slow) on older CPUs.
+bool cpu_blocked_layouts_native();
+
 }  // namespace shoal

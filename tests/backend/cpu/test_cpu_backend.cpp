@@ -46,7 +46,12 @@ TEST(CpuBackend, SharedModelsCompileNativeWithViews) {
     CpuProgramSummary s = summarize_cpu_program(cm->program());
     SCOPED_TRACE(std::string(m.model) + ": " + format_cpu_summary(s));
     EXPECT_EQ(s.generic, 0);
-    EXPECT_EQ(s.slow, 0);
+    if (cpu_blocked_layouts_native()) {
+      EXPECT_EQ(s.slow, 0);
+    } else if (s.slow > 0) {
+      std::printf("[ cpu   ] no AVX-512: %d steps of %s on oneDNN reference implementations\n",
+                  s.slow, m.model);
+    }
     EXPECT_LE(s.copies, m.max_copies);
     EXPECT_LE(s.reorders, m.max_reorders);
     EXPECT_GT(s.views, 0);
