@@ -258,6 +258,7 @@ std::shared_ptr<LoadedModel> LoadedModel::load_unnamed(const ModelSource& source
     }
     if (!source.bytes.empty()) {  // kept to compile other shapes: held, so charged
       budget.charge(source.bytes.size(), MemoryUse::kModels, m->label_);
+      m->source_charged_ = true;
     }
   }
   trim_heap();
@@ -274,7 +275,7 @@ std::shared_ptr<LoadedModel> LoadedModel::load_unnamed(const ModelSource& source
 LoadedModel::~LoadedModel() {
   if (!memory_) return;
   for (const Plan& p : plans_) memory_->budget().release(p.program_bytes, MemoryUse::kModels);
-  if (!source_.bytes.empty() && default_plan_) {
+  if (source_charged_) {
     memory_->budget().release(source_.bytes.size(), MemoryUse::kModels);
   }
 }

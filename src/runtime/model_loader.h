@@ -155,6 +155,7 @@ class LoadedModel {
   std::map<std::string, std::string> metadata_;
   std::string content_hash_;
   size_t source_bytes_ = 0;
+  bool source_charged_ = false;  // a memory source's bytes, kept and charged
   std::filesystem::file_time_type source_mtime_{};
   bool from_cache_ = false;
   double load_ms_ = 0;
