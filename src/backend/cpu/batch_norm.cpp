@@ -1,5 +1,5 @@
 // BatchNormalization (inference: running statistics) on the oneDNN batch-normalization primitive
-// with global stats, scale and shift held by the kernel; plain or nChw16c.
+// with global stats, scale and shift held by the kernel; plain or channel-blocked.
 #include "backend/cpu/cpu_ops.h"
 #include "core/error.h"
 

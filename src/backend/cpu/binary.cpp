@@ -1,7 +1,7 @@
 // Add, Sub, Mul, Div, Max, Min with NumPy broadcasting on the oneDNN binary primitive. oneDNN
 // broadcasts only its second operand, so when the first one is the broadcast one the operands are
 // swapped (Sub then negates, Div then takes the reciprocal). Operands with the output's dims share
-// its layout (plain or nChw16c); broadcast operands are plain.
+// its layout (plain or channel-blocked); broadcast operands are plain.
 #include <cfloat>
 
 #include "backend/cpu/cpu_ops.h"
@@ -50,11 +50,11 @@ KernelBuild build_binary(const OpContext& c) {
   dnnl::memory::desc md0 = make_md(c.precision, y, a.layout);
   Dims bd = pad_rank(b.dims, y.size());
   dnnl::memory::desc md1 = make_md(c.precision, bd, b.layout);
-  // A per-channel operand [1,C,1,1] (C % 16 == 0) has the same bytes plain and nChw16c; oneDNN
-  // only has a fast kernel when both operands are blocked.
-  if (l == Layout::kBlocked16 && bd.size() == 4 && bd[0] == 1 && bd[1] == y[1] && bd[2] == 1 &&
-      bd[3] == 1 && y[1] % 16 == 0) {
-    md1 = make_md(c.precision, bd, Layout::kBlocked16);
+  // A per-channel operand [1,C,1,1] (C a multiple of the channel block) has the same bytes plain
+  // and blocked; oneDNN only has a fast kernel when both operands are blocked.
+  if (l == Layout::kBlocked && bd.size() == 4 && bd[0] == 1 && bd[1] == y[1] && bd[2] == 1 &&
+      bd[3] == 1 && y[1] % channel_block() == 0) {
+    md1 = make_md(c.precision, bd, Layout::kBlocked);
   }
   dnnl::memory::desc dst = make_md(c.precision, y, l);
 

@@ -2,8 +2,8 @@
 // necks) each input is a contiguous byte range of the output: an input whose whole root buffer
 // is tiled, in order, by its views is placed inside the Concat output (ProgramValue::alias_of), so
 // its producers write straight into the Concat and the input costs nothing. The other inputs
-// (graph inputs, constants, batch > 1, misaligned pieces) are strided copies in one step. nChw16c
-// when every input is whole 16-channel blocks.
+// (graph inputs, constants, batch > 1, misaligned pieces) are strided copies in one step.
+// Channel-blocked when every input is whole channel blocks.
 #include <algorithm>
 #include <map>
 
@@ -19,7 +19,7 @@ bool plan_concat(const OpContext& c, NodePlan& pl) {
   pl.axis = static_cast<int>(normalize_axis(c.node.attr_int("axis", 0), rank, c.label));
   pl.layout_class = LayoutClass::kUniform;
   bool ok = rank == 4 && pl.axis == 1;
-  for (const ValueInfo& v : c.in) ok = ok && v.present() && v.dims[1] % 16 == 0;
+  for (const ValueInfo& v : c.in) ok = ok && v.present() && v.dims[1] % channel_block() == 0;
   pl.blocked_ok = ok;
   return true;
 }

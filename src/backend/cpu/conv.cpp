@@ -3,19 +3,20 @@
 // once into the primitive's preferred blocked format and owned by the kernel.
 //
 // Layout: src and dst come in the layouts the layout pass chose. oneDNN only has fast kernels for
-// matching families (nChw16c -> nChw16c, plain -> plain, and plain -> nChw16c for few input
-// channels); for other combinations the kernel converts src or dst through scratch around a fast
-// primitive instead of accepting a reference implementation.
+// matching families (blocked -> blocked, plain -> plain, and plain -> blocked for few input
+// channels; blocked is nChw16c or nChw8c, see channel_block); for other combinations the kernel
+// converts src or dst through scratch around a fast primitive instead of accepting a reference
+// implementation.
 //
-// Winograd: a 3x3 stride-1 conv on nChw16c data with a large output plane runs as oneDNN's
-// F(2x2,3x3) Winograd kernel (jit_fp32_wino_2x3), about 2x faster than the direct kernel at
-// yolov8n's shapes, with a norm-wise error of ~3e-7 against direct. Its weights take 16/9 of the
-// direct bytes, so it is only used where the output plane amortises them (winograd_min_pixels);
-// the F(4x4,3x3) variant (wino_4x3: ~1e-6 error, 4x weights, up to 20 MiB scratch) is never
-// used. Post-ops the Winograd kernel rejects (SiLU, binary) run as in-place primitives after it.
-// oneDNN offers the kernel only while ic x oc is small; a larger conv (batch 1) runs as one
-// Winograd conv per slice of output channels. SHOAL_CONV_WINOGRAD=0 disables it (for A/B
-// measurements).
+// Winograd: a 3x3 stride-1 conv on blocked data with a large output plane runs as oneDNN's
+// F(2x2,3x3) Winograd kernel (jit_fp32_wino_2x3, AVX-512 only), about 2x faster than the direct
+// kernel at yolov8n's shapes, with a norm-wise error of ~3e-7 against direct. Its weights take 16/9
+// of the direct bytes, so it is only used where the output plane amortises them
+// (winograd_min_pixels); the F(4x4,3x3) variant (wino_4x3: ~1e-6 error, 4x weights, up to 20 MiB
+// scratch) is never used. Post-ops the Winograd kernel rejects (SiLU, binary) run as in-place
+// primitives after it. oneDNN offers the kernel only while ic x oc is small; a larger conv (batch
+// 1) runs as one Winograd conv per slice of output channels. SHOAL_CONV_WINOGRAD=0 disables it (for
+// A/B measurements).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -136,8 +137,8 @@ bool winograd_enabled() { return winograd_min_pixels() > 0; }
 
 bool winograd_shape(const ConvParams& p, const Dims& x, const Dims& y, const Candidate& cd) {
   if (!winograd_enabled() || p.transpose || p.group != 1 || x.size() != 4) return false;
-  if (cd.src != Layout::kBlocked16 || cd.dst != Layout::kBlocked16) return false;
-  if (x[1] % 16 != 0 || y[1] % 16 != 0) return false;
+  if (cd.src != Layout::kBlocked || cd.dst != Layout::kBlocked) return false;
+  if (x[1] % channel_block() != 0 || y[1] % channel_block() != 0) return false;
   for (size_t i = 0; i < 2; ++i) {
     if (p.geo.kernel[i] != 3 || p.geo.stride[i] != 1 || p.geo.dilation[i] != 1) return false;
   }
@@ -271,13 +272,13 @@ namespace {
 // it is a 1x1 conv to kh*kw*oc channels, then a depth-to-space move. oneDNN 2.6's deconvolution
 // ran yolov8n-seg's 64->64 at 80x80 in 2.5 ms (82 GFLOP/s); as a jit_1x1 conv plus a reorder it
 // takes a fraction of that. Channel c' = (ky*kw + kx)*oc + o of the conv holds output (o, ky, kx),
-// so with oc a multiple of 16 each tap is whole nChw16c blocks and the move is a strided reorder
-// of 16-float vectors.
+// so with oc a multiple of the channel block B each tap is whole blocks and the move is a strided
+// reorder of B-float vectors.
 bool deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   const Dims& x = c.in[0].dims;
   const Dims& y = c.out[0].dims;
-  if (!p.transpose || p.group != 1 || x.size() != 4 || y[1] % 16 != 0) return false;
-  if (c.in[0].layout != Layout::kBlocked16) return false;
+  if (!p.transpose || p.group != 1 || x.size() != 4 || y[1] % channel_block() != 0) return false;
+  if (c.in[0].layout != Layout::kBlocked) return false;
   for (size_t i = 0; i < 2; ++i) {
     if (p.geo.kernel[i] != p.geo.stride[i] || p.geo.dilation[i] != 1 || p.pad_l[i] != 0 ||
         p.pad_r[i] != 0 || y[i + 2] != x[i + 2] * p.geo.stride[i]) {
@@ -307,8 +308,8 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
     for (int64_t t = 0; t < taps; ++t) b1.insert(b1.end(), b, b + oc);
   }
   const Dims td = {n, taps * oc, h, w};
-  dnnl::memory::desc src_md = make_md(dt, x, Layout::kBlocked16);
-  dnnl::memory::desc t_md = make_md(dt, td, Layout::kBlocked16);
+  dnnl::memory::desc src_md = make_md(dt, x, Layout::kBlocked);
+  dnnl::memory::desc t_md = make_md(dt, td, Layout::kBlocked);
   dnnl::memory::desc w_user({taps * oc, ic, 1, 1}, dnnl::memory::data_type::f32,
                             dnnl::memory::format_tag::oihw);
   dnnl::memory::desc w_any({taps * oc, ic, 1, 1}, dnnl_dtype(dt), dnnl::memory::format_tag::any);
@@ -318,7 +319,7 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   const dnnl::memory::desc b_bcast = make_md(DType::kF32, {1, taps * oc, 1, 1}, Layout::kPlain);
   PostOpChain first;
   if (bias_last) first.ops.append_binary(dnnl::algorithm::binary_add, b_bcast);
-  PostOpChain chain = make_post_ops(c, td, Layout::kBlocked16, std::move(first));
+  PostOpChain chain = make_post_ops(c, td, Layout::kBlocked, std::move(first));
   dnnl::primitive_attr attr = user_scratchpad_attr();
   attr.set_post_ops(chain.ops);
   const dnnl::memory::dims one = {1, 1}, zero = {0, 0};
@@ -343,18 +344,19 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   args.emplace_back(DNNL_ARG_DST, t);
   add_post_op_args(chain, c, kb, *k, args);
   k->add(dnnl::primitive(pd), pd, std::move(args));
-  // The move as one reorder between two strided views [n, ky, kx, oc/16, y, x, 16] (the output
+  // The move as one reorder between two strided views [n, ky, kx, oc/B, y, x, B] (the output
   // blocked or plain).
-  const int64_t ob = oc / 16;
-  const dnnl::memory::dims dims = {n, kh, kw, ob, h, w, 16};
+  const int64_t cb = channel_block();
+  const int64_t ob = oc / cb;
+  const dnnl::memory::dims dims = {n, kh, kw, ob, h, w, cb};
   const dnnl::memory::dims t_strides = {
-      taps * oc * h * w, kw * oc * h * w, oc * h * w, h * w * 16, w * 16, 16, 1};
+      taps * oc * h * w, kw * oc * h * w, oc * h * w, h * w * cb, w * cb, cb, 1};
   const int64_t plane = h * kh * w * kw;  // one output channel's pixels
   const dnnl::memory::dims y_strides =
-      c.out[0].layout == Layout::kBlocked16
-          ? dnnl::memory::dims{oc * plane,       w * kw * 16, 16, plane * 16,
-                               kh * w * kw * 16, kw * 16,     1}
-          : dnnl::memory::dims{oc * plane, w * kw, 1, plane * 16, kh * w * kw, kw, plane};
+      c.out[0].layout == Layout::kBlocked
+          ? dnnl::memory::dims{oc * plane,       w * kw * cb, cb, plane * cb,
+                               kh * w * kw * cb, kw * cb,     1}
+          : dnnl::memory::dims{oc * plane, w * kw, 1, plane * cb, kh * w * kw, kw, plane};
   ArgSource t_view = t;
   t_view.md = dnnl::memory::desc(dims, dnnl_dtype(dt), t_strides);
   ArgSource y_view = k->output(0, dnnl::memory::desc(dims, dnnl_dtype(dt), y_strides));
@@ -364,18 +366,18 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   return kb;
 }
 
-// A 3x3 stride-1 conv whose channel counts are off the 16-block (yolov8n-pose's 51-channel
+// A 3x3 stride-1 conv whose channel counts are off the channel block (yolov8n-pose's 51-channel
 // keypoint head) can still take the Winograd kernel: a 51-channel nChw16c tensor is laid out
 // exactly as a 64-channel one whose last 13 channels are zero (oneDNN zero-fills the padding of
 // the tensors it writes), so the conv runs as 64->64 with zero weights and bias for the padding
 // channels, between a reorder into the padded layout and one out of it.
 struct PaddedChannels {
-  int64_t ic, oc, icp, ocp;  // real and padded to the 16-block
+  int64_t ic, oc, icp, ocp;  // real and padded to the channel block
 };
 
 PaddedChannels padded_channels(const OpContext& c) {
-  const int64_t ic = c.in[0].dims[1], oc = c.out[0].dims[1];
-  return {ic, oc, (ic + 15) / 16 * 16, (oc + 15) / 16 * 16};
+  const int64_t ic = c.in[0].dims[1], oc = c.out[0].dims[1], cb = channel_block();
+  return {ic, oc, (ic + cb - 1) / cb * cb, (oc + cb - 1) / cb * cb};
 }
 
 // The padded conv's F(2x2,3x3) primitive when the shape qualifies and oneDNN offers one.
@@ -383,7 +385,8 @@ bool padded_winograd_pd(const OpContext& c, const ConvParams& p, dnnl::primitive
   const Dims& x = c.in[0].dims;
   const Dims& y = c.out[0].dims;
   if (!winograd_enabled() || p.transpose || p.group != 1 || x.size() != 4) return false;
-  if (x[1] % 16 == 0 && y[1] % 16 == 0) return false;  // the ordinary path
+  if (x[1] % channel_block() == 0 && y[1] % channel_block() == 0)
+    return false;  // the ordinary path
   for (size_t i = 0; i < 2; ++i) {
     if (p.geo.kernel[i] != 3 || p.geo.stride[i] != 1 || p.geo.dilation[i] != 1) return false;
   }
@@ -402,9 +405,9 @@ bool padded_winograd_pd(const OpContext& c, const ConvParams& p, dnnl::primitive
                                  dnnl::memory::format_tag::any);
   const dnnl::memory::desc b_md = make_md(DType::kF32, {pc.ocp}, Layout::kPlain);
   return find_winograd(
-      conv_fwd_desc(dnnl::algorithm::convolution_winograd, make_md(dt, xp, Layout::kBlocked16),
-                    w_any, has_bias ? b_md : dnnl::memory::desc(),
-                    make_md(dt, yp, Layout::kBlocked16), p.strides, p.dilates, p.pad_l, p.pad_r),
+      conv_fwd_desc(dnnl::algorithm::convolution_winograd, make_md(dt, xp, Layout::kBlocked), w_any,
+                    has_bias ? b_md : dnnl::memory::desc(), make_md(dt, yp, Layout::kBlocked),
+                    p.strides, p.dilates, p.pad_l, p.pad_r),
       user_scratchpad_attr(), pd);
 }
 
@@ -418,8 +421,8 @@ KernelBuild build_padded_winograd(const OpContext& c, const ConvParams& p,
   Dims xp = x, yp = y;
   xp[1] = icp;
   yp[1] = ocp;
-  const dnnl::memory::desc src_p = make_md(dt, xp, Layout::kBlocked16);
-  const dnnl::memory::desc dst_p = make_md(dt, yp, Layout::kBlocked16);
+  const dnnl::memory::desc src_p = make_md(dt, xp, Layout::kBlocked);
+  const dnnl::memory::desc dst_p = make_md(dt, yp, Layout::kBlocked);
   const dnnl::memory::desc b_md = make_md(DType::kF32, {ocp}, Layout::kPlain);
   // Weights [oc, ic, 3, 3] and bias, zero-padded to [ocp, icp, 3, 3] and [ocp].
   std::vector<float> wp(static_cast<size_t>(ocp * icp * 9), 0.f), bp(static_cast<size_t>(ocp), 0.f);
@@ -435,10 +438,10 @@ KernelBuild build_padded_winograd(const OpContext& c, const ConvParams& p,
   KernelBuild kb;
   ArgSource in = k->input(kb.use_input(0), make_md(dt, x, sl));
   ArgSource src = in;
-  if (sl != Layout::kBlocked16 || ic != icp) {
+  if (sl != Layout::kBlocked || ic != icp) {
     src = k->scratch(src_p);
     ArgSource padded_view = src;  // the same bytes as an ic-channel padded tensor
-    padded_view.md = make_md(dt, x, Layout::kBlocked16);
+    padded_view.md = make_md(dt, x, Layout::kBlocked);
     k->add_reorder(in, padded_view);
   }
   src.md = src_p;
@@ -448,13 +451,13 @@ KernelBuild build_padded_winograd(const OpContext& c, const ConvParams& p,
       {DNNL_ARG_SRC, src},
       {DNNL_ARG_WEIGHTS, k->own(pd.query_md(dnnl::query::weights_md), w_user, wp.data())}};
   if (has_bias) args.emplace_back(DNNL_ARG_BIAS, k->own(b_md, b_md, bp.data()));
-  const bool direct_out = dl == Layout::kBlocked16 && oc == ocp;
+  const bool direct_out = dl == Layout::kBlocked && oc == ocp;
   ArgSource dst = direct_out ? k->output(0, dst_p) : k->scratch(dst_p);
   args.emplace_back(DNNL_ARG_DST, dst);
   k->add(dnnl::primitive(pd), pd, std::move(args));
   ArgSource dst_view = dst;  // the oc real channels, padded
-  dst_view.md = make_md(dt, y, Layout::kBlocked16);
-  append_post_op_calls(c, kb, *k, dst_view, y, Layout::kBlocked16);
+  dst_view.md = make_md(dt, y, Layout::kBlocked);
+  append_post_op_calls(c, kb, *k, dst_view, y, Layout::kBlocked);
   if (!direct_out) k->add_reorder(dst_view, k->output(0, make_md(dt, y, dl)));
   kb.set_dnnl(std::move(k));
   kb.flops = conv_flops(p, x, y);
@@ -467,7 +470,7 @@ KernelBuild build_padded_winograd(const OpContext& c, const ConvParams& p,
 enum class ConvAlgorithm : uint8_t {
   kStem,            // conv_stem.cpp: an image stem summed in double
   kDeconvAs1x1,     // ConvTranspose with kernel = stride: 1x1 conv + depth-to-space reorder
-  kPaddedWinograd,  // Winograd on channels zero-padded to the 16-block
+  kPaddedWinograd,  // Winograd on channels zero-padded to the block
   kDirect,          // oneDNN's direct (or GEMM-based) convolution / deconvolution
   kWinograd,        // oneDNN's F(2x2,3x3) Winograd in place of the direct primitive
   kWinogradSlices,  // one Winograd conv per slice of output channels
@@ -539,7 +542,7 @@ void choose_direct(const OpContext& c, const ConvDescs& d, bool bias_last, ConvP
   const Layout sl = c.in[0].layout, dl = c.out[0].layout;
 
   std::vector<Candidate> cands = {{sl, dl}, {sl, sl}, {dl, dl}};
-  if (x.size() == 4) cands.push_back({Layout::kBlocked16, Layout::kBlocked16});
+  if (x.size() == 4) cands.push_back({Layout::kBlocked, Layout::kBlocked});
   cands.push_back({Layout::kPlain, Layout::kPlain});
 
   auto try_create = [&](const Candidate& cd, bool bias_post_op, dnnl::primitive_desc* out_pd,
@@ -661,7 +664,7 @@ void choose_winograd(const OpContext& c, const ConvDescs& d, bool bias_last, Con
   // oneDNN offers F(2x2,3x3) only while ic x oc is small (its transformed weights must stay in
   // cache: up to ~6400 here, so not 128->64 or 128->80). Larger convs run as one Winograd conv
   // per slice of output channels, each writing its channel blocks of dst (batch 1: a range of
-  // 16-channel blocks of nChw16c is contiguous). 128->80 at 40x40: 0.44 ms against 0.67 direct.
+  // channel blocks is contiguous). 128->80 at 40x40: 0.44 ms against 0.67 direct.
   if (x[0] != 1) return;
   // A Winograd conv computing output channels [o, o + n) (group 1, bias in the primitive).
   auto slice_desc = [&](int64_t n) {
@@ -675,9 +678,10 @@ void choose_winograd(const OpContext& c, const ConvDescs& d, bool bias_last, Con
         make_md(dt, yd, plan.layouts.dst), p.strides, p.dilates, p.pad_l, p.pad_r);
   };
   std::vector<std::pair<int64_t, dnnl::primitive_desc>> slices;
-  for (int64_t parts = 2; parts <= y[1] / 16 && slices.empty(); ++parts) {
+  const int64_t cb = channel_block();
+  for (int64_t parts = 2; parts <= y[1] / cb && slices.empty(); ++parts) {
     // At most two slice sizes (the chunk and the remainder): one primitive desc each.
-    const int64_t chunk = (y[1] / 16 + parts - 1) / parts * 16;
+    const int64_t chunk = (y[1] / cb + parts - 1) / parts * cb;
     std::map<int64_t, dnnl::primitive_desc> by_size;
     for (int64_t o = 0; o < y[1]; o += chunk) {
       const int64_t n = std::min(chunk, y[1] - o);

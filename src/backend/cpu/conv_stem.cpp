@@ -50,7 +50,8 @@ struct StemShape {
   int64_t oc = 0, oh = 0, ow = 0;       // output
   int64_t kh = 0, kw = 0, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0;
   int64_t oc_padded = 0;  // output channels computed: a multiple of kTileOc
-  bool blocked = false;   // output nChw16c (oc a multiple of 16), else plain
+  bool blocked = false;   // output channel-blocked (oc a multiple of the block), else plain
+  int64_t block = 16;     // channels per block when blocked: 16 or 8
   int64_t taps() const { return ic * kh * kw; }
   // Phase-row length: output pixels rounded up to whole vectors, plus the furthest tap's shift.
   int64_t phase_len() const { return (ow + kLanes - 1) / kLanes * kLanes + (kw - 1) * dw / sw; }
@@ -242,9 +243,17 @@ class StemConv final : public Kernel {
         tile(in, ox, w_ + o * taps, bias_ + o, taps, acts_.data(), acts_.size(), &out[0][0]);
         const int64_t pixels = std::min(kLanes, s_.ow - ox);
         const int64_t p0 = oy * s_.ow + ox;  // first pixel's offset in the plane
-        if (s_.blocked) {
-          float* dst = y + ((b * s_.oc / 16 + o / 16) * plane + p0) * 16;
+        if (s_.blocked && s_.block == kTileOc) {
+          float* dst = y + ((b * s_.oc / kTileOc + o / kTileOc) * plane + p0) * kTileOc;
           std::memcpy(dst, out, static_cast<size_t>(pixels * kTileOc) * sizeof(float));
+        } else if (s_.blocked) {  // the tile's channels in blocks narrower than the tile
+          const int64_t cb = s_.block;
+          for (int64_t l0 = 0; l0 < kTileOc && o + l0 < s_.oc; l0 += cb) {
+            float* dst = y + ((b * s_.oc / cb + (o + l0) / cb) * plane + p0) * cb;
+            for (int64_t j = 0; j < pixels; ++j) {
+              std::memcpy(dst + j * cb, &out[j][l0], static_cast<size_t>(cb) * sizeof(float));
+            }
+          }
         } else {
           for (int64_t l = 0; l < kTileOc && o + l < s_.oc; ++l) {
             float* dst = y + (b * s_.oc + o + l) * plane + p0;
@@ -277,9 +286,11 @@ bool stem_conv_applies(const OpContext& c) {
   }
   if (c.node.attr_int("group", 1) != 1 || !c.in[1].constant) return false;
   const Dims& w = c.in[1].dims;
-  // nChw16c outputs of whole blocks only (the layout pass gives no others), so no padding
+  // Blocked outputs of whole blocks only (the layout pass gives no others), so no padding
   // channels need to be kept at 0.
-  if (c.out[0].layout == Layout::kBlocked16 && c.out[0].dims[1] % 16 != 0) return false;
+  if (c.out[0].layout == Layout::kBlocked && c.out[0].dims[1] % channel_block() != 0) {
+    return false;
+  }
   if (w.size() != 4 || c.in[0].dims[1] > kMaxStemChannels || w[1] * w[2] * w[3] > kMaxStemTaps) {
     return false;
   }
@@ -309,7 +320,8 @@ KernelBuild build_stem_conv(const OpContext& c) {
   s.sh = geo.stride[0], s.sw = geo.stride[1];
   s.dh = geo.dilation[0], s.dw = geo.dilation[1];
   s.pt = geo.pad_begin[0], s.pl = geo.pad_begin[1];
-  s.blocked = c.out[0].layout == Layout::kBlocked16;
+  s.blocked = c.out[0].layout == Layout::kBlocked;
+  s.block = channel_block();
   s.oc_padded = (s.oc + kTileOc - 1) / kTileOc * kTileOc;
 
   // Weights [oc][taps] -> [oc_padded / 16][taps][16] and the bias -> [oc_padded], in double;

@@ -1,6 +1,6 @@
 // Copy kernels: strided byte copies for Concat/Split/Slice pieces that cannot be views (batch > 1,
-// graph outputs, unaligned channel ranges), and layout conversions (plain <-> nChw16c reorders).
-// Any dtype; nChw16c pieces are whole 16-channel blocks, so both layouts copy the same way.
+// graph outputs, unaligned channel ranges), and layout conversions (plain <-> channel-blocked
+// reorders). Any dtype; blocked pieces are whole channel blocks, so both layouts copy the same way.
 #include <omp.h>
 
 #include <algorithm>

@@ -3,8 +3,9 @@
 //  1. classify: each live node becomes a view (Reshape & co., reshape.cpp), a Concat/Split/Slice
 //     (view or copy: concat.cpp, split.cpp, slice.cpp), a native kernel (a row of cpu_ops.def)
 //     or the generic reference kernel (generic.cpp);
-//  2. layouts: a 4-D float value with a multiple of 16 channels, produced by a blocked-capable
-//     op and read by at least one consumer that benefits, is stored as nChw16c; the rest plain.
+//  2. layouts: a 4-D float value whose channels are whole blocks (channel_block(): 16 with
+//     AVX-512, else 8), produced by a blocked-capable op and read by at least one consumer that
+//     benefits, is stored channel-blocked (nChw16c / nChw8c); the rest plain.
 //     Fixpoint over two monotone rules (a uniform op with any plain operand runs plain; a value no
 //     consumer wants blocked becomes plain), O(iterations * edges);
 //  3. emit steps in node order, inserting one reorder per (value, layout) where a consumer needs
@@ -118,7 +119,8 @@ void Lowering::assign_layouts() {
       if (v == kNoValue) continue;
       const Value& val = g_.value(v);
       if (val.dtype == DType::kF32 && val.dims.size() == 4 && val.dims[1] > 0 &&
-          val.dims[1] % 16 == 0 && !graph_io_[static_cast<size_t>(v)] && !val.is_constant()) {
+          val.dims[1] % channel_block() == 0 && !graph_io_[static_cast<size_t>(v)] &&
+          !val.is_constant()) {
         blocked[static_cast<size_t>(v)] = true;
       }
     }
@@ -177,7 +179,7 @@ void Lowering::assign_layouts() {
   }
   layout_.assign(nv, Layout::kPlain);
   for (size_t v = 0; v < nv; ++v) {
-    if (blocked[v]) layout_[v] = Layout::kBlocked16;
+    if (blocked[v]) layout_[v] = Layout::kBlocked;
   }
 }
 
@@ -460,15 +462,18 @@ CpuProgramSummary summarize_cpu_program(const Program& p) {
   }
   for (const ProgramValue& v : p.values) {
     if (v.alias_of >= 0) ++s.views;
-    if (v.layout == "nChw16c") ++s.blocked_values;
+    if (v.layout != "plain") {
+      ++s.blocked_values;
+      s.blocked_layout = v.layout;
+    }
   }
   return s;
 }
 
 std::string format_cpu_summary(const CpuProgramSummary& s) {
   std::string r = fmt::format(
-      "{} steps: {} native, {} generic, {} copies, {} reorders; {} views; {} nChw16c values",
-      s.steps, s.native, s.generic, s.copies, s.reorders, s.views, s.blocked_values);
+      "{} steps: {} native, {} generic, {} copies, {} reorders; {} views; {} {} values", s.steps,
+      s.native, s.generic, s.copies, s.reorders, s.views, s.blocked_values, s.blocked_layout);
   if (s.slow) r += fmt::format("; {} steps on oneDNN reference implementations", s.slow);
   if (!s.generic_ops.empty()) {
     r += "; generic:";
@@ -477,8 +482,10 @@ std::string format_cpu_summary(const CpuProgramSummary& s) {
   return r;
 }
 
-bool cpu_blocked_layouts_native() {
-  return dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core;
-}
+bool cpu_blocked_layouts_native() { return cpu::channel_block_native(cpu::channel_block()); }
+
+int64_t cpu_channel_block() { return cpu::channel_block(); }
+
+void set_cpu_channel_block(int64_t block) { cpu::set_channel_block(block); }
 
 }  // namespace shoal

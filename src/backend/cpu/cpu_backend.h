@@ -14,10 +14,11 @@ struct CpuProgramSummary {
   int native = 0;    // oneDNN primitives or hand-written kernels
   int generic = 0;   // reference kernels on plain data
   int copies = 0;    // Concat/Split/Slice pieces that could not become views
-  int reorders = 0;  // layout conversions (plain <-> nChw16c)
+  int reorders = 0;  // layout conversions (plain <-> blocked)
   int views = 0;     // values stored inside another value's buffer (no step)
   int slow = 0;      // native steps that oneDNN runs with a reference ("ref:") implementation
   int blocked_values = 0;
+  std::string blocked_layout = "blocked";  // "nChw16c" or "nChw8c" when there are any
   std::map<std::string, int> generic_ops;  // op type -> count
   std::map<std::string, int> impls;        // implementation -> step count
 };
@@ -26,9 +27,15 @@ struct CpuProgramSummary {
 CpuProgramSummary summarize_cpu_program(const Program& p);
 std::string format_cpu_summary(const CpuProgramSummary& s);
 
-// Whether this CPU runs the backend's layouts natively: its blocked layouts hold 16 channels
-// (nChw16c), which oneDNN 2.6 implements with JIT kernels on AVX-512 and partly with its
-// reference implementations (correct, slow) on older CPUs.
+// Whether oneDNN has JIT kernels on this CPU for the blocked layout programs are compiled with
+// now (nChw16c needs AVX-512, nChw8c AVX2; without, oneDNN 2.6 falls back in part to its
+// reference implementations: correct, slow).
 bool cpu_blocked_layouts_native();
+
+// Channels per block of the blocked layout programs are compiled with from now on (16 with
+// AVX-512, else 8; SHOAL_CPU_CHANNEL_BLOCK=8|16 overrides), and a setter for tests: 8, 16, or 0
+// for the CPU's choice. A compiled program keeps its block.
+int64_t cpu_channel_block();
+void set_cpu_channel_block(int64_t block);
 
 }  // namespace shoal

@@ -108,7 +108,7 @@ bool all_f32(const OpContext& c, std::string* why);
 KernelBuild build_generic(const OpContext& c);
 // Strided byte copies (Concat/Split/Slice pieces that cannot be views): piece k copies `count`
 // chunks of `chunk` bytes from node input `in_slot` to KernelIO output `out_index`. Works for
-// plain and nChw16c alike when pieces are whole 16-channel blocks.
+// plain and nChw16c alike when pieces are whole channel blocks.
 struct CopyPiece {
   int in_slot = 0;       // node input slot
   int out_index = 0;     // KernelIO output

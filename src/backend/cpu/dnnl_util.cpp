@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <unordered_map>
 
@@ -46,7 +47,44 @@ int compute_threads() {
 
 namespace cpu {
 
-const char* layout_name(Layout l) { return l == Layout::kBlocked16 ? "nChw16c" : "plain"; }
+const char* layout_name(Layout l) {
+  if (l == Layout::kPlain) return "plain";
+  return channel_block() == 16 ? "nChw16c" : "nChw8c";
+}
+
+namespace {
+
+std::atomic<int64_t> g_block_override{0};
+
+int64_t block_from_env_or_cpu() {
+  if (const char* e = std::getenv("SHOAL_CPU_CHANNEL_BLOCK")) {
+    if (std::strcmp(e, "8") == 0) return 8;
+    if (std::strcmp(e, "16") == 0) return 16;
+    fail(ErrorCode::kInvalidArgument,
+         "SHOAL_CPU_CHANNEL_BLOCK is '{}': set it to 8 or 16, or unset it", e);
+  }
+  return channel_block_native(16) ? 16 : 8;
+}
+
+}  // namespace
+
+int64_t channel_block() {
+  static const int64_t by_cpu = block_from_env_or_cpu();
+  const int64_t o = g_block_override.load(std::memory_order_relaxed);
+  return o ? o : by_cpu;
+}
+
+void set_channel_block(int64_t block) {
+  if (block != 0 && block != 8 && block != 16) {
+    fail(ErrorCode::kInvalidArgument, "cpu backend: channel block {} (use 8, 16 or 0)", block);
+  }
+  g_block_override.store(block, std::memory_order_relaxed);
+}
+
+bool channel_block_native(int64_t block) {
+  const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
+  return block == 16 ? isa >= dnnl::cpu_isa::avx512_core : isa >= dnnl::cpu_isa::avx2;
+}
 
 dnnl::engine& dnnl_engine() {
   static dnnl::engine e(dnnl::engine::kind::cpu, 0);
@@ -97,11 +135,14 @@ Dims pad_rank(const Dims& d, size_t rank) {
 
 dnnl::memory::desc make_md(DType t, const Dims& d, Layout l) {
   dnnl::memory::dims dims = dnnl_dims(d);
-  if (l == Layout::kBlocked16) {
+  if (l == Layout::kBlocked) {
     if (dims.size() != 4) {
-      fail(ErrorCode::kInternal, "cpu backend: nChw16c needs rank 4, got {}", dims_str(d));
+      fail(ErrorCode::kInternal, "cpu backend: {} needs rank 4, got {}", layout_name(l),
+           dims_str(d));
     }
-    return dnnl::memory::desc(dims, dnnl_dtype(t), dnnl::memory::format_tag::nChw16c);
+    return dnnl::memory::desc(dims, dnnl_dtype(t),
+                              channel_block() == 16 ? dnnl::memory::format_tag::nChw16c
+                                                    : dnnl::memory::format_tag::nChw8c);
   }
   dnnl::memory::dims strides(dims.size(), 1);
   for (size_t i = dims.size(); i-- > 1;) strides[i - 1] = strides[i] * dims[i];
@@ -112,7 +153,10 @@ size_t storage_bytes(DType t, const Dims& d, Layout l) {
   int64_t n = 1;
   for (size_t i = 0; i < d.size(); ++i) {
     int64_t x = d[i];
-    if (l == Layout::kBlocked16 && i == 1) x = (x + 15) / 16 * 16;
+    if (l == Layout::kBlocked && i == 1) {
+      const int64_t b = channel_block();
+      x = (x + b - 1) / b * b;
+    }
     n = checked_mul(n, x);
   }
   return static_cast<size_t>(checked_mul(n, static_cast<int64_t>(dtype_size(t))));
@@ -160,17 +204,20 @@ std::string md_key(const dnnl::memory::desc& md) {
   const dnnl_memory_desc_t& d = md.data;
   std::string s = fmt::format("t{}n{}f{}", static_cast<int>(d.data_type), d.ndims,
                               static_cast<int>(d.format_kind));
-  for (int i = 0; i < d.ndims; ++i) s += fmt::format(",{}/{}/{}", d.dims[i], d.padded_dims[i], d.padded_offsets[i]);
+  for (int i = 0; i < d.ndims; ++i)
+    s += fmt::format(",{}/{}/{}", d.dims[i], d.padded_dims[i], d.padded_offsets[i]);
   if (d.format_kind == dnnl_blocked) {
     const dnnl_blocking_desc_t& b = d.format_desc.blocking;
     s += ";s";
     for (int i = 0; i < d.ndims; ++i) s += fmt::format(",{}", b.strides[i]);
     s += ";b";
-    for (int i = 0; i < b.inner_nblks; ++i) s += fmt::format(",{}:{}", b.inner_idxs[i], b.inner_blks[i]);
+    for (int i = 0; i < b.inner_nblks; ++i)
+      s += fmt::format(",{}:{}", b.inner_idxs[i], b.inner_blks[i]);
   } else if (d.format_kind == dnnl_format_kind_wino) {
     const dnnl_wino_desc_t& w = d.format_desc.wino_desc;
-    s += fmt::format(";w{},{},{},{},{},{},{},{},{},{},{}", static_cast<int>(w.wino_format), w.r, w.alpha,
-                     w.ic, w.oc, w.ic_block, w.oc_block, w.ic2_block, w.oc2_block, w.adj_scale, w.size);
+    s += fmt::format(";w{},{},{},{},{},{},{},{},{},{},{}", static_cast<int>(w.wino_format), w.r,
+                     w.alpha, w.ic, w.oc, w.ic_block, w.oc_block, w.ic2_block, w.oc2_block,
+                     w.adj_scale, w.size);
   } else if (d.format_kind != dnnl_format_kind_undef && d.format_kind != dnnl_format_kind_any) {
     // A layout this key cannot describe (e.g. RNN packed): make the key unique to the call so
     // such blobs are never shared by mistake.

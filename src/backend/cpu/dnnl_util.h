@@ -8,17 +8,28 @@
 #include <string>
 #include <vector>
 
-#include "memory/weight_store.h"
-
 #include "backend/backend.h"
 #include "core/tensor.h"
+#include "memory/weight_store.h"
 
 namespace shoal::cpu {
 
-// How a value is stored: dense row-major, or nChw16c (4-D, channels in blocks of 16; a channel
-// count that is not a multiple of 16 is padded with zeros up to the next block).
-enum class Layout : uint8_t { kPlain, kBlocked16 };
+// How a value is stored: dense row-major, or channel-blocked (4-D, channels in blocks of
+// channel_block(): nChw16c or nChw8c; a channel count that is not a multiple of the block is
+// padded with zeros up to the next block).
+enum class Layout : uint8_t { kPlain, kBlocked };
+// "plain", "nChw16c" or "nChw8c" (the blocked layout of programs compiled now).
 const char* layout_name(Layout l);
+// Channels per block of Layout::kBlocked in programs compiled from now on: the width of the
+// vector registers oneDNN's JIT kernels use on this CPU, 16 floats with AVX-512 and 8 without
+// (oneDNN 2.6 runs nChw16c on AVX2 CPUs partly with its reference implementations, 20-100x
+// slower). SHOAL_CPU_CHANNEL_BLOCK=8|16 overrides the choice. A compiled program keeps the block
+// it was compiled with (kernels capture it when built).
+int64_t channel_block();
+// Sets the block for later compiles: 8 or 16, or 0 for the CPU's choice (tests run both).
+void set_channel_block(int64_t block);
+// Whether oneDNN has JIT kernels for the blocked layout with `block` channels on this CPU.
+bool channel_block_native(int64_t block);
 
 dnnl::engine& dnnl_engine();
 // One stream per calling thread, so kernels are reentrant across threads.
@@ -31,7 +42,7 @@ void sync_threads();
 dnnl::memory::data_type dnnl_dtype(DType t);
 dnnl::memory::dims dnnl_dims(const Dims& d);
 // Memory descriptor of a value: plain = dense row-major of any rank (rank 0 as {1});
-// kBlocked16 requires rank 4.
+// kBlocked requires rank 4.
 dnnl::memory::desc make_md(DType t, const Dims& d, Layout l);
 // Dims of a broadcast operand left-padded with ones to `rank` (oneDNN needs equal ranks).
 Dims pad_rank(const Dims& d, size_t rank);

@@ -24,7 +24,7 @@ struct NodePlan {
   NodeKind kind = NodeKind::kGeneric;
   const NativeOp* op = nullptr;
   LayoutClass layout_class = LayoutClass::kPlain;
-  bool blocked_ok = false;  // kUniform: may run on nChw16c
+  bool blocked_ok = false;  // kUniform: may run channel-blocked
   int axis = 0;             // Concat/Split/Slice
   int64_t slice_start = 0;  // Slice: first element on `axis`
   std::string why;          // kGeneric: why not native

@@ -1,6 +1,6 @@
 // MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool on oneDNN pooling_v2 (dilations);
-// plain or nChw16c, src and dst in the same layout. ceil_mode becomes extra right padding, which
-// max pooling and exclude-padding averages ignore.
+// plain or channel-blocked, src and dst in the same layout. ceil_mode becomes extra right padding,
+// which max pooling and exclude-padding averages ignore.
 #include "backend/cpu/cpu_ops.h"
 #include "core/error.h"
 #include "graph/op_geometry.h"

@@ -1,5 +1,5 @@
-// PRelu (x, slope broadcast to x) on oneDNN's prelu primitive, plain or nChw16c; a constant scalar
-// slope runs as LeakyRelu on the eltwise primitive.
+// PRelu (x, slope broadcast to x) on oneDNN's prelu primitive, plain or channel-blocked; a constant
+// scalar slope runs as LeakyRelu on the eltwise primitive.
 #include "backend/cpu/cpu_ops.h"
 #include "core/error.h"
 
@@ -16,9 +16,10 @@ bool prelu_supported(const OpContext& c, std::string* why) {
 }
 
 // PRelu on oneDNN's prelu primitive: the slope broadcasts to x (shape inference checked it); a
-// per-channel [1,C,1,1] slope (C % 16 == 0) is read as blocked, like a binary operand. One
-// constant slope runs as LeakyRelu: oneDNN 2.6's prelu has only its reference implementation
-// for a scalar slope. (After a conv, such a PRelu fuses into it as LeakyRelu: fuse_activations.)
+// per-channel [1,C,1,1] slope (C a multiple of the channel block) is read as blocked, like a binary
+// operand. One constant slope runs as LeakyRelu: oneDNN 2.6's prelu has only its reference
+// implementation for a scalar slope. (After a conv, such a PRelu fuses into it as LeakyRelu:
+// fuse_activations.)
 KernelBuild build_prelu(const OpContext& c) {
   require_f32(c);
   const Dims& y = c.out[0].dims;
@@ -27,9 +28,9 @@ KernelBuild build_prelu(const OpContext& c) {
   dnnl::memory::desc src = make_md(c.precision, y, c.in[0].layout);
   const Dims sd = pad_rank(slope.dims, y.size());
   dnnl::memory::desc wmd = make_md(c.precision, sd, slope.layout);
-  if (l == Layout::kBlocked16 && sd.size() == 4 && sd[0] == 1 && sd[1] == y[1] && sd[2] == 1 &&
-      sd[3] == 1 && y[1] % 16 == 0) {
-    wmd = make_md(c.precision, sd, Layout::kBlocked16);
+  if (l == Layout::kBlocked && sd.size() == 4 && sd[0] == 1 && sd[1] == y[1] && sd[2] == 1 &&
+      sd[3] == 1 && y[1] % channel_block() == 0) {
+    wmd = make_md(c.precision, sd, Layout::kBlocked);
   }
   dnnl::memory::desc dst = make_md(c.precision, y, l);
   if (slope.constant && slope.constant->numel() == 1) {

@@ -46,8 +46,9 @@ bool plan_slice(const OpContext& c, NodePlan& pl) {
       pl.axis = axis;
       pl.slice_start = sp.starts[static_cast<size_t>(axis)];
       pl.layout_class = LayoutClass::kUniform;
-      pl.blocked_ok = c.in[0].dims.size() == 4 && axis == 1 && pl.slice_start % 16 == 0 &&
-                      c.out[0].dims[1] % 16 == 0;
+      pl.blocked_ok = c.in[0].dims.size() == 4 && axis == 1 &&
+                      pl.slice_start % channel_block() == 0 &&
+                      c.out[0].dims[1] % channel_block() == 0;
       return true;
     }
   }

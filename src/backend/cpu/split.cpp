@@ -1,7 +1,7 @@
 // Split along one axis (and Slice, which slice.cpp plans as a one-piece Split). With nothing
 // before the axis (batch 1 on channels, YOLO's C2f) every piece is a contiguous byte range of the
 // input: a view, no step. Otherwise, and for graph outputs or a constant input, the pieces are
-// strided copies in one step. nChw16c when every piece is whole 16-channel blocks.
+// strided copies in one step. Channel-blocked when every piece is whole channel blocks.
 #include "backend/cpu/lowering.h"
 #include "graph/shape_inference.h"
 
@@ -14,7 +14,7 @@ bool plan_split(const OpContext& c, NodePlan& pl) {
   pl.axis = static_cast<int>(normalize_axis(c.node.attr_int("axis", 0), rank, c.label));
   pl.layout_class = LayoutClass::kUniform;
   bool ok = rank == 4 && pl.axis == 1;
-  for (const ValueInfo& v : c.out) ok = ok && v.present() && v.dims[1] % 16 == 0;
+  for (const ValueInfo& v : c.out) ok = ok && v.present() && v.dims[1] % channel_block() == 0;
   pl.blocked_ok = ok;
   return true;
 }

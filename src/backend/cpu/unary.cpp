@@ -1,6 +1,6 @@
 // Element-wise unary ops (Relu, LeakyRelu, Sigmoid, HardSigmoid, HardSwish, Tanh, Exp, Sqrt, Abs,
-// Neg, Clip, Elu, Selu, Softplus, Mish) on the oneDNN eltwise primitive (plain or nChw16c, in place
-// allowed). HardSigmoid is linear followed by clip; Neg is linear(-1); Selu is elu then
+// Neg, Clip, Elu, Selu, Softplus, Mish) on the oneDNN eltwise primitive (plain or channel-blocked,
+// in place allowed). HardSigmoid is linear followed by clip; Neg is linear(-1); Selu is elu then
 // linear(gamma). Log has no row in cpu_ops.def (generic kernel): oneDNN 2.6's eltwise_log is off by
 // ~1.4e-6 absolute near 1 (log(1) = -1.43e-6, beyond ONNX's atol 1e-7).
 #include <cfloat>
