@@ -170,9 +170,15 @@ class LoadedModel {
 // one-conv graph is compiled and run once in a scratch context). Idempotent; thread-safe.
 void warm_up_runtime(const std::string& backend);
 
-// Process memory, for accounting checks: current resident set size (0 when unknown), and
-// returning freed heap pages to the OS after a load or an unload so RSS follows what is held.
+// Process memory, for accounting checks: the resident anonymous memory (heap, mmaps, stacks:
+// RssAnon; 0 when unknown), what models hold; the whole resident set (statm), what `ps` shows;
+// and returning freed heap pages to the OS after a load or an unload so RSS follows what is
+// held. Accounting compares with the anonymous figure: file-backed pages are the shared
+// libraries' code, shared between processes and paged in once per kernel family (oneDNN pages
+// in several MiB of its AVX2 kernels the first time a YOLO model runs), not memory a model holds
+// or an unload can give back.
 size_t current_rss_bytes();
+size_t process_rss_bytes();
 void trim_heap();
 // Large buffers straight from mmap (freed pages return at once), with a fixed threshold: RSS
 // then follows what is held. Process-wide; idempotent.

@@ -3,18 +3,18 @@
 // measures, and says what fits: per-model weights (unique and shared), arenas (planned vs naive),
 // load times, accounted bytes against measured RSS, which models and pipelines fit the budget,
 // how many streams each pipeline sustains at the given FPS, and concrete advice.
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <unistd.h>
 #include <iostream>
 #include <map>
-#include <optional>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/error.h"
 #include "manager/model_manager.h"
@@ -39,7 +39,7 @@ struct ModelRow {
   ModelStatus st;
   double cold_load_ms = 0;
   double warm_load_ms = 0;  // reload from the compiled-model cache
-  size_t rss_growth = 0;  // RSS growth while loading it (the first also pays one-time set-up)
+  size_t rss_growth = 0;    // RSS growth while loading it (the first also pays one-time set-up)
   double median_ms = 0;
   double accounted = 0;  // unique + own program memory + its share of shared blobs
 };
@@ -47,10 +47,12 @@ struct ModelRow {
 }  // namespace
 
 void register_plan_command(CLI::App& app) {
-  g_cmd = app.add_subcommand("plan", "load a repository config, measure every model, say what fits the budget");
+  g_cmd = app.add_subcommand(
+      "plan", "load a repository config, measure every model, say what fits the budget");
   g_cmd->add_option("--config", g_opts.config, "models.yaml")->required();
   g_cmd->add_option("--budget", g_opts.budget, "override memory_budget (e.g. 2GiB)");
-  g_cmd->add_option("--fps", g_opts.fps, "frames per second per stream")->check(CLI::Range(0.01, 10000.0));
+  g_cmd->add_option("--fps", g_opts.fps, "frames per second per stream")
+      ->check(CLI::Range(0.01, 10000.0));
   g_cmd->add_option("--runs", g_opts.runs, "timed runs per model")->check(CLI::Range(1, 1000));
   g_cmd->add_flag("--json", g_opts.json, "print one JSON object");
 }
@@ -65,8 +67,9 @@ std::optional<int> run_plan_command() {
   RepositoryConfig measure_cfg = cfg;
   measure_cfg.memory_budget = 0;
   // A fresh compiled-model cache, so the first loads are cold (from ONNX) and the second warm.
-  const std::string cache_dir =
-      (std::filesystem::temp_directory_path() / fmt::format("shoal-plan-{}", static_cast<long>(getpid()))).string();
+  const std::string cache_dir = (std::filesystem::temp_directory_path() /
+                                 fmt::format("shoal-plan-{}", static_cast<long>(getpid())))
+                                    .string();
   std::filesystem::remove_all(cache_dir);
   measure_cfg.cache_dir = cache_dir;
   struct RemoveDir {
@@ -82,6 +85,7 @@ std::optional<int> run_plan_command() {
   ModelManager mgr(measure_cfg, mo);
   trim_heap();
   const size_t rss0 = current_rss_bytes();
+  const size_t process_rss0 = process_rss_bytes();
 
   std::vector<ModelRow> rows;
   for (const ModelConfig& m : cfg.models) {
@@ -101,7 +105,8 @@ std::optional<int> run_plan_command() {
       Tensor x(t.dtype, t.dims);
       if (t.dtype == DType::kF32) {
         float* p = x.data<float>();
-        for (int64_t k = 0; k < x.numel(); ++k) p[k] = static_cast<float>((k * 7919) % 1000) / 1000.0f;
+        for (int64_t k = 0; k < x.numel(); ++k)
+          p[k] = static_cast<float>((k * 7919) % 1000) / 1000.0f;
       }
       in.push_back(std::move(x));
     }
@@ -134,7 +139,8 @@ std::optional<int> run_plan_command() {
     sum_unique += r.st.unique_bytes;
     sum_shared_refs += r.st.shared_bytes;
   }
-  const double shared_held = static_cast<double>(unique_weights > sum_unique ? unique_weights - sum_unique : 0);
+  const double shared_held =
+      static_cast<double>(unique_weights > sum_unique ? unique_weights - sum_unique : 0);
   for (ModelRow& r : rows) {
     double share = sum_shared_refs ? static_cast<double>(r.st.shared_bytes) * shared_held /
                                          static_cast<double>(sum_shared_refs)
@@ -167,6 +173,7 @@ std::optional<int> run_plan_command() {
   j["budget_bytes"] = budget;
   j["fps"] = g_opts.fps;
   j["rss_before_bytes"] = rss0;
+  j["process_rss_before_bytes"] = process_rss0;
   j["rss_bytes"] = rss_run > rss0 ? rss_run - rss0 : 0;
   j["rss_after_load_bytes"] = rss_loaded > rss0 ? rss_loaded - rss0 : 0;
   j["rss_after_unload_bytes"] = rss_unloaded > rss0 ? rss_unloaded - rss0 : 0;
@@ -183,7 +190,8 @@ std::optional<int> run_plan_command() {
   j["fits"] = all_fit;
   j["needed_bytes"] = together;
   nlohmann::json saved = nlohmann::json::array();
-  saved.push_back({{"source", "weight de-duplication (identical tensors held once)"}, {"bytes", shared_saved}});
+  saved.push_back(
+      {{"source", "weight de-duplication (identical tensors held once)"}, {"bytes", shared_saved}});
   saved.push_back({{"source", "arena pooling (one arena per concurrent run, not per model)"},
                    {"bytes", sum_arenas > mem.arenas ? sum_arenas - mem.arenas : 0}});
   saved.push_back({{"source", "activation planning (liveness + fusion + views vs naive sum)"},
@@ -192,25 +200,27 @@ std::optional<int> run_plan_command() {
   nlohmann::json models = nlohmann::json::array();
   for (size_t i = 0; i < rows.size(); ++i) {
     const ModelRow& r = rows[i];
-    models.push_back({{"name", r.st.name},
-                      {"path", cfg.models[i].path},
-                      {"weights_bytes", r.st.weights_bytes},
-                      {"unique_bytes", r.st.unique_bytes},
-                      {"shared_bytes", r.st.shared_bytes},
-                      {"model_bytes", r.st.model_bytes},
-                      {"arena_bytes", r.st.arena_bytes},
-                      {"naive_activation_bytes", r.st.naive_activation_bytes},
-                      // Loaded by itself (as `shoal run` / `bench` report it): weights, program,
-                      // one arena.
-                      {"accounted_bytes", r.st.weights_bytes + r.st.model_bytes + r.st.arena_bytes},
-                      // Its part of the total here: unique + share of shared weights + program.
-                      {"accounted_share_bytes", static_cast<size_t>(r.accounted)},
-                      {"cold_load_ms", r.cold_load_ms},
-                      {"warm_load_ms", r.warm_load_ms},
-                      {"rss_growth_at_load_bytes", r.rss_growth},
-                      {"rss_bytes", r.rss_growth},
-                      {"median_ms", r.median_ms},
-                      {"fits_alone", budget == 0 || r.st.weights_bytes + r.st.model_bytes + r.st.arena_bytes <= budget}});
+    models.push_back(
+        {{"name", r.st.name},
+         {"path", cfg.models[i].path},
+         {"weights_bytes", r.st.weights_bytes},
+         {"unique_bytes", r.st.unique_bytes},
+         {"shared_bytes", r.st.shared_bytes},
+         {"model_bytes", r.st.model_bytes},
+         {"arena_bytes", r.st.arena_bytes},
+         {"naive_activation_bytes", r.st.naive_activation_bytes},
+         // Loaded by itself (as `shoal run` / `bench` report it): weights, program,
+         // one arena.
+         {"accounted_bytes", r.st.weights_bytes + r.st.model_bytes + r.st.arena_bytes},
+         // Its part of the total here: unique + share of shared weights + program.
+         {"accounted_share_bytes", static_cast<size_t>(r.accounted)},
+         {"cold_load_ms", r.cold_load_ms},
+         {"warm_load_ms", r.warm_load_ms},
+         {"rss_growth_at_load_bytes", r.rss_growth},
+         {"rss_bytes", r.rss_growth},
+         {"median_ms", r.median_ms},
+         {"fits_alone",
+          budget == 0 || r.st.weights_bytes + r.st.model_bytes + r.st.arena_bytes <= budget}});
   }
   j["models"] = models;
   nlohmann::json pipes = nlohmann::json::array();
@@ -237,15 +247,17 @@ std::optional<int> run_plan_command() {
   nlohmann::json advice = nlohmann::json::array();
   for (const ModelRow& r : rows) {
     size_t bf16_save = (r.st.weights_bytes + r.st.arena_bytes) / 2;
-    advice.push_back(fmt::format("bf16 would save about {:.1f} MiB on {} (half its weights and arena; "
-                                 "bf16 is not implemented yet)",
-                                 mib(bf16_save), r.st.name));
+    advice.push_back(
+        fmt::format("bf16 would save about {:.1f} MiB on {} (half its weights and arena; "
+                    "bf16 is not implemented yet)",
+                    mib(bf16_save), r.st.name));
   }
   if (!all_fit) {
-    advice.push_back(fmt::format("all models together need {:.1f} MiB, {:.1f} MiB over the budget: "
-                                 "the manager will evict idle models (LRU) to serve requests; "
-                                 "raise memory_budget to {:.0f} MiB to keep all resident",
-                                 mib(together), mib(together - budget), std::ceil(mib(together))));
+    advice.push_back(
+        fmt::format("all models together need {:.1f} MiB, {:.1f} MiB over the budget: "
+                    "the manager will evict idle models (LRU) to serve requests; "
+                    "raise memory_budget to {:.0f} MiB to keep all resident",
+                    mib(together), mib(together - budget), std::ceil(mib(together))));
   }
   j["advice"] = advice;
 
@@ -255,29 +267,36 @@ std::optional<int> run_plan_command() {
   }
   fmt::print("{}: {} models, budget {}\n\n", g_opts.config, rows.size(),
              budget ? fmt::format("{:.1f} MiB", mib(budget)) : std::string("unlimited"));
-  fmt::print("{:<16} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}\n", "model", "weights", "unique",
-             "shared", "program", "arena", "naive act", "load RSS", "cold ms", "warm ms", "run ms");
+  fmt::print("{:<16} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9} {:>9}\n", "model",
+             "weights", "unique", "shared", "program", "arena", "naive act", "load RSS", "cold ms",
+             "warm ms", "run ms");
   for (const ModelRow& r : rows) {
-    fmt::print("{:<16} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>10.2f} {:>10.1f} {:>9.2f} {:>9.1f} {:>9.1f} {:>9.1f}\n",
-               r.st.name, mib(r.st.weights_bytes), mib(r.st.unique_bytes), mib(r.st.shared_bytes),
-               mib(r.st.model_bytes), mib(r.st.arena_bytes), mib(r.st.naive_activation_bytes),
-               mib(r.rss_growth),
-               r.cold_load_ms, r.warm_load_ms, r.median_ms);
+    fmt::print(
+        "{:<16} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f} {:>10.2f} {:>10.1f} {:>9.2f} {:>9.1f} {:>9.1f} "
+        "{:>9.1f}\n",
+        r.st.name, mib(r.st.weights_bytes), mib(r.st.unique_bytes), mib(r.st.shared_bytes),
+        mib(r.st.model_bytes), mib(r.st.arena_bytes), mib(r.st.naive_activation_bytes),
+        mib(r.rss_growth), r.cold_load_ms, r.warm_load_ms, r.median_ms);
   }
-  fmt::print("(MiB; load RSS = RSS growth while loading; cold = load from ONNX, warm = from the compiled "
-             "cache, both without the warm-up run; run = median of {} runs)\n\n",
-             g_opts.runs);
-  fmt::print("held: weights {:.2f} MiB (would be {:.2f} without sharing), arenas {:.2f} MiB in {} arena(s) "
-             "(would be {:.2f} with one per model), program {:.2f} MiB\n",
-             mib(mem.weights), mib(sum_weights), mib(mem.arenas), mem.arena_count, mib(sum_arenas),
-             mib(mem.models));
-  fmt::print("accounted {:.2f} MiB; measured RSS growth {:.2f} MiB (after loading {:.2f}); after "
-             "unloading all: accounted {:.2f} MiB, RSS growth {:.2f} MiB\n",
-             mib(mem.accounted), mib(rss_run > rss0 ? rss_run - rss0 : 0),
-             mib(rss_loaded > rss0 ? rss_loaded - rss0 : 0), mib(after.accounted),
-             mib(rss_unloaded > rss0 ? rss_unloaded - rss0 : 0));
-  fmt::print("verdict: all models together need {:.2f} MiB: {}\n", mib(together),
-             all_fit ? "they fit" : "they do NOT fit; idle models will be evicted to serve requests");
+  fmt::print(
+      "(MiB; load RSS = RSS growth while loading; cold = load from ONNX, warm = from the compiled "
+      "cache, both without the warm-up run; run = median of {} runs)\n\n",
+      g_opts.runs);
+  fmt::print(
+      "held: weights {:.2f} MiB (would be {:.2f} without sharing), arenas {:.2f} MiB in {} "
+      "arena(s) "
+      "(would be {:.2f} with one per model), program {:.2f} MiB\n",
+      mib(mem.weights), mib(sum_weights), mib(mem.arenas), mem.arena_count, mib(sum_arenas),
+      mib(mem.models));
+  fmt::print(
+      "accounted {:.2f} MiB; measured RSS growth {:.2f} MiB (after loading {:.2f}); after "
+      "unloading all: accounted {:.2f} MiB, RSS growth {:.2f} MiB\n",
+      mib(mem.accounted), mib(rss_run > rss0 ? rss_run - rss0 : 0),
+      mib(rss_loaded > rss0 ? rss_loaded - rss0 : 0), mib(after.accounted),
+      mib(rss_unloaded > rss0 ? rss_unloaded - rss0 : 0));
+  fmt::print(
+      "verdict: all models together need {:.2f} MiB: {}\n", mib(together),
+      all_fit ? "they fit" : "they do NOT fit; idle models will be evicted to serve requests");
   for (const auto& p : pipes) {
     fmt::print("pipeline {}: needs {:.2f} MiB ({}), {:.1f} ms per frame, {} stream(s) at {} FPS\n",
                p["name"].get<std::string>(), mib(p["needed_bytes"].get<size_t>()),
