@@ -125,7 +125,8 @@ std::pair<int64_t, int64_t> default_image_size(const std::map<std::string, std::
 std::map<std::string, Dims> resolve_input_dims(const std::vector<TensorInfo>& declared,
                                                const std::map<std::string, std::string>& metadata,
                                                const DimsPolicy& policy, const std::string& label) {
-  for (const auto& [name, dims] : policy.input_dims) {
+  for (const auto& given : policy.input_dims) {
+    const std::string& name = given.first;  // (clang 14 lambdas cannot capture bindings)
     bool known = std::any_of(declared.begin(), declared.end(),
                              [&](const TensorInfo& t) { return t.name == name; });
     if (!known) {
