@@ -49,10 +49,6 @@ ImageHeader probe_png(const uint8_t* d, size_t n, const std::string& what) {
     default:
       corrupt(what, fmt::format("corrupt PNG: colour type {}", d[25]));
   }
-  // The stream must end with an IEND chunk, or libpng fails part-way through the pixels.
-  static const uint8_t kIend[] = {'I', 'E', 'N', 'D'};
-  auto it = std::search(d + 33, d + n, kIend, kIend + 4);
-  if (it == d + n) corrupt(what, "truncated PNG (no IEND chunk)");
   return h;
 }
 
@@ -128,7 +124,8 @@ ImageHeader probe_bmp(const uint8_t* d, size_t n, const std::string& what) {
 
 }  // namespace
 
-ImageHeader probe_image(const uint8_t* data, size_t size, const std::string& what) {
+ImageHeader probe_image(const uint8_t* data, size_t size, const std::string& what,
+                        int64_t max_pixels) {
   if (size == 0) fail(ErrorCode::kInvalidArgument, "image '{}': empty file (0 bytes)", what);
   static const uint8_t kPng[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   ImageHeader h;
@@ -145,12 +142,21 @@ ImageHeader probe_image(const uint8_t* data, size_t size, const std::string& wha
          size > 3 ? data[3] : 0);
   }
   const int64_t pixels = int64_t{h.width} * h.height;
-  if (h.width > kMaxImageSide || h.height > kMaxImageSide || pixels > kMaxImagePixels) {
+  max_pixels = std::min(max_pixels, kMaxImagePixels);
+  if (h.width > kMaxImageSide || h.height > kMaxImageSide || pixels > max_pixels) {
     fail(ErrorCode::kLimit,
-         "image '{}' is {} x {} ({:.1f} MP): above the limit of {} pixels per side and {} MP; "
+         "image '{}' is {} x {} ({:.1f} MP): above the limit of {} pixels per side and {:.1f} MP; "
          "not decoded",
          what, h.width, h.height, static_cast<double>(pixels) / 1e6, kMaxImageSide,
-         kMaxImagePixels / 1'000'000);
+         static_cast<double>(max_pixels) / 1e6);
+  }
+  if (h.format == "png") {
+    // The stream must end with an IEND chunk, or libpng fails part-way through the pixels
+    // (checked after the size limits: a header claiming a huge image is refused as such).
+    static const uint8_t kIend[] = {'I', 'E', 'N', 'D'};
+    if (std::search(data + 33, data + size, kIend, kIend + 4) == data + size) {
+      fail(ErrorCode::kInvalidArgument, "image '{}': truncated PNG (no IEND chunk)", what);
+    }
   }
   return h;
 }

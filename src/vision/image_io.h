@@ -27,7 +27,9 @@ struct ImageHeader {
 // checks them against the limits. Throws shoal::Error: kInvalidArgument for empty, truncated or
 // corrupt headers and unknown formats (naming what was found), kLimit for oversized images.
 // `what` names the source in messages (a path).
-ImageHeader probe_image(const uint8_t* data, size_t size, const std::string& what);
+// `max_pixels` lowers the pixel limit (a server's own).
+ImageHeader probe_image(const uint8_t* data, size_t size, const std::string& what,
+                        int64_t max_pixels = kMaxImagePixels);
 
 // probe_image, then decode to CV_8UC3 BGR (gray, alpha and 16-bit images are converted; EXIF
 // orientation applied as cv::imread does). Throws shoal::Error on any failure.
