@@ -17,10 +17,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::set<std::string> kTopKeys = {"memory_budget", "cache_dir", "models", "pipelines"};
-const std::set<std::string> kModelKeys = {"name",      "path",         "task",    "family",
-                                          "precision", "pinned",       "max_batch",
-                                          "idle_timeout", "version",   "input_shape"};
+const std::set<std::string> kTopKeys = {"memory_budget", "cache_dir", "models", "pipelines",
+                                        "server"};
+const std::set<std::string> kServerKeys = {"host",
+                                           "port",
+                                           "threads",
+                                           "max_body_bytes",
+                                           "max_image_pixels",
+                                           "max_tensor_elements",
+                                           "request_timeout",
+                                           "read_timeout",
+                                           "drain_time",
+                                           "admin_token",
+                                           "access_log"};
+const std::set<std::string> kModelKeys = {
+    "name",      "path",         "task",    "family",      "precision",       "pinned",
+    "max_batch", "idle_timeout", "version", "input_shape", "max_concurrency", "queue_depth"};
 const std::set<std::string> kPipelineKeys = {"name", "models"};
 
 std::string join(const std::set<std::string>& s) {
@@ -62,7 +74,8 @@ struct Ctx {
     for (const auto& kv : map) {
       std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "?";
       if (!known.count(key)) {
-        error(kv.first, fmt::format("unknown key '{}' in {}; known keys: {}", key, where, join(known)));
+        error(kv.first,
+              fmt::format("unknown key '{}' in {}; known keys: {}", key, where, join(known)));
       }
     }
   }
@@ -86,17 +99,18 @@ const ModelConfig* RepositoryConfig::find(const std::string& name) const {
 std::chrono::milliseconds parse_duration(const std::string& text) {
   std::string s;
   for (char c : text) {
-    if (!std::isspace(static_cast<unsigned char>(c))) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!std::isspace(static_cast<unsigned char>(c)))
+      s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
   if (s == "never" || s == "0") return std::chrono::milliseconds(0);
   size_t i = 0;
   while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
   std::string num = s.substr(0, i), unit = s.substr(i);
-  double mult = unit.empty() || unit == "s" ? 1000.0
-                : unit == "ms"              ? 1.0
+  double mult = unit.empty() || unit == "s"    ? 1000.0
+                : unit == "ms"                 ? 1.0
                 : unit == "m" || unit == "min" ? 60000.0
-                : unit == "h"               ? 3600000.0
-                                            : -1.0;
+                : unit == "h"                  ? 3600000.0
+                                               : -1.0;
   char* end = nullptr;
   double v = num.empty() ? -1 : std::strtod(num.c_str(), &end);
   if (mult < 0 || num.empty() || end != num.c_str() + num.size() || !(v >= 0) || v * mult > 1e15) {
@@ -128,7 +142,8 @@ RepositoryConfig parse_repository_config(const std::string& yaml_text, const std
     ctx.error(root["memory_budget"], std::string("memory_budget: ") + e.what());
   }
   if (cfg.memory_budget == 0) ctx.error(root["memory_budget"], "memory_budget must be above 0");
-  if (root["cache_dir"]) cfg.cache_dir = resolve(base_dir, ctx.scalar(root["cache_dir"], "cache_dir"));
+  if (root["cache_dir"])
+    cfg.cache_dir = resolve(base_dir, ctx.scalar(root["cache_dir"], "cache_dir"));
 
   YAML::Node models = root["models"];
   if (!models || !models.IsSequence() || models.size() == 0) {
@@ -145,7 +160,8 @@ RepositoryConfig parse_repository_config(const std::string& yaml_text, const std
     if (!m["name"]) ctx.error(m, where + " has no name");
     mc.name = ctx.scalar(m["name"], where + ".name");
     bool ok_name = !mc.name.empty() && mc.name.size() <= 128;
-    for (char c : mc.name) ok_name &= std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    for (char c : mc.name)
+      ok_name &= std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
     if (!ok_name) ctx.error(m["name"], where + ": a name is 1-128 characters of A-Z a-z 0-9 _ - .");
     if (!names.insert(mc.name).second) {
       ctx.error(m["name"], fmt::format("duplicate model name '{}': names must be unique", mc.name));
@@ -157,11 +173,13 @@ RepositoryConfig parse_repository_config(const std::string& yaml_text, const std
     if (m["precision"]) {
       mc.precision = ctx.scalar(m["precision"], where + ".precision");
       if (mc.precision != "fp32" && mc.precision != "bf16" && mc.precision != "int8") {
-        ctx.error(m["precision"], where + ": precision must be fp32, bf16 or int8, not '" + mc.precision + "'");
+        ctx.error(m["precision"],
+                  where + ": precision must be fp32, bf16 or int8, not '" + mc.precision + "'");
       }
     }
     if (m["pinned"]) mc.pinned = ctx.boolean(m["pinned"], where + ".pinned");
-    if (m["max_batch"]) mc.max_batch = static_cast<int>(ctx.integer(m["max_batch"], where + ".max_batch", 1, 1024));
+    if (m["max_batch"])
+      mc.max_batch = static_cast<int>(ctx.integer(m["max_batch"], where + ".max_batch", 1, 1024));
     if (m["idle_timeout"]) {
       try {
         mc.idle_timeout = parse_duration(ctx.scalar(m["idle_timeout"], where + ".idle_timeout"));
@@ -173,11 +191,21 @@ RepositoryConfig parse_repository_config(const std::string& yaml_text, const std
     if (m["input_shape"]) {
       const YAML::Node& s = m["input_shape"];
       if (!s.IsSequence() || s.size() == 0 || s.size() > 8) {
-        ctx.error(s, where + ".input_shape must be a list of 1-8 positive integers, e.g. [1, 3, 640, 640]");
+        ctx.error(
+            s,
+            where + ".input_shape must be a list of 1-8 positive integers, e.g. [1, 3, 640, 640]");
       }
       for (size_t k = 0; k < s.size(); ++k) {
         mc.input_shape.push_back(ctx.integer(s[k], where + ".input_shape", 1, 1 << 20));
       }
+    }
+    if (m["max_concurrency"]) {
+      mc.max_concurrency =
+          static_cast<int>(ctx.integer(m["max_concurrency"], where + ".max_concurrency", 1, 64));
+    }
+    if (m["queue_depth"]) {
+      mc.queue_depth =
+          static_cast<int>(ctx.integer(m["queue_depth"], where + ".queue_depth", 0, 100000));
     }
     cfg.models.push_back(std::move(mc));
   }
@@ -194,9 +222,11 @@ RepositoryConfig parse_repository_config(const std::string& yaml_text, const std
       if (!p["name"]) ctx.error(p, where + " has no name");
       pc.name = ctx.scalar(p["name"], where + ".name");
       where = fmt::format("pipeline '{}'", pc.name);
-      if (!pnames.insert(pc.name).second) ctx.error(p["name"], "duplicate pipeline name '" + pc.name + "'");
+      if (!pnames.insert(pc.name).second)
+        ctx.error(p["name"], "duplicate pipeline name '" + pc.name + "'");
       YAML::Node ms = p["models"];
-      if (!ms || !ms.IsSequence() || ms.size() == 0) ctx.error(ms ? ms : p, where + ".models must be a non-empty list of model names");
+      if (!ms || !ms.IsSequence() || ms.size() == 0)
+        ctx.error(ms ? ms : p, where + ".models must be a non-empty list of model names");
       for (size_t k = 0; k < ms.size(); ++k) {
         std::string n = ctx.scalar(ms[k], where + ".models");
         if (!names.count(n)) {
@@ -206,6 +236,44 @@ RepositoryConfig parse_repository_config(const std::string& yaml_text, const std
       }
       cfg.pipelines.push_back(std::move(pc));
     }
+  }
+  if (YAML::Node sv = root["server"]) {
+    if (!sv.IsMap()) ctx.error(sv, "server must be a mapping (host, port, limits, ...)");
+    ctx.check_keys(sv, kServerKeys, "server");
+    ServerConfig& s = cfg.server;
+    auto duration = [&](const char* key, std::chrono::milliseconds* out) {
+      if (!sv[key]) return;
+      try {
+        *out = parse_duration(ctx.scalar(sv[key], std::string("server.") + key));
+      } catch (const Error& e) {
+        ctx.error(sv[key], std::string("server.") + key + ": " + e.what());
+      }
+    };
+    if (sv["host"]) s.host = ctx.scalar(sv["host"], "server.host");
+    if (sv["port"]) s.port = static_cast<int>(ctx.integer(sv["port"], "server.port", 0, 65535));
+    if (sv["threads"]) {
+      s.threads = static_cast<int>(ctx.integer(sv["threads"], "server.threads", 1, 1024));
+    }
+    if (sv["max_body_bytes"]) {
+      try {
+        s.max_body_bytes = parse_bytes(ctx.scalar(sv["max_body_bytes"], "server.max_body_bytes"));
+      } catch (const Error& e) {
+        ctx.error(sv["max_body_bytes"], std::string("server.max_body_bytes: ") + e.what());
+      }
+    }
+    if (sv["max_image_pixels"]) {
+      s.max_image_pixels =
+          ctx.integer(sv["max_image_pixels"], "server.max_image_pixels", 1, 100'000'000);
+    }
+    if (sv["max_tensor_elements"]) {
+      s.max_tensor_elements =
+          ctx.integer(sv["max_tensor_elements"], "server.max_tensor_elements", 1, int64_t{1} << 32);
+    }
+    duration("request_timeout", &s.request_timeout);
+    duration("read_timeout", &s.read_timeout);
+    duration("drain_time", &s.drain_time);
+    if (sv["admin_token"]) s.admin_token = ctx.scalar(sv["admin_token"], "server.admin_token");
+    if (sv["access_log"]) s.access_log = ctx.boolean(sv["access_log"], "server.access_log");
   }
   return cfg;
 }

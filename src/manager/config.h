@@ -16,9 +16,23 @@
 //       idle_timeout: 5m           # unload after this long unused (s, m, h; 0 = never)
 //       version: 1                 # optional label
 //       input_shape: [1, 3, 640, 640]   # optional; for models with symbolic input dims
+//       max_concurrency: 1         # `shoal serve`: requests run at once on this model
+//       queue_depth: 32            # `shoal serve`: requests waiting for it (more: 429)
 //   pipelines:
 //     - name: navigation
 //       models: [tactile_path, obstacles]
+//   server:                        # optional; `shoal serve` (command-line flags override)
+//     host: 127.0.0.1              # a non-loopback bind needs admin_token
+//     port: 8000
+//     threads: 32                  # HTTP connections served at once
+//     max_body_bytes: 64MiB        # larger requests get 413 before their body is read
+//     max_image_pixels: 40000000   # from the image header, before decoding
+//     max_tensor_elements: 16777216  # per KServe request
+//     request_timeout: 30s         # queueing and lazy loading included
+//     read_timeout: 10s            # a client that stops sending is dropped
+//     drain_time: 10s              # SIGTERM: in-flight requests get this long
+//     admin_token: ""              # bearer token for the repository load/unload endpoints
+//     access_log: false            # one line per request on stderr
 #pragma once
 
 #include <chrono>
@@ -41,6 +55,22 @@ struct ModelConfig {
   std::chrono::milliseconds idle_timeout{0};  // 0 = never
   std::string version;
   Dims input_shape;  // empty = from the model
+  int max_concurrency = 1;
+  int queue_depth = 32;
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  int threads = 32;
+  size_t max_body_bytes = size_t{64} << 20;
+  int64_t max_image_pixels = 40'000'000;
+  int64_t max_tensor_elements = int64_t{1} << 24;
+  std::chrono::milliseconds request_timeout{30000};
+  std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds drain_time{10000};
+  std::string admin_token;
+  bool access_log = false;
 };
 
 struct PipelineConfig {
@@ -53,6 +83,7 @@ struct RepositoryConfig {
   std::string cache_dir;  // resolved; empty = no compiled-model cache
   std::vector<ModelConfig> models;
   std::vector<PipelineConfig> pipelines;
+  ServerConfig server;
   std::string source;  // the file it came from (for messages)
 
   const ModelConfig* find(const std::string& name) const;

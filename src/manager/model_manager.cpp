@@ -31,11 +31,16 @@ FileStamp stamp_of(const std::string& path) {
 
 const char* model_state_name(ModelState s) {
   switch (s) {
-    case ModelState::kRegistered: return "registered";
-    case ModelState::kLoading: return "loading";
-    case ModelState::kReady: return "ready";
-    case ModelState::kUnloading: return "unloading";
-    case ModelState::kFailed: return "failed";
+    case ModelState::kRegistered:
+      return "registered";
+    case ModelState::kLoading:
+      return "loading";
+    case ModelState::kReady:
+      return "ready";
+    case ModelState::kUnloading:
+      return "unloading";
+    case ModelState::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -60,6 +65,8 @@ struct ModelManager::Entry {
   bool reloading = false;
   uint64_t load_generation = 0;  // bumped when a load attempt ends
   int loads = 0;
+  int evictions = 0;
+  int unloads = 0;
   std::atomic<uint64_t> last_tick{0};
   std::atomic<int64_t> last_used_ns{0};
 };
@@ -71,15 +78,17 @@ ModelManager::ModelManager(RepositoryConfig config, ManagerOptions options)
   for (const ModelConfig& m : config_.models) {
     std::error_code ec;
     if (!fs::is_regular_file(m.path, ec)) {
-      fail(ErrorCode::kNotFound, "model '{}': file '{}' does not exist (paths in {} are relative to its folder)",
-           m.name, m.path, config_.source.empty() ? "the config" : config_.source);
+      fail(ErrorCode::kNotFound,
+           "model '{}': file '{}' does not exist (paths in {} are relative to its folder)", m.name,
+           m.path, config_.source.empty() ? "the config" : config_.source);
     }
     uintmax_t size = fs::file_size(m.path, ec);
     if (!ec && config_.memory_budget && size > config_.memory_budget) {
-      fail(ErrorCode::kOutOfMemory,
-           "model '{}' ({}) holds {} of weights and graph, more than the whole memory_budget of {}; "
-           "raise memory_budget or use a smaller model",
-           m.name, m.path, format_bytes(size), format_bytes(config_.memory_budget));
+      fail(
+          ErrorCode::kOutOfMemory,
+          "model '{}' ({}) holds {} of weights and graph, more than the whole memory_budget of {}; "
+          "raise memory_budget or use a smaller model",
+          m.name, m.path, format_bytes(size), format_bytes(config_.memory_budget));
     }
     if (m.precision != "fp32") {
       fail(ErrorCode::kUnsupported, "model '{}': precision {} is not implemented yet (fp32 only)",
@@ -91,7 +100,8 @@ ModelManager::ModelManager(RepositoryConfig config, ManagerOptions options)
   }
   warm_up_runtime(options_.backend);
   trim_heap();
-  memory_->budget().set_reclaimer([this](size_t needed, const std::string&) { return make_room(needed); });
+  memory_->budget().set_reclaimer(
+      [this](size_t needed, const std::string&) { return make_room(needed); });
 
   std::vector<std::string> pinned_loaded;
   for (auto& e : entries_) {
@@ -103,12 +113,11 @@ ModelManager::ModelManager(RepositoryConfig config, ManagerOptions options)
       memory_->budget().set_reclaimer(nullptr);
       std::string before;
       for (const std::string& n : pinned_loaded) before += (before.empty() ? "" : ", ") + n;
-      fail(err.code(),
-           "pinned model '{}' cannot be loaded{}: {}",
-           e->cfg.name,
-           before.empty() ? "" : fmt::format(" beside the pinned {} ({} in use of a {} budget)",
-                                             before, format_bytes(memory_->budget().used()),
-                                             format_bytes(memory_->budget().limit())),
+      fail(err.code(), "pinned model '{}' cannot be loaded{}: {}", e->cfg.name,
+           before.empty() ? ""
+                          : fmt::format(" beside the pinned {} ({} in use of a {} budget)", before,
+                                        format_bytes(memory_->budget().used()),
+                                        format_bytes(memory_->budget().limit())),
            err.what());
     }
   }
@@ -220,6 +229,8 @@ std::shared_ptr<ModelManager::Instance> ModelManager::ensure_loaded(Entry& e) {
       e.fail_code = se ? se->code() : ErrorCode::kInternal;
       e.load_generation++;
       e.cv.notify_all();
+      lk.unlock();
+      record("fail", e.cfg.name, err.what());
       throw;
     }
     lk.lock();
@@ -230,6 +241,10 @@ std::shared_ptr<ModelManager::Instance> ModelManager::ensure_loaded(Entry& e) {
     e.load_generation++;
     e.cv.notify_all();
     touch(e);
+    lk.unlock();
+    record("load", e.cfg.name,
+           fmt::format("{:.0f} ms{}", inst->model->load_ms(),
+                       inst->model->from_cache() ? " (compiled cache)" : ""));
     return inst;
   }
 }
@@ -299,7 +314,8 @@ void ModelManager::lease_ended() {
   room_cv_.notify_all();
 }
 
-std::vector<Tensor> ModelManager::infer(const std::string& name, const std::vector<Tensor>& inputs) {
+std::vector<Tensor> ModelManager::infer(const std::string& name,
+                                        const std::vector<Tensor>& inputs) {
   // Input names come from the loaded model: lease it (loading it if needed), then take the plan
   // for the inputs' dims.
   Lease l = acquire(name);
@@ -312,7 +328,8 @@ std::vector<Tensor> ModelManager::infer(const std::string& name, const std::vect
   bool same = true;
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (!inputs[i].defined()) {
-      fail(ErrorCode::kInvalidArgument, "model '{}': input '{}' is missing", name, declared[i].name);
+      fail(ErrorCode::kInvalidArgument, "model '{}': input '{}' is missing", name,
+           declared[i].name);
     }
     dims[declared[i].name] = inputs[i].dims();
     same &= i < l.model().inputs().size() && l.model().inputs()[i].dims == inputs[i].dims();
@@ -335,10 +352,13 @@ void ModelManager::unload(const std::string& name) {
       fail(ErrorCode::kInvalidArgument, "model '{}' is pinned; it cannot be unloaded", name);
     }
     victim = std::move(e.current);
+    if (victim) e.unloads++;
     if (e.state != ModelState::kLoading) e.state = ModelState::kRegistered;
   }
+  const bool was_loaded = victim != nullptr;
   victim.reset();  // freed now, or by its last lease
   trim_heap();
+  if (was_loaded) record("unload", name, "on request");
   {
     std::lock_guard<std::mutex> lk(room_mu_);
     releases_++;
@@ -388,6 +408,7 @@ void ModelManager::reload(const std::string& name) {
     e.loads++;
     e.cv.notify_all();
   }
+  record("reload", name, fmt::format("{:.0f} ms", inst->model->load_ms()));
   old.reset();  // drains: freed with its last lease
   trim_heap();
 }
@@ -413,8 +434,10 @@ bool ModelManager::evict_one_idle(const Entry* except) {
     if (!best->current || best->current->leases.load() > 0) return true;  // changed: look again
     victim = std::move(best->current);
     best->state = ModelState::kRegistered;
+    best->evictions++;
   }
   victim.reset();
+  record("evict", best->cfg.name, "least recently used, to make room");
   return true;
 }
 
@@ -445,6 +468,7 @@ void ModelManager::housekeeping() {
           idle >= e->cfg.idle_timeout) {
         victim = std::move(e->current);
         e->state = ModelState::kRegistered;
+        e->unloads++;
       } else if (options_.watch_files) {
         seen = stamp_of(e->cfg.path);
         changed = seen.size != 0 && !(seen == e->current->stamp);
@@ -453,6 +477,7 @@ void ModelManager::housekeeping() {
     if (victim) {
       victim.reset();
       trim_heap();
+      record("idle", e->cfg.name, "unloaded after its idle timeout");
     }
     if (changed) {
       try {
@@ -481,6 +506,9 @@ ModelStatus ModelManager::status(const std::string& name) const {
     s.version = e.cfg.version;
     s.pinned = e.cfg.pinned;
     s.loads = e.loads;
+    s.evictions = e.evictions;
+    s.unloads = e.unloads;
+    s.lru_tick = e.last_tick.load();
     inst = e.current;
   }
   if (!inst) return s;
@@ -580,6 +608,17 @@ std::vector<Tensor> ModelManager::Lease::run(const std::vector<Tensor>& inputs) 
   ArenaPool::Lease arena = mgr_->retry_for_room(
       1, [&] { return mgr_->arenas().acquire(plan_->arena_bytes(), inst_->model->label()); });
   return plan_->run(inputs, arena.data());
+}
+
+void ModelManager::record(std::string kind, const std::string& model, std::string detail) {
+  std::lock_guard<std::mutex> lk(events_mu_);
+  if (events_.size() >= 128) events_.erase(events_.begin());
+  events_.push_back({std::chrono::system_clock::now(), std::move(kind), model, std::move(detail)});
+}
+
+std::vector<ManagerEvent> ModelManager::events() const {
+  std::lock_guard<std::mutex> lk(events_mu_);
+  return std::vector<ManagerEvent>(events_.rbegin(), events_.rend());
 }
 
 }  // namespace shoal

@@ -48,21 +48,32 @@ struct ManagerOptions {
 struct ModelStatus {
   std::string name;
   ModelState state = ModelState::kRegistered;
-  std::string reason;      // why it failed (state kFailed) or why the last reload failed
+  std::string reason;  // why it failed (state kFailed) or why the last reload failed
   std::string version;
   bool pinned = false;
   int leases = 0;
-  int loads = 0;           // completed loads (incl. reloads)
-  double load_ms = 0;      // last load, wall time (parse or cache, compile, pack; not the warm-up)
+  int loads = 0;          // completed loads (incl. reloads)
+  int evictions = 0;      // unloaded to make room for another model (LRU)
+  int unloads = 0;        // unloaded on request or after the idle timeout
+  uint64_t lru_tick = 0;  // last use on the manager's LRU clock (higher = more recent)
+  double load_ms = 0;     // last load, wall time (parse or cache, compile, pack; not the warm-up)
   bool from_cache = false;
   // Memory, when loaded:
-  size_t weights_bytes = 0;   // weight blobs this model uses (shared ones counted in full)
-  size_t unique_bytes = 0;    // of which used by no other loaded model
-  size_t shared_bytes = 0;    // of which also used by another loaded model
-  size_t model_bytes = 0;     // its own program memory (constants, kernels, plans)
-  size_t arena_bytes = 0;     // largest planned arena among its shapes (borrowed from the pool)
+  size_t weights_bytes = 0;  // weight blobs this model uses (shared ones counted in full)
+  size_t unique_bytes = 0;   // of which used by no other loaded model
+  size_t shared_bytes = 0;   // of which also used by another loaded model
+  size_t model_bytes = 0;    // its own program memory (constants, kernels, plans)
+  size_t arena_bytes = 0;    // largest planned arena among its shapes (borrowed from the pool)
   size_t naive_activation_bytes = 0;
-  int plans = 0;              // compiled input shapes held
+  int plans = 0;  // compiled input shapes held
+};
+
+// What happened to a model, for logs and status pages (ModelManager::events()).
+struct ManagerEvent {
+  std::chrono::system_clock::time_point time;
+  std::string kind;  // "load", "reload", "evict", "unload", "idle", "fail"
+  std::string model;
+  std::string detail;  // load time, the error, ...
 };
 
 struct ManagerMemory {
@@ -126,6 +137,8 @@ class ModelManager {
   ModelStatus status(const std::string& name) const;
   std::vector<ModelStatus> statuses() const;
   ManagerMemory memory() const;
+  // The most recent events, newest first (the last 128 are kept).
+  std::vector<ManagerEvent> events() const;
   const RepositoryConfig& config() const { return config_; }
   MemoryBudget& budget() { return memory_->budget(); }
   WeightStore& weights() { return memory_->weights(); }
@@ -164,6 +177,10 @@ class ModelManager {
   std::mutex room_mu_;
   std::condition_variable room_cv_;
   uint64_t releases_ = 0;  // guarded by room_mu_: lease ends and unloads so far
+
+  void record(std::string kind, const std::string& model, std::string detail);
+  mutable std::mutex events_mu_;
+  std::vector<ManagerEvent> events_;  // oldest first, at most 128
 
   std::mutex hk_mu_;
   std::condition_variable hk_cv_;
