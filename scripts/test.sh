@@ -13,6 +13,7 @@ FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
 COMPILE_FUZZ_SECONDS="${COMPILE_FUZZ_SECONDS:-60}"
 GRAPH_FUZZ_SECONDS="${GRAPH_FUZZ_SECONDS:-30}"
 IMAGE_FUZZ_SECONDS="${IMAGE_FUZZ_SECONDS:-30}"
+SERVER_FUZZ_SECONDS="${SERVER_FUZZ_SECONDS:-30}"
 # 1: an include that breaks DESIGN.md's layer table fails the run; 0: it is only reported.
 SHOAL_LAYER_CHECK_FATAL="${SHOAL_LAYER_CHECK_FATAL:-1}"
 
@@ -33,7 +34,7 @@ echo "== ASan/UBSan build (clang) and tests"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSHOAL_SANITIZE=address,undefined -DSHOAL_FUZZ=ON -DSHOAL_BENCH=OFF >/dev/null
 ninja -C build-asan -j"$(nproc)" shoal_tests fuzz_model_loader fuzz_compile_run fuzz_graph_deserialize \
-  fuzz_image_decode
+  fuzz_image_decode fuzz_server_requests
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # One process for the whole suite (ctest's process per test is slow under ASan).
 SHOAL_SKIP_SLOW=1 ./build-asan/shoal_tests --gtest_brief=1
@@ -75,4 +76,12 @@ mkdir -p build-asan/fuzz-corpus-image
 cp fuzz/corpus_image/* build-asan/fuzz-corpus-image/ 2>/dev/null || true
 ./build-asan/fuzz_image_decode -max_total_time="$IMAGE_FUZZ_SECONDS" -rss_limit_mb=2048 \
   -timeout=10 build-asan/fuzz-corpus-image
+echo "== fuzz the server's request parsers for ${SERVER_FUZZ_SECONDS}s"
+mkdir -p build-asan/fuzz-corpus-server
+cp fuzz/corpus_server/* build-asan/fuzz-corpus-server/ 2>/dev/null || true
+./build-asan/fuzz_server_requests -max_total_time="$SERVER_FUZZ_SECONDS" -rss_limit_mb=2048 \
+  -timeout=10 build-asan/fuzz-corpus-server
+
+echo "== the status page in headless Chromium"
+scripts/test_status_page.sh build/shoal
 echo "== all tests passed"
