@@ -493,6 +493,13 @@ void ModelManager::housekeeping() {
   }
 }
 
+ModelState ModelManager::state(const std::string& name) const {
+  Entry& e = entry(name);
+  std::lock_guard<std::mutex> lk(e.mu);
+  if (e.reloading) return ModelState::kLoading;
+  return e.current && e.state != ModelState::kLoading ? ModelState::kReady : e.state;
+}
+
 ModelStatus ModelManager::status(const std::string& name) const {
   Entry& e = entry(name);
   ModelStatus s;

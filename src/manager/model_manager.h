@@ -135,6 +135,8 @@ class ModelManager {
   void reload(const std::string& name);
 
   ModelStatus status(const std::string& name) const;
+  // Just the state (cheap: no memory figures).
+  ModelState state(const std::string& name) const;
   std::vector<ModelStatus> statuses() const;
   ManagerMemory memory() const;
   // The most recent events, newest first (the last 128 are kept).

@@ -239,7 +239,7 @@ struct Server::Impl {
     try {
       Slots::Held held = sl.acquire(model, t0 + cfg.request_timeout);
       queue_s = seconds_since(t0);
-      if (mgr.status(model).state != ModelState::kReady) st.lazy_load_wait();
+      if (mgr.state(model) != ModelState::kReady) st.lazy_load_wait();
       body(queue_s);
       ok = res.status < 400;
     } catch (const QueueFull& q) {
@@ -473,7 +473,14 @@ void Server::Impl::detect(const httplib::Request& req, httplib::Response& res,
   }
   try {
     service::PipelineRun run = service::run_pipeline(mgr, target, bgr, opt);
-    for (service::PipelineOutput& o : run.outputs) filter_classes(o.result, classes);
+    for (service::PipelineOutput& o : run.outputs) {
+      filter_classes(o.result, classes);
+      // Each model's part of the pipeline counts as a request to it (no queue: a pipeline runs
+      // its models in turn on the request's thread).
+      const double s =
+          (o.result.preprocess_ms + o.result.inference_ms + o.result.postprocess_ms) / 1e3;
+      stats.at(o.model)->request_done(true, 0, s, s);
+    }
     if (wants_jpeg(req)) {
       cv::Mat img = bgr;
       for (const service::PipelineOutput& o : run.outputs) img = vision::annotate(img, o.result);
@@ -778,7 +785,7 @@ void Server::Impl::setup() {
   auto model_ready = [this](const httplib::Request& req, httplib::Response& res) {
     try {
       model_or_404(req.matches[1], req.matches.size() > 2 ? std::string(req.matches[2]) : "");
-      res.status = mgr.status(req.matches[1]).state == ModelState::kReady ? 200 : 400;
+      res.status = mgr.state(req.matches[1]) == ModelState::kReady ? 200 : 400;
     } catch (const Error& e) {
       send_error(res, http_status(e.code()), e.what());
     }

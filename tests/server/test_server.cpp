@@ -316,8 +316,11 @@ TEST_F(Server, BadInputGetsClearErrors) {
     return R"({"inputs":[{"name":"images","shape":)" + shape + R"(,"datatype":")" + dtype +
            R"(","data":)" + data + "}]}";
   };
-  const std::string png_header =
-      std::string("\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0\x27\x10\0\0\x27\x10\x08\x02\0\0\0", 33);
+  // A PNG signature and IHDR (with its CRC) claiming 10000 x 10000 pixels, and nothing more.
+  const unsigned char png[] = {0x89, 'P',  'N', 'G', '\r', '\n', 0x1a, '\n', 0,    0, 0,
+                               13,   'I',  'H', 'D', 'R',  0,    0,    0x27, 0x10, 0, 0,
+                               0x27, 0x10, 8,   2,   0,    0,    0,    0,    0,    0, 0};
+  const std::string png_header(reinterpret_cast<const char*>(png), sizeof png);
   std::string truncated = real_ ? read_file(shared_dir() + "/images/bus.jpg").substr(0, 2000) : "";
   std::vector<Case> cases = {
       {"/v2/models/tiny/infer", "{\"inputs\": [", "application/json", 400, "not valid JSON"},
