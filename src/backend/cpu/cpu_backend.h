@@ -38,4 +38,9 @@ bool cpu_blocked_layouts_native();
 int64_t cpu_channel_block();
 void set_cpu_channel_block(int64_t block);
 
+// Whether image stems run Shoal's double-precision kernel in programs compiled from now on: -1
+// as the CPU and SHOAL_CONV_STEM decide (AVX-512 only), 0 never, 1 always (tests check the
+// kernel on any CPU).
+void set_cpu_stem_conv_mode(int mode);
+
 }  // namespace shoal

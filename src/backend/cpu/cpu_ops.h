@@ -132,6 +132,8 @@ KernelBuild build_reorder(DType t, const Dims& dims, Layout from, Layout to);
 
 // A group-1 2-D conv on <= 4 plain input channels (an image stem), accumulated in double
 // (conv_stem.cpp; build_conv picks it).
+// -1: the CPU and SHOAL_CONV_STEM decide; 0: never; 1: always.
+void set_stem_conv_mode(int mode);
 bool stem_conv_applies(const OpContext& c);
 KernelBuild build_stem_conv(const OpContext& c);
 

@@ -87,9 +87,10 @@ TEST(CpuBackend, SharedModelsMatchReferenceBackend) {
     for (size_t i = 0; i < outs[0].size(); ++i) {
       Error3 e = compare(outs[0][i], outs[1][i]);
       std::printf("[ cpu   ] %-22s output %zu vs reference: %s\n", m.model, i, e.str().c_str());
-      // ~70 fp32 layers: measured 1.0-1.1e-5 (yolo11n-seg's prototypes) and 5.8e-6
-      // (yolox_nano); ONNX Runtime's own distance is 8.9e-6 and 5.5e-6.
-      EXPECT_LE(e.norm_rel, 1.2e-5) << m.model << " output " << i << ": " << e.str();
+      // ~70 fp32 layers: measured 1.0-1.1e-5 (yolo11n-seg's prototypes; AVX-512, stem in
+      // double) or 1.25e-5 (AVX2, fp32 stem) and 5.8e-6 (yolox_nano); ONNX Runtime's own
+      // distance is 8.9e-6 and 5.5e-6.
+      EXPECT_LE(e.norm_rel, 1.6e-5) << m.model << " output " << i << ": " << e.str();
     }
   }
 }
@@ -136,8 +137,10 @@ TEST(CpuBackend, StemRunsInDoubleOnlyWhereCheap) {
     Program p = make_cpu_backend()->compile(b.graph(), {});
     return p.steps.at(0).label;
   };
+  set_cpu_stem_conv_mode(1);  // the cost rule, as on an AVX-512 CPU
   EXPECT_NE(stem_impl(true).find("[shoal:stem_f64]"), std::string::npos) << stem_impl(true);
   EXPECT_EQ(stem_impl(false).find("stem_f64"), std::string::npos) << stem_impl(false);
+  set_cpu_stem_conv_mode(-1);
 }
 
 TEST(CpuBackend, RejectsOtherPrecisionsClearly) {
