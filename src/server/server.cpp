@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -61,61 +64,91 @@ struct QueueFull {
   std::string message;
 };
 
-// One model's scheduling: at most `max_running` at once, at most `max_waiting` queued.
-class Slots {
+// One model's executions: `workers` threads run its requests (a thread that runs models keeps
+// its OpenMP team and CPU placement, so HTTP threads never run inference themselves), at most
+// `max_waiting` wait in its queue.
+class Executor {
  public:
-  Slots(int max_running, int max_waiting) : max_running_(max_running), max_waiting_(max_waiting) {}
-
-  class Held {
-   public:
-    explicit Held(Slots* s) : s_(s) {}
-    Held(Held&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-    ~Held() {
-      if (!s_) return;
-      {
-        std::lock_guard<std::mutex> lk(s_->mu_);
-        s_->running_--;
-      }
-      s_->cv_.notify_one();
+  Executor(std::string model, int workers, int max_waiting)
+      : model_(std::move(model)), max_waiting_(max_waiting) {
+    for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { loop(); });
+  }
+  ~Executor() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stopping_ = true;
     }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
 
-   private:
-    Slots* s_;
-  };
-
-  Held acquire(const std::string& model, Clock::time_point deadline) {
+  // Runs `f` on a worker and returns when it has run (rethrowing what it threw). Throws
+  // QueueFull when the queue is full, kOutOfMemory when no worker took it before `deadline`.
+  void run(Clock::time_point deadline, std::function<void()> f) {
+    auto task = std::make_shared<Task>();
+    task->f = std::move(f);
     std::unique_lock<std::mutex> lk(mu_);
-    if (running_ >= max_running_ && waiting_ >= max_waiting_) {
+    if (static_cast<int>(queue_.size()) >= max_waiting_ && idle_ == 0) {
       throw QueueFull{
           fmt::format("model '{}': {} requests running and {} queued (queue_depth); "
                       "try again shortly",
-                      model, running_, waiting_)};
+                      model_, threads_.size() - idle_, queue_.size())};
     }
-    waiting_++;
-    const bool got = cv_.wait_until(lk, deadline, [&] { return running_ < max_running_; });
-    waiting_--;
-    if (!got) {
+    queue_.push_back(task);
+    cv_.notify_one();
+    if (!task->done_cv.wait_until(lk, deadline, [&] { return task->started; })) {
+      queue_.erase(std::find(queue_.begin(), queue_.end(), task));
       fail(ErrorCode::kOutOfMemory, "model '{}': no execution slot within the request timeout",
-           model);
+           model_);
     }
-    running_++;
-    return Held(this);
+    task->done_cv.wait(lk, [&] { return task->done; });
+    if (task->error) std::rethrow_exception(task->error);
   }
 
-  int running() const {
-    std::lock_guard<std::mutex> lk(mu_);
-    return running_;
-  }
   int waiting() const {
     std::lock_guard<std::mutex> lk(mu_);
-    return waiting_;
+    return static_cast<int>(queue_.size());
   }
 
  private:
+  struct Task {
+    std::function<void()> f;
+    bool started = false, done = false;
+    std::exception_ptr error;
+    std::condition_variable done_cv;
+  };
+
+  void loop() {
+    std::unique_lock<std::mutex> lk(mu_);
+    for (;;) {
+      idle_++;
+      cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+      idle_--;
+      if (queue_.empty()) return;  // stopping
+      std::shared_ptr<Task> t = queue_.front();
+      queue_.pop_front();
+      t->started = true;
+      t->done_cv.notify_all();
+      lk.unlock();
+      try {
+        t->f();
+      } catch (...) {
+        t->error = std::current_exception();
+      }
+      lk.lock();
+      t->done = true;
+      t->done_cv.notify_all();
+    }
+  }
+
+  const std::string model_;
+  const int max_waiting_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  int running_ = 0, waiting_ = 0;
-  const int max_running_, max_waiting_;
+  std::deque<std::shared_ptr<Task>> queue_;
+  int idle_ = 0;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
 };
 
 const char* page_state(const ModelStatus& s) {
@@ -199,12 +232,12 @@ struct Server::Impl {
   bool stopped = false;  // guarded by stop_mu
   std::thread stopper;
   Clock::time_point start_time = Clock::now();
-  std::map<std::string, std::unique_ptr<Slots>> slots;
+  std::map<std::string, std::unique_ptr<Executor>> executors;
   std::map<std::string, std::unique_ptr<ModelStats>> stats;
 
   Impl(ModelManager& m, ServerConfig c) : mgr(m), cfg(std::move(c)) {
     for (const ModelConfig& mc : mgr.config().models) {
-      slots[mc.name] = std::make_unique<Slots>(mc.max_concurrency, mc.queue_depth);
+      executors[mc.name] = std::make_unique<Executor>(mc.name, mc.max_concurrency, mc.queue_depth);
       stats[mc.name] = std::make_unique<ModelStats>();
     }
   }
@@ -228,19 +261,20 @@ struct Server::Impl {
     return mc.version.empty() ? "1" : mc.version;
   }
 
-  // Runs `body` for a request on `model`: queue slot, timing, statistics, error mapping.
+  // Runs `body` for a request on one of `model`'s workers: queueing, timing, statistics, error
+  // mapping. `body` gets the seconds the request waited in the queue.
   template <typename F>
   void with_model(const std::string& model, httplib::Response& res, F&& body) {
     const auto t0 = Clock::now();
     ModelStats& st = *stats.at(model);
-    Slots& sl = *slots.at(model);
     double queue_s = 0;
     bool ok = false;
     try {
-      Slots::Held held = sl.acquire(model, t0 + cfg.request_timeout);
-      queue_s = seconds_since(t0);
-      if (mgr.state(model) != ModelState::kReady) st.lazy_load_wait();
-      body(queue_s);
+      executors.at(model)->run(t0 + cfg.request_timeout, [&] {
+        queue_s = seconds_since(t0);
+        if (mgr.state(model) != ModelState::kReady) st.lazy_load_wait();
+        body(queue_s);
+      });
       ok = res.status < 400;
     } catch (const QueueFull& q) {
       st.rejected();
