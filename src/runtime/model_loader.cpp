@@ -560,6 +560,11 @@ void tune_malloc_for_accounting() {
     // first large free.
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+    // Two heaps for all threads instead of one per thread that ever allocated: a server's dozens
+    // of HTTP threads each kept pages of their own heap after an unload (`shoal serve`, 4 clients
+    // for 10 s, then unload: anonymous RSS 9.8 MiB above the start with per-thread heaps, 4.2
+    // with two; throughput unchanged within noise).
+    mallopt(M_ARENA_MAX, 2);
     return true;
   }();
   (void)done;

@@ -181,7 +181,7 @@ size_t current_rss_bytes();
 size_t process_rss_bytes();
 void trim_heap();
 // Large buffers straight from mmap (freed pages return at once), with a fixed threshold: RSS
-// then follows what is held. Process-wide; idempotent.
+// then follows what is held; at most two malloc heaps for all threads. Process-wide; idempotent.
 void tune_malloc_for_accounting();
 
 }  // namespace shoal

@@ -786,6 +786,10 @@ void Server::Impl::setup() {
     if (!res.body.empty()) return;
     if (res.status == 404) {
       send_error(res, 404, fmt::format("no endpoint {} {}", req.method, req.path));
+    } else if (res.status == 400) {
+      send_error(res, 400,
+                 "the request could not be read: malformed HTTP, a POST without Content-Length, "
+                 "or a body not sent within the read timeout");
     } else if (res.status == 413) {
       send_error(res, 413, "the request body is larger than server.max_body_bytes");
     } else {

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "manager/model_manager.h"
 #include "model_builder/builder.h"
@@ -51,6 +52,9 @@ class Server : public ::testing::Test {
     real_ = !shared_dir().empty();
     if (real_) {
       yaml += "  - {name: det, path: " + shared_dir() + "/models/real/yolov8n_coco.onnx}\n";
+      // The same file again, with no queue: a request that finds it busy gets 429.
+      yaml += "  - {name: det_q0, path: " + shared_dir() +
+              "/models/real/yolov8n_coco.onnx, queue_depth: 0}\n";
       yaml += "pipelines:\n  - {name: both, models: [det, tiny]}\n";
     }
     yaml +=
@@ -232,6 +236,38 @@ TEST_F(Server, DetectFindsTheBusAndFourPeopleWithTheRealYolov8n) {
   ASSERT_GT(r->body.size(), 1000u);
   EXPECT_EQ(static_cast<unsigned char>(r->body[0]), 0xFF);
   EXPECT_EQ(static_cast<unsigned char>(r->body[1]), 0xD8);
+}
+
+// A model with queue_depth 0 that is busy answers 429 with Retry-After; the others get 200.
+TEST_F(Server, FullQueueAnswers429WithRetryAfter) {
+  if (!real_) GTEST_SKIP() << "../shared not found";
+  const std::string img = read_file(shared_dir() + "/images/bus.jpg");
+  ASSERT_EQ(client().Post("/v1/models/det_q0/detect", img, "image/jpeg")->status, 200);  // load
+  std::vector<int> codes(6);
+  std::vector<std::string> retry(6);
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 6; ++i) {
+    ts.emplace_back([&, i] {
+      auto r = client().Post("/v1/models/det_q0/detect", img, "image/jpeg");
+      codes[static_cast<size_t>(i)] = r ? r->status : 0;
+      if (r) retry[static_cast<size_t>(i)] = r->get_header_value("Retry-After");
+    });
+  }
+  for (auto& t : ts) t.join();
+  int ok = 0, busy = 0;
+  for (int i = 0; i < 6; ++i) {
+    if (codes[static_cast<size_t>(i)] == 200) ok++;
+    if (codes[static_cast<size_t>(i)] == 429) {
+      busy++;
+      EXPECT_EQ(retry[static_cast<size_t>(i)], "1");
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(busy, 1);
+  EXPECT_EQ(ok + busy, 6);
+  auto m = client().Get("/metrics");
+  EXPECT_NE(m->body.find("shoal_request_rejected_total{model=\"det_q0\"} " + std::to_string(busy)),
+            std::string::npos);
 }
 
 TEST_F(Server, PipelineDetectReturnsEveryModel) {
