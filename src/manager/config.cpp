@@ -31,8 +31,9 @@ const std::set<std::string> kServerKeys = {"host",
                                            "admin_token",
                                            "access_log"};
 const std::set<std::string> kModelKeys = {
-    "name",      "path",         "task",    "family",      "precision",       "pinned",
-    "max_batch", "idle_timeout", "version", "input_shape", "max_concurrency", "queue_depth"};
+    "name",           "path",         "task",    "family",      "precision",       "pinned",
+    "max_batch",      "idle_timeout", "version", "input_shape", "max_concurrency", "queue_depth",
+    "max_queue_delay"};
 const std::set<std::string> kPipelineKeys = {"name", "models"};
 
 std::string join(const std::set<std::string>& s) {
@@ -206,6 +207,14 @@ RepositoryConfig parse_repository_config(const std::string& yaml_text, const std
     if (m["queue_depth"]) {
       mc.queue_depth =
           static_cast<int>(ctx.integer(m["queue_depth"], where + ".queue_depth", 0, 100000));
+    }
+    if (m["max_queue_delay"]) {
+      try {
+        mc.max_queue_delay =
+            parse_duration(ctx.scalar(m["max_queue_delay"], where + ".max_queue_delay"));
+      } catch (const Error& e) {
+        ctx.error(m["max_queue_delay"], where + ".max_queue_delay: " + e.what());
+      }
     }
     cfg.models.push_back(std::move(mc));
   }

@@ -18,6 +18,7 @@
 //       input_shape: [1, 3, 640, 640]   # optional; for models with symbolic input dims
 //       max_concurrency: 1         # `shoal serve`: requests run at once on this model
 //       queue_depth: 32            # `shoal serve`: requests waiting for it (more: 429)
+//       max_queue_delay: 0ms       # `shoal serve`: dynamic batching window (with max_batch > 1)
 //   pipelines:
 //     - name: navigation
 //       models: [tactile_path, obstacles]
@@ -57,6 +58,9 @@ struct ModelConfig {
   Dims input_shape;  // empty = from the model
   int max_concurrency = 1;
   int queue_depth = 32;
+  // `shoal serve`: image requests that arrive within this delay of each other run as one batch
+  // (up to max_batch; models with a dynamic batch dim). 0 = no dynamic batching.
+  std::chrono::milliseconds max_queue_delay{0};
 };
 
 struct ServerConfig {

@@ -64,13 +64,31 @@ struct QueueFull {
   std::string message;
 };
 
+// An image request that may share a batch with others of the same options (dynamic batching).
+struct BatchJob {
+  cv::Mat bgr;
+  vision::DetectorOptions opt;
+  std::string key;  // requests batch together only with the same key (their options)
+  Clock::time_point t0;
+  double queue_s = 0;
+  vision::Result result;
+};
+
 // One model's executions: `workers` threads run its requests (a thread that runs models keeps
 // its OpenMP team and CPU placement, so HTTP threads never run inference themselves), at most
 // `max_waiting` wait in its queue.
 class Executor {
  public:
-  Executor(std::string model, int workers, int max_waiting)
-      : model_(std::move(model)), max_waiting_(max_waiting) {
+  using BatchRunner = std::function<void(std::vector<BatchJob*>&)>;
+  // With max_batch > 1 and a delay, a worker taking a BatchJob waits up to `delay` for more of
+  // the same key and runs them together through `runner`.
+  Executor(std::string model, int workers, int max_waiting, int max_batch,
+           std::chrono::milliseconds delay, BatchRunner runner)
+      : model_(std::move(model)),
+        max_waiting_(max_waiting),
+        max_batch_(max_batch),
+        delay_(delay),
+        runner_(std::move(runner)) {
     for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { loop(); });
   }
   ~Executor() {
@@ -84,9 +102,10 @@ class Executor {
 
   // Runs `f` on a worker and returns when it has run (rethrowing what it threw). Throws
   // QueueFull when the queue is full, kOutOfMemory when no worker took it before `deadline`.
-  void run(Clock::time_point deadline, std::function<void()> f) {
+  void run(Clock::time_point deadline, std::function<void()> f, BatchJob* job = nullptr) {
     auto task = std::make_shared<Task>();
     task->f = std::move(f);
+    task->job = job;
     std::unique_lock<std::mutex> lk(mu_);
     if (static_cast<int>(queue_.size()) >= max_waiting_ && idle_ == 0) {
       throw QueueFull{
@@ -113,6 +132,7 @@ class Executor {
  private:
   struct Task {
     std::function<void()> f;
+    BatchJob* job = nullptr;
     bool started = false, done = false;
     std::exception_ptr error;
     std::condition_variable done_cv;
@@ -127,22 +147,59 @@ class Executor {
       if (queue_.empty()) return;  // stopping
       std::shared_ptr<Task> t = queue_.front();
       queue_.pop_front();
+      std::vector<std::shared_ptr<Task>> batch = {t};
       t->started = true;
       t->done_cv.notify_all();
+      if (t->job && max_batch_ > 1 && delay_.count() > 0) {
+        // Dynamic batching: more jobs of the same key, until the batch is full or the delay
+        // since this one arrived has passed.
+        const auto until = t->job->t0 + delay_;
+        auto same_key = [&](const std::shared_ptr<Task>& q) {
+          return q->job && q->job->key == t->job->key;
+        };
+        while (static_cast<int>(batch.size()) < max_batch_) {
+          auto it = std::find_if(queue_.begin(), queue_.end(), same_key);
+          if (it != queue_.end()) {
+            (*it)->started = true;
+            (*it)->done_cv.notify_all();
+            batch.push_back(*it);
+            queue_.erase(it);
+            continue;
+          }
+          if (cv_.wait_until(lk, until) == std::cv_status::timeout &&
+              std::none_of(queue_.begin(), queue_.end(), same_key)) {
+            break;
+          }
+        }
+      }
       lk.unlock();
       try {
-        t->f();
+        if (t->job) {
+          std::vector<BatchJob*> jobs;
+          for (const auto& b : batch) {
+            b->job->queue_s = seconds_since(b->job->t0);
+            jobs.push_back(b->job);
+          }
+          runner_(jobs);
+        } else {
+          t->f();
+        }
       } catch (...) {
-        t->error = std::current_exception();
+        for (const auto& b : batch) b->error = std::current_exception();
       }
       lk.lock();
-      t->done = true;
-      t->done_cv.notify_all();
+      for (const auto& b : batch) {
+        b->done = true;
+        b->done_cv.notify_all();
+      }
     }
   }
 
   const std::string model_;
   const int max_waiting_;
+  const int max_batch_;
+  const std::chrono::milliseconds delay_;
+  const BatchRunner runner_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Task>> queue_;
@@ -237,7 +294,10 @@ struct Server::Impl {
 
   Impl(ModelManager& m, ServerConfig c) : mgr(m), cfg(std::move(c)) {
     for (const ModelConfig& mc : mgr.config().models) {
-      executors[mc.name] = std::make_unique<Executor>(mc.name, mc.max_concurrency, mc.queue_depth);
+      const std::string name = mc.name;
+      executors[mc.name] = std::make_unique<Executor>(
+          mc.name, mc.max_concurrency, mc.queue_depth, mc.max_batch, mc.max_queue_delay,
+          [this, name](std::vector<BatchJob*>& jobs) { run_detect_batch(name, jobs); });
       stats[mc.name] = std::make_unique<ModelStats>();
     }
   }
@@ -263,18 +323,27 @@ struct Server::Impl {
 
   // Runs `body` for a request on one of `model`'s workers: queueing, timing, statistics, error
   // mapping. `body` gets the seconds the request waited in the queue.
+  // With `job`, the worker runs the job (batched with others) and `body` then runs here.
   template <typename F>
-  void with_model(const std::string& model, httplib::Response& res, F&& body) {
+  void with_model(const std::string& model, httplib::Response& res, F&& body,
+                  BatchJob* job = nullptr) {
     const auto t0 = Clock::now();
     ModelStats& st = *stats.at(model);
     double queue_s = 0;
     bool ok = false;
     try {
-      executors.at(model)->run(t0 + cfg.request_timeout, [&] {
-        queue_s = seconds_since(t0);
-        if (mgr.state(model) != ModelState::kReady) st.lazy_load_wait();
+      if (mgr.state(model) != ModelState::kReady) st.lazy_load_wait();
+      if (job) {
+        job->t0 = t0;
+        executors.at(model)->run(t0 + cfg.request_timeout, nullptr, job);
+        queue_s = job->queue_s;
         body(queue_s);
-      });
+      } else {
+        executors.at(model)->run(t0 + cfg.request_timeout, [&] {
+          queue_s = seconds_since(t0);
+          body(queue_s);
+        });
+      }
       ok = res.status < 400;
     } catch (const QueueFull& q) {
       st.rejected();
@@ -290,6 +359,7 @@ struct Server::Impl {
     st.request_done(ok, queue_s, std::max(0.0, total - queue_s), total);
   }
 
+  void run_detect_batch(const std::string& model, std::vector<BatchJob*>& jobs);
   void setup();
   json status_json();
   std::string metrics_text();
@@ -485,6 +555,30 @@ void Server::Impl::detect(const httplib::Request& req, httplib::Response& res,
     t["total_ms"] = seconds_since(t0) * 1e3;
     return t;
   };
+  const ModelConfig* target_cfg = pipeline ? nullptr : mgr.config().find(target);
+  if (target_cfg && target_cfg->max_batch > 1 && target_cfg->max_queue_delay.count() > 0) {
+    // Dynamic batching: the model's worker runs this image with others that arrive within
+    // max_queue_delay; the answer is built here.
+    BatchJob job;
+    job.bgr = bgr;
+    job.opt = opt;
+    job.key = fmt::format("{}/{}/{}", opt.conf, opt.iou.value_or(-1), opt.max_det);
+    with_model(
+        target, res,
+        [&](double queue_s) {
+          vision::Result& r = job.result;
+          r.decode_ms = decode_ms;
+          r.image = "request";
+          filter_classes(r, classes);
+          if (wants_jpeg(req)) return send_jpeg(res, vision::annotate(bgr, r));
+          json j = vision::result_to_json(r);
+          j["model"] = target;
+          j["timings"] = timings(queue_s, &r);
+          send_json(res, 200, j);
+        },
+        &job);
+    return;
+  }
   if (!pipeline) {
     with_model(target, res, [&](double queue_s) {
       const ModelConfig* mc = mgr.config().find(target);
@@ -538,6 +632,39 @@ void Server::Impl::detect(const httplib::Request& req, httplib::Response& res,
   } catch (const Error& e) {
     send_error(res, http_status(e.code()), e.what());
   }
+}
+
+void Server::Impl::run_detect_batch(const std::string& model, std::vector<BatchJob*>& jobs) {
+  const ModelConfig* mc = mgr.config().find(model);
+  vision::DetectorOptions o = jobs[0]->opt;
+  if (!mc->task.empty()) o.hints.task = mc->task;
+  if (!mc->family.empty()) o.hints.family = mc->family;
+  auto run_one = [&](BatchJob* j) {
+    ModelManager::Lease lease = mgr.acquire(model);
+    vision::Detector det(lease.plan(), lease.metadata(), mgr.arenas(), o);
+    j->result = det.detect(j->bgr);
+  };
+  if (jobs.size() == 1) return run_one(jobs[0]);
+  std::map<std::string, Dims> dims;
+  {
+    ModelManager::Lease first = mgr.acquire(model);
+    const TensorInfo& in = first.model().inputs().at(0);
+    Dims d = in.dims;
+    d[0] = static_cast<int64_t>(jobs.size());
+    dims[in.name] = d;
+  }
+  ModelManager::Lease lease;
+  try {
+    lease = mgr.acquire(model, dims);
+  } catch (const Error&) {  // a model without a dynamic batch dim: one image at a time
+    for (BatchJob* j : jobs) run_one(j);
+    return;
+  }
+  vision::Detector det(lease.plan(), lease.metadata(), mgr.arenas(), o);
+  std::vector<cv::Mat> images;
+  for (BatchJob* j : jobs) images.push_back(j->bgr);
+  std::vector<vision::Result> rs = det.detect(images);
+  for (size_t i = 0; i < jobs.size(); ++i) jobs[i]->result = std::move(rs[i]);
 }
 
 json Server::Impl::model_stats_json(const std::string& name) {

@@ -55,6 +55,9 @@ class Server : public ::testing::Test {
       // The same file again, with no queue: a request that finds it busy gets 429.
       yaml += "  - {name: det_q0, path: " + shared_dir() +
               "/models/real/yolov8n_coco.onnx, queue_depth: 0}\n";
+      // Dynamic batching: requests within 300 ms of each other run as one batch of up to 4.
+      yaml += "  - {name: dyn, path: " + shared_dir() +
+              "/models/yolov8n-dynamic.onnx, max_batch: 4, max_queue_delay: 300ms}\n";
       yaml += "pipelines:\n  - {name: both, models: [det, tiny]}\n";
     }
     yaml +=
@@ -268,6 +271,39 @@ TEST_F(Server, FullQueueAnswers429WithRetryAfter) {
   auto m = client().Get("/metrics");
   EXPECT_NE(m->body.find("shoal_request_rejected_total{model=\"det_q0\"} " + std::to_string(busy)),
             std::string::npos);
+}
+
+// Four requests arriving together on a model with a dynamic batch dim run as one batch (the
+// same inference time in each answer) and get the detections a request alone gets.
+TEST_F(Server, DynamicBatchingRunsConcurrentRequestsTogether) {
+  if (!real_) GTEST_SKIP() << "../shared not found";
+  const std::string img = read_file(shared_dir() + "/images/bus.jpg");
+  auto alone = client().Post("/v1/models/dyn/detect", img, "image/jpeg");
+  ASSERT_EQ(alone->status, 200) << alone->body;
+  const json want = json::parse(alone->body)["detections"];
+  std::vector<json> got(4);
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 4; ++i) {
+    ts.emplace_back([&, i] {
+      auto r = client().Post("/v1/models/dyn/detect", img, "image/jpeg");
+      if (r && r->status == 200) got[static_cast<size_t>(i)] = json::parse(r->body);
+    });
+  }
+  for (auto& t : ts) t.join();
+  std::set<double> inference_ms;
+  for (const json& j : got) {
+    ASSERT_TRUE(j.is_object());
+    inference_ms.insert(j["timings"]["inference_ms"].get<double>());
+    ASSERT_EQ(j["detections"].size(), want.size());
+    for (size_t k = 0; k < want.size(); ++k) {
+      EXPECT_EQ(j["detections"][k]["class_id"], want[k]["class_id"]);
+      for (int c = 0; c < 4; ++c) {
+        EXPECT_NEAR(j["detections"][k]["box"][c].get<double>(), want[k]["box"][c].get<double>(),
+                    0.5);
+      }
+    }
+  }
+  EXPECT_LT(inference_ms.size(), 4u) << "no two requests shared a batch";
 }
 
 TEST_F(Server, PipelineDetectReturnsEveryModel) {
