@@ -53,34 +53,19 @@ for layer in memory manager; do
     ./build-tsan/shoal_tests_$layer --gtest_brief=1 --gtest_filter='Budget*:WeightStore*:ArenaPool*:Manager*'
 done
 
-echo "== fuzz the model loader for ${FUZZ_SECONDS}s"
-mkdir -p build-asan/fuzz-corpus
-cp fuzz/corpus/* build-asan/fuzz-corpus/ 2>/dev/null || true
-./build-asan/fuzz_model_loader -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 \
-  build-asan/fuzz-corpus
-
-echo "== fuzz load, compile (cpu backend) and run for ${COMPILE_FUZZ_SECONDS}s"
-mkdir -p build-asan/fuzz-corpus-compile
-cp fuzz/corpus/* build-asan/fuzz-corpus-compile/ 2>/dev/null || true
-./build-asan/fuzz_compile_run -max_total_time="$COMPILE_FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 \
-  build-asan/fuzz-corpus-compile
-
-echo "== fuzz the graph deserializer for ${GRAPH_FUZZ_SECONDS}s"
-mkdir -p build-asan/fuzz-corpus-graph
-cp fuzz/corpus_graph/* build-asan/fuzz-corpus-graph/ 2>/dev/null || true
-./build-asan/fuzz_graph_deserialize -max_total_time="$GRAPH_FUZZ_SECONDS" -rss_limit_mb=2048 \
-  -timeout=10 build-asan/fuzz-corpus-graph
-
-echo "== fuzz image decoding for ${IMAGE_FUZZ_SECONDS}s"
-mkdir -p build-asan/fuzz-corpus-image
-cp fuzz/corpus_image/* build-asan/fuzz-corpus-image/ 2>/dev/null || true
-./build-asan/fuzz_image_decode -max_total_time="$IMAGE_FUZZ_SECONDS" -rss_limit_mb=2048 \
-  -timeout=10 build-asan/fuzz-corpus-image
-echo "== fuzz the server's request parsers for ${SERVER_FUZZ_SECONDS}s"
-mkdir -p build-asan/fuzz-corpus-server
-cp fuzz/corpus_server/* build-asan/fuzz-corpus-server/ 2>/dev/null || true
-./build-asan/fuzz_server_requests -max_total_time="$SERVER_FUZZ_SECONDS" -rss_limit_mb=2048 \
-  -timeout=10 build-asan/fuzz-corpus-server
+# fuzz TITLE TARGET SEED_DIR SECONDS: a bounded libFuzzer run of build-asan/TARGET on a copy of
+# the seeds (build-asan/corpus-TARGET keeps what it finds between runs).
+fuzz() {
+  echo "== fuzz $1 for $4s"
+  mkdir -p "build-asan/corpus-$2"
+  cp "$3"/* "build-asan/corpus-$2/" 2>/dev/null || true
+  "./build-asan/$2" -max_total_time="$4" -rss_limit_mb=2048 -timeout=10 "build-asan/corpus-$2"
+}
+fuzz "the model loader" fuzz_model_loader fuzz/corpus "$FUZZ_SECONDS"
+fuzz "load, compile (cpu backend) and run" fuzz_compile_run fuzz/corpus "$COMPILE_FUZZ_SECONDS"
+fuzz "the graph deserializer" fuzz_graph_deserialize fuzz/corpus_graph "$GRAPH_FUZZ_SECONDS"
+fuzz "image decoding" fuzz_image_decode fuzz/corpus_image "$IMAGE_FUZZ_SECONDS"
+fuzz "the server's request parsers" fuzz_server_requests fuzz/corpus_server "$SERVER_FUZZ_SECONDS"
 
 echo "== the status page in headless Chromium"
 scripts/test_status_page.sh build/shoal

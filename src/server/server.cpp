@@ -208,6 +208,19 @@ class Executor {
   std::vector<std::thread> threads_;
 };
 
+// A model's version as the protocol shows it: its config label, else "1".
+std::string served_version(const std::string& label) { return label.empty() ? "1" : label; }
+
+// Runs `f`, answering a shoal::Error with its status and message.
+template <typename F>
+void answer_errors(httplib::Response& res, F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    send_error(res, http_status(e.code()), e.what());
+  }
+}
+
 const char* page_state(const ModelStatus& s) {
   switch (s.state) {
     case ModelState::kReady:
@@ -309,16 +322,12 @@ struct Server::Impl {
   const ModelConfig& model_or_404(const std::string& name, const std::string& version) {
     const ModelConfig* mc = mgr.config().find(name);
     if (!mc) fail(ErrorCode::kNotFound, "no model named '{}' in the config", name);
-    const std::string have = mc->version.empty() ? "1" : mc->version;
+    const std::string have = served_version(mc->version);
     if (!version.empty() && version != have) {
       fail(ErrorCode::kNotFound, "model '{}' has no version '{}' (it serves version {})", name,
            version, have);
     }
     return *mc;
-  }
-
-  std::string version_of(const ModelConfig& mc) const {
-    return mc.version.empty() ? "1" : mc.version;
   }
 
   // Runs `body` for a request on one of `model`'s workers: queueing, timing, statistics, error
@@ -388,7 +397,7 @@ bool Server::Impl::authorized(const httplib::Request& req, httplib::Response& re
 
 void Server::Impl::model_metadata(httplib::Response& res, const std::string& model,
                                   const std::string& version) {
-  try {
+  answer_errors(res, [&] {
     const ModelConfig& mc = model_or_404(model, version);
     ModelManager::Lease lease = mgr.acquire(model);
     auto tensors = [](const std::vector<TensorInfo>& ts) {
@@ -400,13 +409,11 @@ void Server::Impl::model_metadata(httplib::Response& res, const std::string& mod
     };
     send_json(res, 200,
               json{{"name", model},
-                   {"versions", json::array({version_of(mc)})},
+                   {"versions", json::array({served_version(mc.version)})},
                    {"platform", "onnx"},
                    {"inputs", tensors(lease.model().inputs())},
                    {"outputs", tensors(lease.model().outputs())}});
-  } catch (const Error& e) {
-    send_error(res, http_status(e.code()), e.what());
-  }
+  });
 }
 
 void Server::Impl::infer(const httplib::Request& req, httplib::Response& res,
@@ -463,7 +470,7 @@ void Server::Impl::infer(const httplib::Request& req, httplib::Response& res,
     for (size_t i = 0; i < outs.size(); ++i) {
       named.emplace_back(lease.model().outputs()[i].name, std::move(outs[i]));
     }
-    InferResponse resp = make_infer_response(model, version_of(*mc), r, named);
+    InferResponse resp = make_infer_response(model, served_version(mc->version), r, named);
     res.status = 200;
     if (resp.json_length) {
       res.set_header("Inference-Header-Content-Length", std::to_string(*resp.json_length));
@@ -555,10 +562,9 @@ void Server::Impl::detect(const httplib::Request& req, httplib::Response& res,
     t["total_ms"] = seconds_since(t0) * 1e3;
     return t;
   };
-  const ModelConfig* target_cfg = pipeline ? nullptr : mgr.config().find(target);
-  if (target_cfg && target_cfg->max_batch > 1 && target_cfg->max_queue_delay.count() > 0) {
-    // Dynamic batching: the model's worker runs this image with others that arrive within
-    // max_queue_delay; the answer is built here.
+  if (!pipeline) {
+    // The model's worker runs the image, with others that arrive within max_queue_delay when the
+    // model batches (Executor); the answer is built here.
     BatchJob job;
     job.bgr = bgr;
     job.opt = opt;
@@ -577,26 +583,6 @@ void Server::Impl::detect(const httplib::Request& req, httplib::Response& res,
           send_json(res, 200, j);
         },
         &job);
-    return;
-  }
-  if (!pipeline) {
-    with_model(target, res, [&](double queue_s) {
-      const ModelConfig* mc = mgr.config().find(target);
-      vision::DetectorOptions o = opt;
-      if (!mc->task.empty()) o.hints.task = mc->task;
-      if (!mc->family.empty()) o.hints.family = mc->family;
-      ModelManager::Lease lease = mgr.acquire(target);
-      vision::Detector det(lease.plan(), lease.metadata(), mgr.arenas(), o);
-      vision::Result r = det.detect(bgr);
-      r.decode_ms = decode_ms;
-      r.image = "request";
-      filter_classes(r, classes);
-      if (wants_jpeg(req)) return send_jpeg(res, vision::annotate(bgr, r));
-      json j = vision::result_to_json(r);
-      j["model"] = target;
-      j["timings"] = timings(queue_s, &r);
-      send_json(res, 200, j);
-    });
     return;
   }
   try {
@@ -676,7 +662,7 @@ json Server::Impl::model_stats_json(const std::string& name) {
   };
   return json{
       {"name", name},
-      {"version", version_of(mc)},
+      {"version", served_version(mc.version)},
       {"last_inference", s.last_inference_ms},
       {"inference_count", s.successes},
       {"execution_count", s.successes},
@@ -712,7 +698,7 @@ json Server::Impl::status_json() {
       rank = std::find(ticks.begin(), ticks.end(), s.lru_tick) - ticks.begin() + 1;
     }
     models.push_back({{"name", s.name},
-                      {"version", s.version.empty() ? "1" : s.version},
+                      {"version", served_version(s.version)},
                       {"state", page_state(s)},
                       {"pinned", s.pinned},
                       {"in_use", s.leases},
@@ -892,7 +878,6 @@ void Server::Impl::setup() {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  http.set_post_routing_handler([this](const httplib::Request&, httplib::Response&) {});
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     if (cfg.access_log) {
       fmt::print(stderr, "{} {} {} {}\n", req.remote_addr, req.method, req.path, res.status);
@@ -948,12 +933,10 @@ void Server::Impl::setup() {
     res.status = started.load() && !draining.load() ? 200 : 503;
   });
   auto model_ready = [this](const httplib::Request& req, httplib::Response& res) {
-    try {
+    answer_errors(res, [&] {
       model_or_404(req.matches[1], req.matches.size() > 2 ? std::string(req.matches[2]) : "");
       res.status = mgr.state(req.matches[1]) == ModelState::kReady ? 200 : 400;
-    } catch (const Error& e) {
-      send_error(res, http_status(e.code()), e.what());
-    }
+    });
   };
   http.Get("/v2/models/" + name + "/ready", model_ready);
   http.Get("/v2/models/" + name + "/versions/" + name + "/ready", model_ready);
@@ -974,7 +957,7 @@ void Server::Impl::setup() {
             });
   // Triton's statistics extension (plus each model's memory).
   auto stats_handler = [this](const httplib::Request& req, httplib::Response& res) {
-    try {
+    answer_errors(res, [&] {
       json all = json::array();
       if (req.matches.size() > 1) {
         model_or_404(req.matches[1], req.matches.size() > 2 ? std::string(req.matches[2]) : "");
@@ -983,9 +966,7 @@ void Server::Impl::setup() {
         for (const ModelConfig& mc : mgr.config().models) all.push_back(model_stats_json(mc.name));
       }
       send_json(res, 200, json{{"model_stats", all}});
-    } catch (const Error& e) {
-      send_error(res, http_status(e.code()), e.what());
-    }
+    });
   };
   http.Get("/v2/models/stats", stats_handler);
   http.Get("/v2/models/" + name + "/stats", stats_handler);
@@ -995,35 +976,25 @@ void Server::Impl::setup() {
     json a = json::array();
     for (const ModelStatus& s : mgr.statuses()) {
       json m{{"name", s.name},
-             {"version", s.version.empty() ? "1" : s.version},
+             {"version", served_version(s.version)},
              {"state", s.state == ModelState::kReady ? "READY" : "UNAVAILABLE"}};
       if (!s.reason.empty()) m["reason"] = s.reason;
       a.push_back(std::move(m));
     }
     send_json(res, 200, a);
   });
-  http.Post("/v2/repository/models/" + name + "/load",
-            [this](const httplib::Request& req, httplib::Response& res) {
-              if (!authorized(req, res)) return;
-              try {
-                model_or_404(req.matches[1], "");
-                mgr.load(req.matches[1]);
-                send_json(res, 200, json::object());
-              } catch (const Error& e) {
-                send_error(res, http_status(e.code()), e.what());
-              }
-            });
-  http.Post("/v2/repository/models/" + name + "/unload",
-            [this](const httplib::Request& req, httplib::Response& res) {
-              if (!authorized(req, res)) return;
-              try {
-                model_or_404(req.matches[1], "");
-                mgr.unload(req.matches[1]);
-                send_json(res, 200, json::object());
-              } catch (const Error& e) {
-                send_error(res, http_status(e.code()), e.what());
-              }
-            });
+  auto repository_action = [this](void (ModelManager::*action)(const std::string&)) {
+    return [this, action](const httplib::Request& req, httplib::Response& res) {
+      if (!authorized(req, res)) return;
+      answer_errors(res, [&] {
+        model_or_404(req.matches[1], "");
+        (mgr.*action)(req.matches[1]);
+        send_json(res, 200, json::object());
+      });
+    };
+  };
+  http.Post("/v2/repository/models/" + name + "/load", repository_action(&ModelManager::load));
+  http.Post("/v2/repository/models/" + name + "/unload", repository_action(&ModelManager::unload));
   http.Post("/v1/models/" + name + "/detect",
             [this](const httplib::Request& req, httplib::Response& res) {
               detect(req, res, req.matches[1], false);

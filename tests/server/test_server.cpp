@@ -103,6 +103,24 @@ Tensor random_input(const Dims& d, uint32_t seed) {
   return t;
 }
 
+// A KServe request with the binary tensor data extension: `x` as input "images" (its raw bytes
+// after the JSON header), output0 asked for as binary.
+struct BinaryRequest {
+  httplib::Headers headers;
+  std::string body;
+};
+BinaryRequest binary_request(const Tensor& x) {
+  json head{{"inputs",
+             {{{"name", "images"},
+               {"shape", x.dims()},
+               {"datatype", "FP32"},
+               {"parameters", {{"binary_data_size", x.nbytes()}}}}}},
+            {"outputs", {{{"name", "output0"}, {"parameters", {{"binary_data", true}}}}}}};
+  const std::string hs = head.dump();
+  return {{{"Inference-Header-Content-Length", std::to_string(hs.size())}},
+          hs + std::string(static_cast<const char*>(x.raw()), x.nbytes())};
+}
+
 TEST_F(Server, HealthAndMetadata) {
   auto c = client();
   auto r = c.Get("/v2");
@@ -157,16 +175,8 @@ TEST_F(Server, InferJsonAndBinaryMatchTheLoaderBitForBit) {
   EXPECT_EQ(std::memcmp(got.data(), want.data<float>(), want.nbytes()), 0);
 
   // Binary in and out.
-  json head{{"inputs",
-             {{{"name", "images"},
-               {"shape", x.dims()},
-               {"datatype", "FP32"},
-               {"parameters", {{"binary_data_size", x.nbytes()}}}}}},
-            {"outputs", {{{"name", "output0"}, {"parameters", {{"binary_data", true}}}}}}};
-  std::string hs = head.dump();
-  std::string payload = hs + std::string(static_cast<const char*>(x.raw()), x.nbytes());
-  httplib::Headers hdr = {{"Inference-Header-Content-Length", std::to_string(hs.size())}};
-  r = c.Post("/v2/models/tiny/versions/1/infer", hdr, payload, "application/octet-stream");
+  const BinaryRequest br = binary_request(x);
+  r = c.Post("/v2/models/tiny/versions/1/infer", br.headers, br.body, "application/octet-stream");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200) << r->body;
   const size_t jl = std::stoul(r->get_header_value("Inference-Header-Content-Length"));
@@ -246,18 +256,10 @@ TEST_F(Server, DetectFindsTheBusAndFourPeopleWithTheRealYolov8n) {
 // collides (under sanitizers the timing spreads).
 TEST_F(Server, FullQueueAnswers429WithRetryAfter) {
   if (!real_) GTEST_SKIP() << "../shared not found";
-  const Tensor x = random_input({1, 3, 640, 640}, 3);
-  json head{{"inputs",
-             {{{"name", "images"},
-               {"shape", x.dims()},
-               {"datatype", "FP32"},
-               {"parameters", {{"binary_data_size", x.nbytes()}}}}}},
-            {"outputs", {{{"name", "output0"}, {"parameters", {{"binary_data", true}}}}}}};
-  const std::string hs = head.dump();
-  const std::string payload = hs + std::string(static_cast<const char*>(x.raw()), x.nbytes());
-  const httplib::Headers hdr = {{"Inference-Header-Content-Length", std::to_string(hs.size())}};
+  const BinaryRequest br = binary_request(random_input({1, 3, 640, 640}, 3));
   auto post = [&] {
-    return client().Post("/v2/models/det_q0/infer", hdr, payload, "application/octet-stream");
+    return client().Post("/v2/models/det_q0/infer", br.headers, br.body,
+                         "application/octet-stream");
   };
   ASSERT_EQ(post()->status, 200);  // loaded
   int ok = 0, busy = 0, other = 0;
