@@ -41,8 +41,9 @@ done
 [ -n "$url" ] || { echo "shoal serve was not ready within 60 s"; exit 1; }
 echo "serving at $url"
 
-# One request so the lazy model has state and numbers to show.
-curl -sf -o /dev/null -X POST --data-binary @"../shared/images/bus.jpg" -H 'Content-Type: image/jpeg' \
+# One request so the lazy model has state and numbers to show, sent as users send it with curl
+# (no Content-Type: curl labels it a form).
+curl -sf -o /dev/null --data-binary @"../shared/images/bus.jpg" \
   "${url}v1/pipelines/navigation/detect" || [ ! -f ../shared/images/bus.jpg ]
 python3 scripts/test_status_page.py --url "$url" --expect-models obstacles,scene \
   --screenshot docs/status_page.png

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,9 +34,9 @@ class Kernel {
 struct ProgramValue {
   std::string name;
   DType dtype = DType::kUndefined;
-  Dims dims;          // logical dims
+  Dims dims;           // logical dims
   std::string layout;  // "plain", "nChw16c", ... (informational)
-  size_t bytes = 0;   // storage size in `layout`
+  size_t bytes = 0;    // storage size in `layout`
   // Stored inside another value's buffer (a view: Reshape, Split, Concat elision).
   int alias_of = -1;  // index into Program::values, always a non-alias root
   size_t alias_offset = 0;
@@ -105,13 +106,22 @@ std::string backend_fingerprint(const std::string& backend);
 void set_compute_threads(int n);
 int compute_threads();
 
-// Called by a thread before it runs a model. When Shoal owns thread placement (none of
+// Runs `fn` on a compute lane and returns when it has run, rethrowing what it threw. A lane is a
+// thread that owns an OpenMP team of compute_threads(); there are CPUs / compute_threads() lanes
+// (at least one), taken in arrival order, so the teams together never outnumber the CPUs. Model
+// runs and backend compiles go through here: libgomp counts every team's threads, and once they
+// outnumber the CPUs it cuts its spin-waits to ~100 spins, so every parallel region pays a
+// futex wake-up (a server whose main, HTTP and worker threads each ran models took 170 ms for
+// a yolov8n frame that `shoal bench` ran in 90 ms). Called on a lane, `fn` runs inline. The
+// caller's active budget Reservation is active on the lane while `fn` runs.
+void run_on_compute_lane(const std::function<void()>& fn);
+
+// Called by a lane before it runs a model. When Shoal owns thread placement (none of
 // OMP_PROC_BIND, OMP_PLACES, GOMP_CPU_AFFINITY is set and SHOAL_THREAD_AFFINITY is not "off") and
-// the compute threads equal the CPUs the process may use, the calling thread and its OpenMP
-// workers are pinned one per CPU, once, and stay pinned (as OMP_PROC_BIND=true pins the initial
-// thread); later calls cost a thread-local check. Threads the pinned thread creates afterwards
-// inherit its CPU until they run a model themselves. Unpinned 2-thread teams on busy cores lose
-// whole scheduler ticks in libgomp's spin-waits (BENCHMARKS.md).
+// the compute threads equal the CPUs the process may use, the lane and its OpenMP workers are
+// pinned one per CPU, once, and stay pinned (as OMP_PROC_BIND=true pins the initial thread);
+// later calls cost a thread-local check. Threads that call models are not pinned. Unpinned 2-thread
+// teams on busy cores lose whole scheduler ticks in libgomp's spin-waits (BENCHMARKS.md).
 void place_compute_threads();
 
 // How model runs place their threads, for reports: "one thread per CPU", "set by OMP_PROC_BIND",

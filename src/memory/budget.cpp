@@ -14,11 +14,16 @@ thread_local MemoryBudget::Reservation* t_active = nullptr;
 
 const char* memory_use_name(MemoryUse u) {
   switch (u) {
-    case MemoryUse::kWeights: return "weights";
-    case MemoryUse::kArenas: return "arenas";
-    case MemoryUse::kModels: return "models";
-    case MemoryUse::kReserved: return "reserved";
-    case MemoryUse::kCount: break;
+    case MemoryUse::kWeights:
+      return "weights";
+    case MemoryUse::kArenas:
+      return "arenas";
+    case MemoryUse::kModels:
+      return "models";
+    case MemoryUse::kReserved:
+      return "reserved";
+    case MemoryUse::kCount:
+      break;
   }
   return "?";
 }
@@ -122,6 +127,12 @@ MemoryBudget::Reservation::~Reservation() {
   t_active = prev_;
 }
 
+MemoryBudget::Reservation* MemoryBudget::Reservation::active() { return t_active; }
+
+MemoryBudget::Reservation::Lend::Lend(Reservation* r) : prev_(t_active) { t_active = r; }
+
+MemoryBudget::Reservation::Lend::~Lend() { t_active = prev_; }
+
 std::string format_bytes(size_t bytes) {
   if (bytes < 1024) return fmt::format("{} B", bytes);
   if (bytes < 1024 * 1024) return fmt::format("{:.1f} KiB", static_cast<double>(bytes) / 1024.0);
@@ -135,7 +146,8 @@ size_t parse_bytes(const std::string& text) {
   size_t i = 0;
   while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
   size_t start = i;
-  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.'))
+    ++i;
   std::string num = text.substr(start, i - start);
   while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
   std::string unit;
@@ -147,15 +159,24 @@ size_t parse_bytes(const std::string& text) {
     if (!std::isspace(static_cast<unsigned char>(text[i]))) unit += '?';
   }
   double mult = 0;
-  if (unit.empty() || unit == "b") mult = 1;
-  else if (unit == "k" || unit == "kb") mult = 1e3;
-  else if (unit == "kib") mult = 1024.0;
-  else if (unit == "m" || unit == "mb") mult = 1e6;
-  else if (unit == "mib") mult = 1024.0 * 1024.0;
-  else if (unit == "g" || unit == "gb") mult = 1e9;
-  else if (unit == "gib") mult = 1024.0 * 1024.0 * 1024.0;
-  else if (unit == "t" || unit == "tb") mult = 1e12;
-  else if (unit == "tib") mult = 1024.0 * 1024.0 * 1024.0 * 1024.0;
+  if (unit.empty() || unit == "b")
+    mult = 1;
+  else if (unit == "k" || unit == "kb")
+    mult = 1e3;
+  else if (unit == "kib")
+    mult = 1024.0;
+  else if (unit == "m" || unit == "mb")
+    mult = 1e6;
+  else if (unit == "mib")
+    mult = 1024.0 * 1024.0;
+  else if (unit == "g" || unit == "gb")
+    mult = 1e9;
+  else if (unit == "gib")
+    mult = 1024.0 * 1024.0 * 1024.0;
+  else if (unit == "t" || unit == "tb")
+    mult = 1e12;
+  else if (unit == "tib")
+    mult = 1024.0 * 1024.0 * 1024.0 * 1024.0;
   char* end = nullptr;
   double v = num.empty() ? -1 : std::strtod(num.c_str(), &end);
   if (mult == 0 || num.empty() || end != num.c_str() + num.size() || !(v >= 0) ||

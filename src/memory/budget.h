@@ -60,6 +60,23 @@ class MemoryBudget {
     Reservation& operator=(const Reservation&) = delete;
     size_t remaining() const { return remaining_; }
 
+    // The calling thread's innermost active Reservation, or nullptr.
+    static Reservation* active();
+
+    // Makes `r` (another thread's, or nullptr) active on this thread for its lifetime, so work
+    // handed to a helper thread while the reserving thread waits for it draws from the same
+    // reservation. The reserving thread must not use `r` meanwhile.
+    class Lend {
+     public:
+      explicit Lend(Reservation* r);
+      ~Lend();
+      Lend(const Lend&) = delete;
+      Lend& operator=(const Lend&) = delete;
+
+     private:
+      Reservation* prev_;
+    };
+
    private:
     friend class MemoryBudget;
     MemoryBudget& budget_;

@@ -25,7 +25,8 @@ void graph_activation_stats(const Graph& g, size_t* naive, size_t* max_live) {
   for (size_t s = 0; s < order.size(); ++s) {
     const Node& n = g.nodes[static_cast<size_t>(order[s])];
     for (ValueId o : n.outputs) {
-      if (o != kNoValue && !g.value(o).is_constant()) first[static_cast<size_t>(o)] = static_cast<int>(s);
+      if (o != kNoValue && !g.value(o).is_constant())
+        first[static_cast<size_t>(o)] = static_cast<int>(s);
     }
     for (ValueId i : n.inputs) {
       if (i != kNoValue) last[static_cast<size_t>(i)] = static_cast<int>(s);
@@ -59,8 +60,6 @@ void graph_activation_stats(const Graph& g, size_t* naive, size_t* max_live) {
   *naive = sum;
   *max_live = static_cast<size_t>(best);
 }
-
-
 
 // The given dims applied to the graph's inputs, checked: every input ends up concrete. Which dims
 // to give is the loader's dims rule (runtime/model_loader.h); this only validates.
@@ -158,9 +157,10 @@ std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model, const 
   CompileOptions opts;
   opts.precision = req.precision;
   opts.weights = req.weights;
-  cm->program_ = backend->compile(g, opts);
+  run_on_compute_lane([&] { cm->program_ = backend->compile(g, opts); });
 
-  for (ValueId v : g.inputs) cm->inputs_.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
+  for (ValueId v : g.inputs)
+    cm->inputs_.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
   for (ValueId v : g.outputs) {
     cm->outputs_.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
   }
@@ -173,7 +173,11 @@ void CompiledModel::plan() {
   Program& p = program_;
   const size_t nv = p.values.size();
   const int nsteps = static_cast<int>(p.steps.size());
-  auto root_of = [&](int v) { return p.values[static_cast<size_t>(v)].alias_of >= 0 ? p.values[static_cast<size_t>(v)].alias_of : v; };
+  auto root_of = [&](int v) {
+    return p.values[static_cast<size_t>(v)].alias_of >= 0
+               ? p.values[static_cast<size_t>(v)].alias_of
+               : v;
+  };
 
   // In-place: an element-wise output takes its input's buffer when the input dies there.
   std::vector<int> last_read(nv, -1);
@@ -226,7 +230,8 @@ void CompiledModel::plan() {
     }
   }
   for (int v : p.outputs) last[static_cast<size_t>(root_of(v))] = nsteps;
-  for (int v : p.inputs) last[static_cast<size_t>(root_of(v))] = std::max(last[static_cast<size_t>(root_of(v))], -1);
+  for (int v : p.inputs)
+    last[static_cast<size_t>(root_of(v))] = std::max(last[static_cast<size_t>(root_of(v))], -1);
 
   std::vector<BufferRequest> reqs;
   std::vector<int> req_value;  // value index, or -(step+1) for a step's scratch
@@ -274,7 +279,8 @@ void CompiledModel::plan() {
   std::vector<bool> seen(nv, false);
   for (const Step& st : p.steps) {
     for (int v : st.inputs) {
-      if (v >= 0 && p.values[static_cast<size_t>(v)].constant.defined() && !seen[static_cast<size_t>(v)]) {
+      if (v >= 0 && p.values[static_cast<size_t>(v)].constant.defined() &&
+          !seen[static_cast<size_t>(v)]) {
         seen[static_cast<size_t>(v)] = true;
         consts += p.values[static_cast<size_t>(v)].constant.nbytes();
       }
@@ -305,8 +311,8 @@ void CompiledModel::check_inputs(const std::vector<Tensor>& inputs) const {
     if (t.dtype() != inputs_[i].dtype || t.dims() != inputs_[i].dims) {
       fail(ErrorCode::kInvalidArgument,
            "input '{}' is {} {} but this compiled model expects {} {} (expected inputs: {})",
-           inputs_[i].name, dtype_name(t.dtype()), dims_str(t.dims()),
-           dtype_name(inputs_[i].dtype), dims_str(inputs_[i].dims), expected());
+           inputs_[i].name, dtype_name(t.dtype()), dims_str(t.dims()), dtype_name(inputs_[i].dtype),
+           dims_str(inputs_[i].dims), expected());
     }
   }
 }
@@ -324,6 +330,10 @@ void CompiledModel::execute(const std::vector<Tensor>& inputs, void* arena,
 }
 
 void CompiledModel::run_steps(uint8_t* base, std::vector<double>* times) const {
+  run_on_compute_lane([&] { run_steps_here(base, times); });
+}
+
+void CompiledModel::run_steps_here(uint8_t* base, std::vector<double>* times) const {
   place_compute_threads();
   std::vector<const void*> in;
   std::vector<void*> out;

@@ -1,7 +1,8 @@
 // CompiledModel: an imported graph specialised to fixed input shapes, optimised, compiled by a
 // backend into a Program, with its activation arena planned. Session: a CompiledModel plus one
 // arena (see below). Models are loaded through runtime/model_loader.h, which resolves input
-// dims, uses the compiled-model cache and accounts every byte. Knows nothing about HTTP or the model registry.
+// dims, uses the compiled-model cache and accounts every byte. Knows nothing about HTTP or the
+// model registry.
 #pragma once
 
 #include <map>
@@ -39,8 +40,8 @@ struct MemoryReport {
   size_t weights_bytes = 0;        // constants the program reads + packed weights held by kernels
   size_t packed_weight_bytes = 0;  // of which packed by kernels
   size_t arena_bytes = 0;          // planned activation arena (incl. I/O buffers and scratch)
-  size_t naive_activation_bytes = 0;  // as exported: sum of every activation, no reuse
-  size_t max_live_bytes = 0;          // lower bound for the compiled program's arena
+  size_t naive_activation_bytes = 0;   // as exported: sum of every activation, no reuse
+  size_t max_live_bytes = 0;           // lower bound for the compiled program's arena
   size_t exported_max_live_bytes = 0;  // lower bound as exported (before fusion and views)
   size_t program_naive_bytes = 0;      // compiled program, sum of its buffers without reuse
 };
@@ -88,6 +89,7 @@ class CompiledModel {
   void check_inputs(const std::vector<Tensor>& inputs) const;
   void execute(const std::vector<Tensor>& inputs, void* arena, std::vector<double>* times) const;
   void run_steps(uint8_t* base, std::vector<double>* times) const;
+  void run_steps_here(uint8_t* base, std::vector<double>* times) const;  // on a compute lane
   void* value_ptr(int v, uint8_t* base) const;  // a value's address in `base`'s arena
 
   Program program_;
