@@ -79,15 +79,8 @@ ImageHeader probe_jpeg(const uint8_t* d, size_t n, const std::string& what) {
         corrupt(what, fmt::format("corrupt or unsupported JPEG: frame header says {} x {}", h.width,
                                   h.height));
       }
-      // A complete file ends with EOI (0xFFD9), possibly followed by padding or trailers.
-      bool eoi = false;
-      for (size_t k = n; k >= 2 && k > i; --k) {
-        if (d[k - 2] == 0xFF && d[k - 1] == 0xD9) {
-          eoi = true;
-          break;
-        }
-      }
-      if (!eoi) corrupt(what, "truncated JPEG (no end-of-image marker)");
+      // Whether the image data is complete is the decoder's to say (a missing end-of-image
+      // marker alone is fine; data that ends before the last row is not).
       return h;
     }
     i += len;
@@ -171,7 +164,14 @@ void decode_image_into(const uint8_t* data, size_t size, const std::string& what
   const ImageHeader h = probe_image(data, size, what);
   // JPEG: straight through libjpeg-turbo, the same pixels as imdecode, 20% sooner (jpeg.h);
   // anything it does not handle goes to OpenCV.
-  if (h.format == "jpeg" && decode_jpeg_bgr(data, size, img)) return;
+  if (h.format == "jpeg") {
+    const JpegDecode r = decode_jpeg_bgr(data, size, img);
+    if (r == JpegDecode::kOk) return;
+    if (r == JpegDecode::kTruncated) {
+      fail(ErrorCode::kInvalidArgument,
+           "image '{}': truncated JPEG (the image data ends before its last rows)", what);
+    }
+  }
   const cv::Mat buf(1, static_cast<int>(size), CV_8U, const_cast<uint8_t*>(data));
   try {
     // IMREAD_COLOR: always 3-channel 8-bit BGR (gray expanded, alpha dropped, 16-bit scaled down).

@@ -5,6 +5,8 @@
 #include <cstring>
 // jpeglib.h needs FILE and size_t declared first.
 #include <jpeglib.h>
+// After jpeglib.h: the message codes.
+#include <jerror.h>
 
 #include <opencv2/core.hpp>
 
@@ -16,36 +18,63 @@ namespace {
 struct ErrorManager {
   jpeg_error_mgr pub;
   std::jmp_buf jump;
+  bool data_ran_out = false;
 };
 
 void on_error(j_common_ptr c) {
   auto* e = reinterpret_cast<ErrorManager*>(c->err);
   std::longjmp(e->jump, 1);
 }
-void on_message(j_common_ptr) {}  // warnings (e.g. premature end) are not printed
+// Warnings are not printed. One is noted: the entropy decoder needed bits the data did not have
+// (JWRN_HIT_MARKER), i.e. the image data ends early (libjpeg would fill the rest with gray). A
+// file whose data is complete but lacks only its end-of-image marker warns JWRN_JPEG_EOF alone.
+void on_emit(j_common_ptr c, int level) {
+  if (level < 0 && c->err->msg_code == JWRN_HIT_MARKER) {
+    reinterpret_cast<ErrorManager*>(c->err)->data_ran_out = true;
+  }
+}
 
 // cv::imdecode's EXIF transform (loadsave.cpp, ExifTransform).
 void apply_orientation(int o, cv::Mat& img) {
   switch (o) {
-    case 2: cv::flip(img, img, 1); break;
-    case 3: cv::flip(img, img, -1); break;
-    case 4: cv::flip(img, img, 0); break;
-    case 5: cv::transpose(img, img); break;
-    case 6: cv::transpose(img, img); cv::flip(img, img, 1); break;
-    case 7: cv::transpose(img, img); cv::flip(img, img, -1); break;
-    case 8: cv::transpose(img, img); cv::flip(img, img, 0); break;
-    default: break;
+    case 2:
+      cv::flip(img, img, 1);
+      break;
+    case 3:
+      cv::flip(img, img, -1);
+      break;
+    case 4:
+      cv::flip(img, img, 0);
+      break;
+    case 5:
+      cv::transpose(img, img);
+      break;
+    case 6:
+      cv::transpose(img, img);
+      cv::flip(img, img, 1);
+      break;
+    case 7:
+      cv::transpose(img, img);
+      cv::flip(img, img, -1);
+      break;
+    case 8:
+      cv::transpose(img, img);
+      cv::flip(img, img, 0);
+      break;
+    default:
+      break;
   }
 }
 
 // The libjpeg part, in a function of its own: nothing with a destructor lives in a frame that
-// longjmp crosses. Returns the orientation (>= 1), or 0 on failure.
+// longjmp crosses. Returns the orientation (>= 1), 0 when it does not handle the file, -1 when the
+// image data ends early.
 int decode(const uint8_t* data, size_t size, cv::Mat* img) {
   jpeg_decompress_struct c;
   ErrorManager err;
   c.err = jpeg_std_error(&err.pub);
   err.pub.error_exit = on_error;
-  err.pub.output_message = on_message;
+  err.pub.emit_message = on_emit;
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&c);
     return 0;
@@ -77,7 +106,7 @@ int decode(const uint8_t* data, size_t size, cv::Mat* img) {
   }
   jpeg_finish_decompress(&c);
   jpeg_destroy_decompress(&c);
-  return orientation;
+  return err.data_ran_out ? -1 : orientation;
 }
 
 }  // namespace
@@ -115,11 +144,12 @@ int exif_orientation(const uint8_t* d, size_t n) {
   return 1;
 }
 
-bool decode_jpeg_bgr(const uint8_t* data, size_t size, cv::Mat& img) {
+JpegDecode decode_jpeg_bgr(const uint8_t* data, size_t size, cv::Mat& img) {
   const int orientation = decode(data, size, &img);
-  if (orientation == 0) return false;
+  if (orientation == 0) return JpegDecode::kNotHandled;
+  if (orientation < 0) return JpegDecode::kTruncated;
   apply_orientation(orientation, img);
-  return true;
+  return JpegDecode::kOk;
 }
 
 }  // namespace shoal::vision

@@ -86,18 +86,45 @@ std::vector<uint8_t> with_exif_orientation(const std::vector<uint8_t>& jpg, int 
                                            bool little_endian) {
   // APP1: "Exif\0\0", TIFF header, IFD0 with one entry (0x0112 SHORT 1 = orientation).
   std::vector<uint8_t> tiff =
-      little_endian
-          ? std::vector<uint8_t>{'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0,
-                                 static_cast<uint8_t>(orientation), 0, 0, 0, 0, 0, 0, 0, 0, 0}
-          : std::vector<uint8_t>{'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1,
-                                 0, static_cast<uint8_t>(orientation), 0, 0, 0, 0, 0, 0, 0, 0};
+      little_endian ? std::vector<uint8_t>{'I',
+                                           'I',
+                                           42,
+                                           0,
+                                           8,
+                                           0,
+                                           0,
+                                           0,
+                                           1,
+                                           0,
+                                           0x12,
+                                           0x01,
+                                           3,
+                                           0,
+                                           1,
+                                           0,
+                                           0,
+                                           0,
+                                           static_cast<uint8_t>(orientation),
+                                           0,
+                                           0,
+                                           0,
+                                           0,
+                                           0,
+                                           0,
+                                           0,
+                                           0,
+                                           0}
+                    : std::vector<uint8_t>{
+                          'M',  'M',  0, 42, 0, 0, 0, 8, 0, 1,
+                          0x01, 0x12, 0, 3,  0, 0, 0, 1, 0, static_cast<uint8_t>(orientation),
+                          0,    0,    0, 0,  0, 0, 0, 0};
   std::vector<uint8_t> app1(6 + tiff.size());
   std::memcpy(app1.data(), "Exif\0\0", 6);
   std::copy(tiff.begin(), tiff.end(), app1.begin() + 6);
   const size_t len = app1.size() + 2;
   std::vector<uint8_t> out(jpg.size() + 4 + app1.size());
-  const uint8_t marker[6] = {jpg[0], jpg[1], 0xFF, 0xE1, static_cast<uint8_t>(len >> 8),
-                             static_cast<uint8_t>(len & 0xFF)};
+  const uint8_t marker[6] = {
+      jpg[0], jpg[1], 0xFF, 0xE1, static_cast<uint8_t>(len >> 8), static_cast<uint8_t>(len & 0xFF)};
   std::memcpy(out.data(), marker, 6);
   std::memcpy(out.data() + 6, app1.data(), app1.size());
   std::memcpy(out.data() + 6 + app1.size(), jpg.data() + 2, jpg.size() - 2);
@@ -210,6 +237,9 @@ TEST(VisionImage, TruncatedAndCorrupt) {
   expect_error(write("trunc_half.jpg", cut(jpg, jpg.size() / 2)), ErrorCode::kInvalidArgument,
                "truncated JPEG");
   expect_error(write("trunc_head.jpg", cut(jpg, 10)), ErrorCode::kInvalidArgument, "JPEG");
+  for (size_t keep : {jpg.size() / 4, jpg.size() * 3 / 4, jpg.size() - 40}) {
+    expect_error(write("trunc.jpg", cut(jpg, keep)), ErrorCode::kInvalidArgument, "truncated JPEG");
+  }
   expect_error(write("trunc_half.png", cut(png, png.size() / 2)), ErrorCode::kInvalidArgument,
                "truncated PNG");
   expect_error(write("trunc_head.png", cut(png, 20)), ErrorCode::kInvalidArgument, "truncated PNG");
@@ -226,6 +256,23 @@ TEST(VisionImage, TruncatedAndCorrupt) {
   std::vector<uint8_t> zero = png;
   put_be32(zero, 16, 0);
   expect_error(write("zero_w.png", zero), ErrorCode::kInvalidArgument, "IHDR says 0 x 48");
+}
+
+// A JPEG lacking only its end-of-image marker (as some cameras and cut streams write them) has
+// all its pixels: decoded, as OpenCV and browsers do, to the same image; baseline and progressive.
+TEST(VisionImage, JpegMissingOnlyItsEndMarkerDecodes) {
+  const cv::Mat m = pattern(64, 48);
+  for (bool progressive : {false, true}) {
+    std::vector<uint8_t> jpg;
+    ASSERT_TRUE(cv::imencode(".jpg", m, jpg, {cv::IMWRITE_JPEG_PROGRESSIVE, progressive ? 1 : 0}));
+    ASSERT_EQ(jpg[jpg.size() - 2], 0xFF);
+    ASSERT_EQ(jpg[jpg.size() - 1], 0xD9);
+    const cv::Mat full = read_image(write("full.jpg", jpg));
+    jpg.resize(jpg.size() - 2);
+    const cv::Mat no_eoi = read_image(write("no_eoi.jpg", jpg));
+    ASSERT_EQ(no_eoi.size(), full.size()) << "progressive " << progressive;
+    EXPECT_EQ(cv::norm(no_eoi, full, cv::NORM_INF), 0) << "progressive " << progressive;
+  }
 }
 
 TEST(VisionImage, HugeHeadersRefusedBeforeDecoding) {
