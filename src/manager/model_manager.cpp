@@ -71,29 +71,40 @@ struct ModelManager::Entry {
   std::atomic<int64_t> last_used_ns{0};
 };
 
-ModelManager::ModelManager(RepositoryConfig config, ManagerOptions options)
-    : config_(std::move(config)), options_(std::move(options)) {
-  tune_malloc_for_accounting();
-  memory_ = std::make_shared<MemoryContext>(config_.memory_budget);
-  for (const ModelConfig& m : config_.models) {
+void check_repository_config(const RepositoryConfig& config) {
+  for (const ModelConfig& m : config.models) {
     std::error_code ec;
     if (!fs::is_regular_file(m.path, ec)) {
       fail(ErrorCode::kNotFound,
            "model '{}': file '{}' does not exist (paths in {} are relative to its folder)", m.name,
-           m.path, config_.source.empty() ? "the config" : config_.source);
+           m.path, config.source.empty() ? "the config" : config.source);
     }
     uintmax_t size = fs::file_size(m.path, ec);
-    if (!ec && config_.memory_budget && size > config_.memory_budget) {
-      fail(
-          ErrorCode::kOutOfMemory,
-          "model '{}' ({}) holds {} of weights and graph, more than the whole memory_budget of {}; "
-          "raise memory_budget or use a smaller model",
-          m.name, m.path, format_bytes(size), format_bytes(config_.memory_budget));
+    if (!ec && config.memory_budget && size > config.memory_budget) {
+      fail(ErrorCode::kOutOfMemory, "{}",
+           model_too_large_message(m, format_bytes(size) + " of weights and graph",
+                                   config.memory_budget));
     }
     if (m.precision != "fp32") {
       fail(ErrorCode::kUnsupported, "model '{}': precision {} is not implemented yet (fp32 only)",
            m.name, m.precision);
     }
+  }
+}
+
+std::string model_too_large_message(const ModelConfig& m, const std::string& holds, size_t budget) {
+  return fmt::format(
+      "model '{}' ({}) holds {}, more than the whole memory_budget of {}; raise memory_budget or "
+      "use a smaller model",
+      m.name, m.path, holds, format_bytes(budget));
+}
+
+ModelManager::ModelManager(RepositoryConfig config, ManagerOptions options)
+    : config_(std::move(config)), options_(std::move(options)) {
+  tune_malloc_for_accounting();
+  check_repository_config(config_);
+  memory_ = std::make_shared<MemoryContext>(config_.memory_budget);
+  for (const ModelConfig& m : config_.models) {
     auto e = std::make_unique<Entry>();
     e->cfg = m;
     entries_.push_back(std::move(e));

@@ -85,6 +85,13 @@ struct ManagerMemory {
   size_t dedup_saved_bytes = 0;  // weight bytes interned again but held once
 };
 
+// What the manager checks before it loads anything (ModelManager's constructor, `shoal plan`):
+// every model file exists, none is larger than the whole budget, precisions are supported.
+// Throws Error naming the config, the model and the numbers.
+void check_repository_config(const RepositoryConfig& config);
+// "model 'a' (a.onnx) holds <holds>, more than the whole memory_budget of 8.00 MiB; raise ..."
+std::string model_too_large_message(const ModelConfig& m, const std::string& holds, size_t budget);
+
 class ModelManager {
  public:
   // Validates the config (files exist, no model larger than the budget) and loads the pinned

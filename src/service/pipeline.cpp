@@ -12,17 +12,17 @@ double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
+}  // namespace
+
 const PipelineConfig& find_pipeline(const RepositoryConfig& cfg, const std::string& name) {
   for (const PipelineConfig& p : cfg.pipelines) {
     if (p.name == name) return p;
   }
   std::string names;
   for (const PipelineConfig& p : cfg.pipelines) names += (names.empty() ? "" : ", ") + p.name;
-  fail(ErrorCode::kNotFound, "no pipeline named '{}'; the config has: {}", name,
+  fail(ErrorCode::kNotFound, "{}: no pipeline named '{}'; the config has: {}", cfg.source, name,
        names.empty() ? "none" : names);
 }
-
-}  // namespace
 
 PipelineRun run_pipeline(ModelManager& mgr, const std::string& name, const cv::Mat& bgr,
                          const vision::DetectorOptions& opt) {

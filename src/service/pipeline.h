@@ -24,6 +24,9 @@ struct PipelineRun {
   int preprocessed = 0;                 // letterboxes computed (<= models)
 };
 
+// Pipeline `name` of `cfg`; throws kNotFound naming the config and the pipelines it has.
+const PipelineConfig& find_pipeline(const RepositoryConfig& cfg, const std::string& name);
+
 // Runs pipeline `name` of `mgr`'s config on one BGR image (CV_8UC3). `opt` applies to every
 // model (thresholds); each model's task/family from the config are used as hints. Throws
 // shoal::Error (unknown pipeline, a model that is not a single-image-input vision model, ...).

@@ -1,6 +1,13 @@
 #include "tools/commands.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <optional>
+
+#include "vision/image_io.h"
 
 namespace shoal {
 
@@ -32,6 +39,29 @@ int run_extra_commands(CLI::App& app) {
   if (std::optional<int> rc = run_pipeline_command()) return *rc;
   if (std::optional<int> rc = run_serve_command()) return *rc;
   return 0;
+}
+
+std::string save_name(const std::string& path, std::map<std::string, int>& used) {
+  std::filesystem::path p(path);
+  std::string stem = p.stem().string(), ext = p.extension().string();
+  if (!vision::has_image_extension(path)) ext = ".jpg";
+  std::string name = stem + ext;
+  int& n = used[name];
+  if (n > 0) name = stem + "_" + std::to_string(n) + ext;
+  ++n;
+  return name;
+}
+
+void print_progress(size_t done, size_t total, const std::string& current) {
+  const int width = 30;
+  const int filled = static_cast<int>(width * done / std::max<size_t>(total, 1));
+  std::string bar(static_cast<size_t>(filled), '=');
+  if (filled < width) bar += '>';
+  bar.resize(width, ' ');
+  std::string name = std::filesystem::path(current).filename().string();
+  if (name.size() > 40) name = name.substr(0, 37) + "...";
+  fmt::print(stderr, "\r[{}] {}/{} {:<40}", bar, done, total, name);
+  std::fflush(stderr);
 }
 
 }  // namespace shoal

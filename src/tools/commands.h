@@ -2,11 +2,19 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <map>
+#include <string>
 
 namespace shoal {
 
 void register_extra_commands(CLI::App& app);
 // Runs whichever extra subcommand was parsed; returns the process exit code.
 int run_extra_commands(CLI::App& app);
+
+// Shared by detect and pipeline. The file name an annotated copy of `path` gets in a --save
+// folder (image extension kept, else .jpg; repeats numbered).
+std::string save_name(const std::string& path, std::map<std::string, int>& used);
+// A one-line progress bar on stderr ("[=====>    ] 3/10 name.jpg"), redrawn in place.
+void print_progress(size_t done, size_t total, const std::string& current);
 
 }  // namespace shoal

@@ -12,6 +12,7 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
+#include "tools/commands.h"
 #include "vision/detector.h"
 #include "vision/draw.h"
 #include "vision/image_io.h"
@@ -39,30 +40,8 @@ DetectArgs g_args;
 CLI::App* g_cmd = nullptr;
 
 // The file name to save an annotated image under (unique within one run).
-std::string save_name(const std::string& path, std::map<std::string, int>& used) {
-  std::filesystem::path p(path);
-  std::string stem = p.stem().string(), ext = p.extension().string();
-  if (!vision::has_image_extension(path)) ext = ".jpg";
-  std::string name = stem + ext;
-  int& n = used[name];
-  if (n > 0) name = stem + "_" + std::to_string(n) + ext;
-  ++n;
-  return name;
-}
-
-void print_progress(size_t done, size_t total, const std::string& current) {
-  const int width = 30;
-  const int filled = static_cast<int>(width * done / std::max<size_t>(total, 1));
-  std::string bar(static_cast<size_t>(filled), '=');
-  if (filled < width) bar += '>';
-  bar.resize(width, ' ');
-  std::string name = std::filesystem::path(current).filename().string();
-  if (name.size() > 40) name = name.substr(0, 37) + "...";
-  fmt::print(stderr, "\r[{}] {}/{} {:<40}", bar, done, total, name);
-  std::fflush(stderr);
-}
-
-void print_table(const vision::Result& r, const vision::ModelInfo& info) {
+// `masks`: whether segment models' masks were computed (no mask column under --no-masks).
+void print_table(const vision::Result& r, const vision::ModelInfo& info, bool masks) {
   if (!r.error.empty()) {
     fmt::print("{}: FAILED: {}\n\n", r.image, r.error);
     return;
@@ -79,7 +58,8 @@ void print_table(const vision::Result& r, const vision::ModelInfo& info) {
       fmt::print("  {:>3}  {:<20} {:>8.4f}\n", i + 1, r.top5[i].class_name, r.top5[i].score);
     }
   } else if (!r.detections.empty()) {
-    const bool seg = info.task == vision::Task::kSegment, pose = info.task == vision::Task::kPose;
+    const bool seg = info.task == vision::Task::kSegment && masks,
+               pose = info.task == vision::Task::kPose;
     fmt::print("  {:>3}  {:<20} {:>6} {:>8} {:>8} {:>8} {:>8}{}\n", "#", "class", "score", "x1",
                "y1", "x2", "y2",
                seg    ? "  mask px"
@@ -173,7 +153,7 @@ int run_detect(const DetectArgs& a) {
       all.push_back(vision::result_to_json(r));
     } else {
       if (progress) fmt::print(stderr, "\r{:80}\r", "");
-      print_table(r, info);
+      print_table(r, info, opt.masks);
     }
   }
   if (progress) fmt::print(stderr, "\r{:80}\r", "");

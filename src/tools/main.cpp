@@ -89,7 +89,8 @@ struct CommonOptions {
 
 void add_common(CLI::App* sub, CommonOptions& o) {
   sub->add_option("model", o.model, "ONNX model file")->required();
-  sub->add_option("--backend", o.backend, "cpu or reference")->check(CLI::IsMember({"cpu", "reference"}));
+  sub->add_option("--backend", o.backend, "cpu or reference")
+      ->check(CLI::IsMember({"cpu", "reference"}));
   sub->add_option("--threads", o.threads, "compute threads (default: all cores)");
   sub->add_option("--shape", o.shapes, "input dims NAME=d0,d1,... (for dynamic models)");
   sub->add_flag("--no-optimize", o.no_optimize, "skip graph fusions (for debugging)");
@@ -160,8 +161,10 @@ int cmd_inspect(const CommonOptions& o, bool json) {
     j["views"] = views;
     j["passes"] = cm->pass_stats();
     nlohmann::json ins = nlohmann::json::array(), outs = nlohmann::json::array();
-    for (const TensorInfo& t : cm->inputs()) ins.push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"dims", t.dims}});
-    for (const TensorInfo& t : cm->outputs()) outs.push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"dims", t.dims}});
+    for (const TensorInfo& t : cm->inputs())
+      ins.push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"dims", t.dims}});
+    for (const TensorInfo& t : cm->outputs())
+      outs.push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"dims", t.dims}});
     j["inputs"] = ins;
     j["outputs"] = outs;
     j["metadata"] = g.metadata;
@@ -172,8 +175,10 @@ int cmd_inspect(const CommonOptions& o, bool json) {
   }
   fmt::print("model      {}\n", o.model);
   fmt::print("opset      {}  producer {}\n", g.opset, g.producer);
-  for (const TensorInfo& t : cm->inputs()) fmt::print("input      {} {} {}\n", t.name, dtype_name(t.dtype), dims_str(t.dims));
-  for (const TensorInfo& t : cm->outputs()) fmt::print("output     {} {} {}\n", t.name, dtype_name(t.dtype), dims_str(t.dims));
+  for (const TensorInfo& t : cm->inputs())
+    fmt::print("input      {} {} {}\n", t.name, dtype_name(t.dtype), dims_str(t.dims));
+  for (const TensorInfo& t : cm->outputs())
+    fmt::print("output     {} {} {}\n", t.name, dtype_name(t.dtype), dims_str(t.dims));
   for (const char* k : {"task", "stride", "imgsz", "kpt_shape"}) {
     auto it = g.metadata.find(k);
     if (it != g.metadata.end()) fmt::print("meta       {} = {}\n", k, it->second);
@@ -184,13 +189,14 @@ int cmd_inspect(const CommonOptions& o, bool json) {
   fmt::print("passes    ");
   for (const auto& [k, v] : cm->pass_stats()) fmt::print(" {} {}", k, v);
   fmt::print("\n");
-  fmt::print("program    {} steps on the {} backend, {} zero-copy views\n", cm->program().steps.size(),
-             cm->backend_name(), views);
+  fmt::print("program    {} steps on the {} backend, {} zero-copy views\n",
+             cm->program().steps.size(), cm->backend_name(), views);
   fmt::print("parameters {} ({} bytes)\n", mib(params), params);
-  fmt::print("weights    {} held at run time ({} packed by kernels)\n", mib(m.weights_bytes), mib(m.packed_weight_bytes));
+  fmt::print("weights    {} held at run time ({} packed by kernels)\n", mib(m.weights_bytes),
+             mib(m.packed_weight_bytes));
   fmt::print("FLOPs      {:.3f} G\n", cm->flops() / 1e9);
-  fmt::print("activations, as exported: naive sum {}, max-live bound {}\n", mib(m.naive_activation_bytes),
-             mib(m.exported_max_live_bytes));
+  fmt::print("activations, as exported: naive sum {}, max-live bound {}\n",
+             mib(m.naive_activation_bytes), mib(m.exported_max_live_bytes));
   fmt::print("activations, compiled:    naive sum {}, max-live bound {}, planned arena {}\n",
              mib(m.program_naive_bytes), mib(m.max_live_bytes), mib(m.arena_bytes));
   fmt::print("memory     {}\n", accounting_line(*lm));
@@ -213,8 +219,8 @@ int cmd_run(const CommonOptions& o, const std::vector<std::string>& input_args,
   std::shared_ptr<LoadedModel> lm = LoadedModel::load(ModelSource::file(o.model), lo);
   std::string expected;
   for (const TensorInfo& t : lm->declared_inputs()) {
-    expected += fmt::format("{}{} {} {}", expected.empty() ? "" : "; ", t.name,
-                            dtype_name(t.dtype), dims_str(t.dims));
+    expected += fmt::format("{}{} {} {}", expected.empty() ? "" : "; ", t.name, dtype_name(t.dtype),
+                            dims_str(t.dims));
   }
   for (const TensorInfo& t : lm->declared_inputs()) {
     if (!given.count(t.name)) {
@@ -246,9 +252,10 @@ int cmd_run(const CommonOptions& o, const std::vector<std::string>& input_args,
     if (x.dtype() != DType::kF32 && dtype_is_float(x.dtype())) x = cast_tensor(x, DType::kF32);
     std::string path = (std::filesystem::path(out_dir) / (safe_filename(t.name) + ".npy")).string();
     write_npy(path, x);
-    if (!json) fmt::print("{} {} {} -> {}\n", t.name, dtype_name(x.dtype()), dims_str(x.dims()), path);
-    jouts.push_back({{"name", t.name}, {"dtype", dtype_name(x.dtype())}, {"dims", x.dims()},
-                     {"path", path}});
+    if (!json)
+      fmt::print("{} {} {} -> {}\n", t.name, dtype_name(x.dtype()), dims_str(x.dims()), path);
+    jouts.push_back(
+        {{"name", t.name}, {"dtype", dtype_name(x.dtype())}, {"dims", x.dims()}, {"path", path}});
   }
   if (json) {
     nlohmann::json j;
@@ -270,24 +277,34 @@ int cmd_bench(const CommonOptions& o, int batch, int runs, int warmup, bool json
   if (batch > 0) lo.dims.batch = batch;
   auto t0 = std::chrono::steady_clock::now();
   std::shared_ptr<LoadedModel> lm = LoadedModel::load(ModelSource::file(o.model), lo);
-  double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   std::shared_ptr<const CompiledModel> cm = lm->default_plan();
   Session s(cm, lm->memory().arenas());
   std::vector<Tensor> inputs;
-  for (size_t i = 0; i < cm->inputs().size(); ++i) inputs.push_back(random_input(cm->inputs()[i], 1234 + static_cast<uint32_t>(i)));
+  for (size_t i = 0; i < cm->inputs().size(); ++i)
+    inputs.push_back(random_input(cm->inputs()[i], 1234 + static_cast<uint32_t>(i)));
   for (int i = 0; i < warmup; ++i) s.run(inputs);
   std::vector<double> ms;
   for (int i = 0; i < runs; ++i) {
     auto a = std::chrono::steady_clock::now();
     s.run(inputs);
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
   }
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
   double median = sorted.empty() ? 0 : sorted[sorted.size() / 2];
-  if (!sorted.empty() && sorted.size() % 2 == 0) median = 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
-  double p90 = sorted.empty() ? 0 : sorted[std::min(sorted.size() - 1, static_cast<size_t>(0.9 * static_cast<double>(sorted.size())))];
-  int b = cm->inputs().empty() || cm->inputs()[0].dims.empty() ? 1 : static_cast<int>(cm->inputs()[0].dims[0]);
+  if (!sorted.empty() && sorted.size() % 2 == 0)
+    median = 0.5 * (sorted[sorted.size() / 2 - 1] + sorted[sorted.size() / 2]);
+  double p90 =
+      sorted.empty()
+          ? 0
+          : sorted[std::min(sorted.size() - 1,
+                            static_cast<size_t>(0.9 * static_cast<double>(sorted.size())))];
+  int b = cm->inputs().empty() || cm->inputs()[0].dims.empty()
+              ? 1
+              : static_cast<int>(cm->inputs()[0].dims[0]);
   size_t rss = peak_rss_bytes();
   if (profile) {
     std::map<std::string, double> by_op;
@@ -335,10 +352,12 @@ int cmd_bench(const CommonOptions& o, int batch, int runs, int warmup, bool json
     add_accounting(j, *lm);
     std::cout << j.dump() << "\n";
   } else {
-    fmt::print("{} on {} ({} threads, batch {}): median {:.2f} ms, p90 {:.2f} ms, {:.1f} images/s\n", o.model,
-               cm->backend_name(), compute_threads(), b, median, p90, median > 0 ? b * 1000.0 / median : 0);
-    fmt::print("{}; peak RSS {}, load {:.0f} ms; threads: {}\n", accounting_line(*lm),
-               mib(rss), load_ms, compute_affinity_mode());
+    fmt::print(
+        "{} on {} ({} threads, batch {}): median {:.2f} ms, p90 {:.2f} ms, {:.1f} images/s\n",
+        o.model, cm->backend_name(), compute_threads(), b, median, p90,
+        median > 0 ? b * 1000.0 / median : 0);
+    fmt::print("{}; peak RSS {}, load {:.0f} ms; threads: {}\n", accounting_line(*lm), mib(rss),
+               load_ms, compute_affinity_mode());
   }
   return 0;
 }
@@ -349,11 +368,14 @@ int cmd_bench(const CommonOptions& o, int batch, int runs, int warmup, bool json
 int main(int argc, char** argv) {
   using namespace shoal;
   CLI::App app{"shoal: many vision models, one memory budget"};
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
+  app.set_version_flag("--version",
+                       fmt::format("shoal {} ({})", SHOAL_VERSION, backend_fingerprint("cpu")));
 
   CommonOptions inspect_o;
   bool inspect_json = false;
-  auto* inspect = app.add_subcommand("inspect", "ops, weights, FLOPs and planned memory of a model");
+  auto* inspect =
+      app.add_subcommand("inspect", "ops, weights, FLOPs and planned memory of a model");
   add_common(inspect, inspect_o);
   inspect->add_flag("--json", inspect_json, "one JSON object");
 
@@ -374,7 +396,8 @@ int main(int argc, char** argv) {
   add_common(bench, bench_o);
   bench->add_option("--batch", bench_batch, "batch size (dynamic-batch models)");
   bench->add_option("--runs", bench_runs, "timed runs (default 30)")->check(CLI::Range(1, 100000));
-  bench->add_option("--warmup", bench_warmup, "warm-up runs (default 5)")->check(CLI::Range(0, 10000));
+  bench->add_option("--warmup", bench_warmup, "warm-up runs (default 5)")
+      ->check(CLI::Range(0, 10000));
   bench->add_flag("--json", bench_json, "one JSON object");
   bench->add_flag("--profile", bench_profile, "per-op time breakdown on stderr");
 
@@ -385,10 +408,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  if (app.get_subcommands().empty()) {  // plain `shoal`: what it does and how to start
+    fmt::print("{}", app.help());
+    return 0;
+  }
   try {
     if (*inspect) return cmd_inspect(inspect_o, inspect_json);
     if (*run) return cmd_run(run_o, run_inputs, run_out, run_json);
-    if (*bench) return cmd_bench(bench_o, bench_batch, bench_runs, bench_warmup, bench_json, bench_profile);
+    if (*bench)
+      return cmd_bench(bench_o, bench_batch, bench_runs, bench_warmup, bench_json, bench_profile);
     return run_extra_commands(app);
   } catch (const Error& e) {
     fmt::print(stderr, "shoal: error ({}): {}\n", error_code_name(e.code()), e.what());

@@ -1,9 +1,9 @@
 // `shoal make-model`: writes a built-in YOLO-architecture ONNX model with seeded weights, so a
 // fresh clone without ../shared has something to run, test and benchmark.
+#include <fmt/format.h>
+
 #include <CLI/CLI.hpp>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "model_builder/builder.h"
 
@@ -22,14 +22,17 @@ CLI::App* g_cmd = nullptr;
 }  // namespace
 
 void register_make_model_command(CLI::App& app) {
-  g_cmd = app.add_subcommand("make-model", "write a built-in YOLOv8n-like detector or classifier (seeded weights)");
+  g_cmd = app.add_subcommand(
+      "make-model", "write a built-in YOLOv8n-like detector or classifier (seeded weights)");
   g_cmd->add_option("--kind", g_opts.kind, "detector or classifier")
       ->check(CLI::IsMember({"detector", "classifier"}));
   g_cmd->add_option("--out", g_opts.out, "output .onnx file")->required();
   g_cmd->add_option("--imgsz", g_opts.builder.imgsz, "square input size (detector: multiple of 32)")
       ->check(CLI::Range(32, 4096));
-  g_cmd->add_option("--classes", g_opts.builder.num_classes, "number of classes")->check(CLI::Range(1, 100000));
-  g_cmd->add_option("--width", g_opts.builder.width, "channel multiplier (n 0.25, s 0.5)")->check(CLI::Range(0.05, 2.0));
+  g_cmd->add_option("--classes", g_opts.builder.num_classes, "number of classes")
+      ->check(CLI::Range(1, 100000));
+  g_cmd->add_option("--width", g_opts.builder.width, "channel multiplier (n 0.25, s 0.5)")
+      ->check(CLI::Range(0.05, 2.0));
   g_cmd->add_option("--seed", g_opts.builder.seed, "weight seed");
 }
 

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "manager/model_manager.h"
+#include "tools/commands.h"
 
 namespace shoal {
 namespace {
@@ -63,6 +64,14 @@ std::optional<int> run_plan_command() {
   RepositoryConfig cfg = load_repository_config(g_opts.config);
   if (!g_opts.budget.empty()) cfg.memory_budget = parse_bytes(g_opts.budget);
   const size_t budget = cfg.memory_budget;
+  check_repository_config(cfg);  // what `pipeline` and `serve` refuse, refused the same way
+  // Loading and measuring takes seconds per model: a progress bar on a terminal.
+  const bool progress = isatty(STDERR_FILENO);
+  const size_t steps = cfg.models.size() * 3;  // cold load, runs, warm load
+  size_t step = 0;
+  auto tick = [&](const std::string& what) {
+    if (progress) print_progress(step++, steps, what);
+  };
   // Measure with an unlimited manager (to see what everything costs), judge against `budget`.
   RepositoryConfig measure_cfg = cfg;
   measure_cfg.memory_budget = 0;
@@ -90,6 +99,7 @@ std::optional<int> run_plan_command() {
   std::vector<ModelRow> rows;
   for (const ModelConfig& m : cfg.models) {
     ModelRow r;
+    tick("loading " + m.name);
     size_t before = current_rss_bytes();
     mgr.load(m.name);
     r.cold_load_ms = mgr.status(m.name).load_ms;
@@ -99,6 +109,7 @@ std::optional<int> run_plan_command() {
   }
   const size_t rss_loaded = current_rss_bytes();
   for (size_t i = 0; i < cfg.models.size(); ++i) {
+    tick("running " + cfg.models[i].name);
     ModelManager::Lease l = mgr.acquire(cfg.models[i].name);
     std::vector<Tensor> in;
     for (const TensorInfo& t : l.model().inputs()) {
@@ -150,12 +161,14 @@ std::optional<int> run_plan_command() {
 
   // Warm loads: unload each model and load it again from the compiled cache.
   for (size_t i = 0; i < cfg.models.size(); ++i) {
+    tick("reloading " + cfg.models[i].name);
     mgr.unload(cfg.models[i].name);
     mgr.load(cfg.models[i].name);
     ModelStatus st = mgr.status(cfg.models[i].name);
     rows[i].warm_load_ms = st.from_cache ? st.load_ms : -1;
   }
 
+  if (progress) fmt::print(stderr, "\r{:80}\r", "");
   mgr.unload_all();
   trim_heap();
   const size_t rss_unloaded = current_rss_bytes();
@@ -260,10 +273,40 @@ std::optional<int> run_plan_command() {
                     mib(together), mib(together - budget), std::ceil(mib(together))));
   }
   j["advice"] = advice;
+  // What cannot run at all under this budget: errors, as the manager would raise them when the
+  // config is served (a model larger than the whole budget; pinned models that do not fit
+  // together, each beside one arena).
+  std::vector<std::string> errors;
+  size_t pinned_need = 0, pinned_arena = 0;
+  std::string pinned_names;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const ModelStatus& st = rows[i].st;
+    const size_t alone = st.weights_bytes + st.model_bytes + st.arena_bytes;
+    if (budget && alone > budget) {
+      errors.push_back(model_too_large_message(
+          cfg.models[i],
+          fmt::format("{} (weights {}, program {}, arena {})", format_bytes(alone),
+                      format_bytes(st.weights_bytes), format_bytes(st.model_bytes),
+                      format_bytes(st.arena_bytes)),
+          budget));
+    }
+    if (cfg.models[i].pinned) {
+      pinned_need += st.unique_bytes + st.shared_bytes + st.model_bytes;
+      pinned_arena = std::max(pinned_arena, st.arena_bytes);
+      pinned_names += (pinned_names.empty() ? "" : ", ") + cfg.models[i].name;
+    }
+  }
+  if (budget && pinned_need + pinned_arena > budget) {
+    errors.push_back(fmt::format(
+        "the pinned models {} need {} together (one arena included), more than the memory_budget "
+        "of {}; unpin some or raise memory_budget",
+        pinned_names, format_bytes(pinned_need + pinned_arena), format_bytes(budget)));
+  }
+  j["errors"] = errors;
 
   if (g_opts.json) {
     std::cout << j.dump() << "\n";
-    return 0;
+    return errors.empty() ? 0 : 1;
   }
   fmt::print("{}: {} models, budget {}\n\n", g_opts.config, rows.size(),
              budget ? fmt::format("{:.1f} MiB", mib(budget)) : std::string("unlimited"));
@@ -304,7 +347,8 @@ std::optional<int> run_plan_command() {
                p["streams_at_fps"].get<int>(), g_opts.fps);
   }
   for (const auto& a : advice) fmt::print("advice: {}\n", a.get<std::string>());
-  return 0;
+  for (const std::string& e : errors) fmt::print(stderr, "shoal plan: error: {}\n", e);
+  return errors.empty() ? 0 : 1;
 }
 
 }  // namespace shoal

@@ -1,6 +1,6 @@
 // Every CLI path accounts a model the same way (through the model loader): `shoal bench --json`
 // and `shoal run --json` report the accounted bytes `shoal plan --json` reports for the same
-// model and options.
+// model and options; `plan` and `pipeline` refuse a config that cannot run, the same way.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -9,12 +9,30 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "core/npy.h"
 #include "model_builder/builder.h"
 
 namespace shoal {
 namespace {
+
+struct Output {
+  int code = -1;
+  std::string text;  // stdout and stderr
+};
+
+Output run_shoal(const std::string& args) {
+  const std::string cmd = std::string(SHOAL_SHOAL_BIN) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  Output o;
+  std::array<char, 4096> buf{};
+  size_t n;
+  while (p && (n = fread(buf.data(), 1, buf.size(), p)) > 0) o.text.append(buf.data(), n);
+  const int status = p ? pclose(p) : -1;
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
 
 nlohmann::json run_json(const std::string& args) {
   const std::string cmd = std::string(SHOAL_SHOAL_BIN) + " " + args + " 2>&1";
@@ -64,6 +82,48 @@ TEST(CliAccounting, BenchRunAndPlanReportTheSameAccountedBytes) {
                   a["arena_bytes"].get<size_t>(),
               (*j)["accounted_bytes"].get<size_t>());
     EXPECT_EQ(a["budget_used_bytes"].get<size_t>(), (*j)["accounted_bytes"].get<size_t>());
+  }
+}
+
+// A model that cannot fit the budget even alone: `plan` says so as an error (exit 1), as
+// `pipeline` does, whether the file alone is too large or the measured weights, program and arena.
+TEST(CliAccounting, PlanAndPipelineRefuseAModelLargerThanTheBudget) {
+  const std::string dir = testing::TempDir() + "/shoal_cli_too_large";
+  std::filesystem::create_directories(dir);
+  BuilderOptions b;
+  b.imgsz = 128;
+  b.num_classes = 5;
+  save_bytes(dir + "/det.onnx", build_yolo_detector_onnx(b));
+  const size_t file = std::filesystem::file_size(dir + "/det.onnx");
+  auto config = [&](size_t budget) {
+    const std::string path = dir + "/cfg" + std::to_string(budget) + ".yaml";
+    std::ofstream(path) << "memory_budget: " << budget
+                        << "\nmodels:\n  - {name: det, path: det.onnx}\n"
+                           "pipelines:\n  - {name: p, models: [det]}\n";
+    return path;
+  };
+  const nlohmann::json plan = run_json("plan --json --runs 1 --config " + config(1 << 30));
+  ASSERT_EQ(plan["errors"].size(), 0u) << plan.dump();
+  const size_t alone = plan["models"][0]["accounted_bytes"].get<size_t>();
+  ASSERT_GT(alone, file);
+  const std::string image = dir + "/img.png";
+  ASSERT_TRUE(cv::imwrite(image, cv::Mat(8, 8, CV_8UC3, cv::Scalar(128, 128, 128))));
+  for (size_t budget : {file / 2, alone - 1}) {
+    const std::string cfg = config(budget);
+    Output p = run_shoal("plan --runs 1 --config " + cfg);
+    EXPECT_EQ(p.code, 1) << p.text;
+    EXPECT_NE(p.text.find("model 'det'"), std::string::npos) << p.text;
+    EXPECT_NE(p.text.find("more than the whole memory_budget"), std::string::npos) << p.text;
+    Output q = run_shoal("pipeline --config " + cfg + " --name p " + image);
+    EXPECT_NE(q.code, 0) << q.text;
+    EXPECT_NE(q.text.find("model 'det'"), std::string::npos) << q.text;
+    if (budget < file) {  // the same check, before anything is loaded: the same words
+      const auto line = [](const std::string& t) {
+        const size_t at = t.find("model 'det'");
+        return t.substr(at, t.find('\n', at) - at);
+      };
+      EXPECT_EQ(line(p.text), line(q.text));
+    }
   }
 }
 

@@ -1,7 +1,8 @@
-// `shoal detect` as a process: a batch mixing good and bad files (missing, empty, truncated,
-// corrupt, oversized header, grayscale and 16-bit PNG, a folder) gives one JSON document with a
-// result or an "error" per file, a non-zero exit code, and every good file still processed;
-// --save writes annotated images. Uses a small generated model (no ../shared needed).
+// `shoal detect` and `shoal pipeline` as processes: a batch mixing good and bad files (missing,
+// empty, truncated, corrupt, oversized header, grayscale and 16-bit PNG, a folder) gives one JSON
+// document with a result or an "error" per file, a non-zero exit code, and every good file still
+// processed; --save writes annotated images; numbers print short; `shoal` alone shows its help.
+// Uses a small generated model (no ../shared needed, except where a test says so).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <regex>
 
 #include "model_builder/builder.h"
 
@@ -146,6 +148,94 @@ TEST_F(VisionCli, BadModelAndFlags) {
   r = run_shoal("detect " + model() + " " + f("good.jpg") + " --task pose");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("pose"), std::string::npos) << r.err;
+}
+
+TEST_F(VisionCli, BareCommandShowsHelpAndVersion) {
+  ProcessRun r = run_shoal("");
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (const char* cmd : {"detect", "pipeline", "serve", "plan", "bench"}) {
+    EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd << " missing from:\n" << r.out;
+  }
+  r = run_shoal("--version");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(^shoal \d+\.\d+\.\d+ \(cpu:dnnl-)"))) << r.out;
+}
+
+// Boxes to 0.01 px and scores to 1e-4, printed as such (no "150.17000000000002").
+TEST_F(VisionCli, JsonNumbersArePrintedShort) {
+  ProcessRun r = run_shoal("detect " + model() + " " + f("good.jpg") + " --conf 0.01 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_FALSE(j.at(0).at("detections").empty()) << r.out;
+  EXPECT_FALSE(std::regex_search(r.out, std::regex(R"(\d\.\d{5,})"))) << r.out;
+  for (const nlohmann::json& d : j.at(0).at("detections")) {
+    const double s = d.at("score").get<double>();
+    EXPECT_NEAR(s * 1e4, std::round(s * 1e4), 1e-6);
+    for (const nlohmann::json& v : d.at("box")) {
+      EXPECT_NEAR(v.get<double>() * 100, std::round(v.get<double>() * 100), 1e-6);
+    }
+  }
+}
+
+TEST_F(VisionCli, NoMasksDropsTheMaskColumn) {
+  const std::string seg = std::string(SHOAL_SHARED_DIR) + "/models/yolov8n-seg.onnx";
+  const std::string img = std::string(SHOAL_SHARED_DIR) + "/images/bus.jpg";
+  if (!fs::exists(seg) || !fs::exists(img)) GTEST_SKIP() << "../shared not found";
+  const std::string args = "detect " + seg + " " + img + " --conf 0 --max-det 3";
+  ProcessRun r = run_shoal(args);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("mask px"), std::string::npos) << r.out;
+  r = run_shoal(args + " --no-masks");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("mask px"), std::string::npos) << r.out;
+}
+
+class PipelineCli : public VisionCli {
+ protected:
+  static std::string config() {
+    const std::string path = f("pipe.yaml");
+    std::ofstream(path) << "memory_budget: 64MiB\nmodels:\n"
+                           "  - name: a\n    path: tiny.onnx\n"
+                           "  - name: b\n    path: tiny.onnx\n"
+                           "pipelines:\n  - name: both\n    models: [a, b]\n";
+    return path;
+  }
+};
+
+TEST_F(PipelineCli, UnknownNameIsOneError) {
+  ProcessRun r = run_shoal("pipeline --config " + config() + " --name nope " + f("good.jpg") + " " +
+                           f("folder"));
+  EXPECT_NE(r.code, 0);
+  size_t count = 0;
+  for (size_t at = r.err.find("'nope'"); at != std::string::npos; at = r.err.find("'nope'", at + 1))
+    ++count;
+  EXPECT_EQ(count, 1u) << r.err;
+  EXPECT_NE(r.err.find("both"), std::string::npos) << "names the pipelines there are: " << r.err;
+}
+
+TEST_F(PipelineCli, FoldersThresholdsJsonAndSave) {
+  const std::string out = f("pipe_saved");
+  ProcessRun r = run_shoal("pipeline --config " + config() + " --name both " + f("good.jpg") + " " +
+                           f("folder") + " --conf 0.01 --iou 0.5 --max-det 2 --json --save " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.size(), 3u) << r.out;
+  for (const nlohmann::json& item : j) {
+    for (const char* m : {"a", "b"}) {
+      const nlohmann::json& dets = item.at("models").at(m).at("detections");
+      EXPECT_GE(dets.size(), 1u) << item;
+      EXPECT_LE(dets.size(), 2u) << "--max-det 2: " << item;
+    }
+    EXPECT_EQ(item.at("letterboxes").get<int>(), 1) << "one letterbox for two same-size models";
+  }
+  for (const char* n : {"good.jpg", "a.png", "b.bmp"}) {
+    EXPECT_EQ(cv::imread(out + "/" + n).size(), cv::Size(80, 48)) << n;
+  }
+  // The table ends with what the manager did.
+  r = run_shoal("pipeline --config " + config() + " --name both " + f("good.jpg"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("manager: budget 64.00 MiB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("load"), std::string::npos) << r.out;
 }
 
 }  // namespace

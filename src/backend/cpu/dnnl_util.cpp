@@ -27,11 +27,39 @@ void set_compute_threads(int n) {
   cpu::sync_threads();
 }
 
+namespace {
+
+std::string isa_name(dnnl::cpu_isa isa) {
+  using i = dnnl::cpu_isa;
+  switch (isa) {
+    case i::sse41:
+      return "sse41";
+    case i::avx:
+      return "avx";
+    case i::avx2:
+      return "avx2";
+    case i::avx2_vnni:
+      return "avx2_vnni";
+    case i::avx512_core:
+      return "avx512_core";
+    case i::avx512_core_vnni:
+      return "avx512_core_vnni";
+    case i::avx512_core_bf16:
+      return "avx512_core_bf16";
+    case i::avx512_core_amx:
+      return "avx512_core_amx";
+    default:
+      return "isa" + std::to_string(static_cast<int>(isa));
+  }
+}
+
+}  // namespace
+
 std::string backend_fingerprint(const std::string& backend) {
   if (backend != "cpu") return backend;
   const dnnl_version_t* v = dnnl_version();
-  return fmt::format("cpu:dnnl-{}.{}.{}-{}:isa{}", v->major, v->minor, v->patch, v->hash,
-                     static_cast<int>(dnnl::get_effective_cpu_isa()));
+  return fmt::format("cpu:dnnl-{}.{}.{}:{}", v->major, v->minor, v->patch,
+                     isa_name(dnnl::get_effective_cpu_isa()));
 }
 
 void release_backend_caches() {
