@@ -1,5 +1,7 @@
 #include "vision/model_info.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -82,12 +84,61 @@ std::map<int, std::string> parse_names_dict(const std::string& text) {
   return names;
 }
 
+namespace {
+
+// Ultralytics' dataset YAML (data.yaml): `names:` as a list or as a {id: name} map; `nc:`, when
+// given, must agree.
+std::vector<std::string> names_from_dataset_yaml(const std::string& text, const std::string& path) {
+  std::vector<std::string> names;
+  try {
+    const YAML::Node root = YAML::Load(text);
+    const YAML::Node n = root["names"];
+    if (n.IsSequence()) {
+      for (const YAML::Node& v : n) names.push_back(v.as<std::string>());
+    } else if (n.IsMap()) {
+      std::map<int, std::string> m;
+      for (const auto& kv : n) m[kv.first.as<int>()] = kv.second.as<std::string>();
+      for (const auto& [k, v] : m) {
+        if (k != static_cast<int>(names.size())) {
+          fail(ErrorCode::kInvalidArgument,
+               "names file '{}': class ids under 'names:' must be 0..N-1, missing {}", path,
+               names.size());
+        }
+        names.push_back(v);
+      }
+    } else {
+      fail(ErrorCode::kInvalidArgument,
+           "names file '{}': 'names:' is neither a list nor a map of class ids to names", path);
+    }
+    if (root["nc"] && root["nc"].as<size_t>() != names.size()) {
+      fail(ErrorCode::kInvalidArgument, "names file '{}': nc is {} but 'names:' lists {}", path,
+           root["nc"].as<size_t>(), names.size());
+    }
+  } catch (const YAML::Exception& e) {
+    fail(ErrorCode::kInvalidArgument, "names file '{}' is not valid YAML: {}", path, e.what());
+  }
+  if (names.empty()) fail(ErrorCode::kInvalidArgument, "names file '{}' has no names", path);
+  return names;
+}
+
+bool has_names_key(const std::string& text) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("names:", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<std::string> read_names_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(ErrorCode::kNotFound, "names file '{}' cannot be opened", path);
   std::stringstream ss;
   ss << f.rdbuf();
   std::string text = ss.str();
+  if (has_names_key(text)) return names_from_dataset_yaml(text, path);
   std::string t = trim(text);
   if (!t.empty() && t[0] == '{') {
     std::map<int, std::string> m;

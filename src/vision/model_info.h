@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "onnx/metadata.h"
 #include "core/tensor.h"
+#include "onnx/metadata.h"
 #include "vision/coco.h"
 #include "vision/types.h"
 
@@ -17,13 +17,14 @@ namespace shoal::vision {
 struct ModelHints {
   std::string family;      // "ultralytics" (aliases yolov5u, yolov8, yolo11, v8) or "yolox"
   std::string task;        // detect, segment, pose, classify
-  std::string names_file;  // one class name per line, or a Python/YAML-style "{0: 'a', ...}"
+  std::string names_file;  // see read_names_file
 };
 
 // Parses Ultralytics' names string "{0: 'person', 1: 'bicycle'}" (a Python dict repr, quotes
 // single or double, backslash escapes). Throws kInvalidModel naming the problem.
 std::map<int, std::string> parse_names_dict(const std::string& text);
-// Reads a names file (see ModelHints::names_file). Throws kNotFound / kInvalidArgument.
+// Reads a names file: one class name per line; a Python-style "{0: 'a', 1: 'b'}"; or Ultralytics'
+// dataset YAML (data.yaml, `names:` as a list or an id map). Throws kNotFound / kInvalidArgument.
 std::vector<std::string> read_names_file(const std::string& path);
 
 // COCO-pose skeleton as 0-based keypoint index pairs (17 keypoints).

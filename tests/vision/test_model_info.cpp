@@ -53,6 +53,32 @@ TEST(VisionModelInfo, NamesFile) {
   EXPECT_THROW(read_names_file(dir + "/no_such_names.txt"), Error);
 }
 
+// Ultralytics' data.yaml, names as a map or a list, UTF-8 names kept as they are.
+TEST(VisionModelInfo, NamesFromDatasetYaml) {
+  const std::string dir = testing::TempDir();
+  const std::string map = dir + "/vision_data_map.yaml", list = dir + "/vision_data_list.yaml";
+  std::ofstream(map) << "path: ../datasets/signs\ntrain: images/train\nval: images/val\n\n"
+                        "nc: 3\nnames:\n  0: stop\n  1: crossing\n  2: \"Fußgänger\"\n";
+  std::ofstream(list) << "train: a\nnames: ['stop', 'crossing', '横断歩道']\n";
+  EXPECT_EQ(read_names_file(map), (std::vector<std::string>{"stop", "crossing", "Fußgänger"}));
+  EXPECT_EQ(read_names_file(list), (std::vector<std::string>{"stop", "crossing", "横断歩道"}));
+  auto expect_error = [&](const std::string& text, const std::string& says) {
+    const std::string p = dir + "/vision_data_bad.yaml";
+    std::ofstream(p) << text;
+    try {
+      read_names_file(p);
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    }
+  };
+  expect_error("names:\n  0: a\n  2: c\n", "missing 1");
+  expect_error("nc: 4\nnames: [a, b]\n", "nc is 4");
+  expect_error("names: [a, b\n", "not valid YAML");
+  expect_error("names: 7\n", "neither a list nor a map");
+}
+
 TEST(VisionModelInfo, FromShapes) {
   // YOLOX-nano at 416: 52^2 + 26^2 + 13^2 = 3549 rows of 85.
   ModelInfo i = infer_model_info({}, {1, 3, 416, 416}, {{1, 3549, 85}}, {});
