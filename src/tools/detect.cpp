@@ -191,7 +191,9 @@ void register_detect_command(CLI::App& app) {
                   "model family when metadata does not tell: ultralytics, yolox");
   sub->add_option("--task", a.task,
                   "task when metadata does not tell: detect, segment, pose, classify");
-  sub->add_option("--names", a.names, "class names: a file with one per line, {0: 'a', ...}, or Ultralytics' data.yaml");
+  sub->add_option(
+      "--names", a.names,
+      "class names: a file with one per line, {0: 'a', ...}, or Ultralytics' data.yaml");
   sub->add_option("--threads", a.threads, "compute threads (default: all cores)")
       ->check(CLI::Range(0, 1024));
   sub->add_option("--backend", a.backend, "cpu or reference")
