@@ -5,7 +5,8 @@ PKGS=(cmake ninja-build g++ clang-14 clang-format-14 libclang-rt-14-dev libomp-1
       pkg-config libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
       libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libjpeg62-turbo-dev
       libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-      libcli11-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev chromium curl)
+      libcli11-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev chromium curl
+      libfreetype-dev fonts-dejavu-core)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

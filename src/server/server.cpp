@@ -603,9 +603,9 @@ void Server::Impl::detect(const httplib::Request& req, httplib::Response& res,
       stats.at(o.model)->request_done(true, 0, s, s);
     }
     if (wants_jpeg(req)) {
-      cv::Mat img = bgr;
-      for (const service::PipelineOutput& o : run.outputs) img = vision::annotate(img, o.result);
-      return send_jpeg(res, img);
+      std::vector<const vision::Result*> results;
+      for (const service::PipelineOutput& o : run.outputs) results.push_back(&o.result);
+      return send_jpeg(res, vision::annotate(bgr, results));
     }
     json models = json::object();
     for (const service::PipelineOutput& o : run.outputs) {

@@ -125,9 +125,9 @@ std::optional<int> run_pipeline_command() {
         fmt::print("\n");
       }
       if (!a.save_dir.empty()) {
-        cv::Mat drawn = img;
-        for (const service::PipelineOutput& o : run.outputs)
-          drawn = vision::annotate(drawn, o.result);
+        std::vector<const vision::Result*> results;
+        for (const service::PipelineOutput& o : run.outputs) results.push_back(&o.result);
+        const cv::Mat drawn = vision::annotate(img, results);
         const std::string out =
             (std::filesystem::path(a.save_dir) / save_name(path, used_names)).string();
         bool ok = false;
