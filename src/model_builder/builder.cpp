@@ -699,3 +699,108 @@ void save_bytes(const std::string& path, const std::string& bytes) {
 }
 
 }  // namespace shoal
+
+namespace shoal {
+
+std::string build_head_onnx(const HeadModelOptions& o) {
+  if (o.imgsz < 32 || o.imgsz > 4096 || o.imgsz % 32 != 0) {
+    fail(ErrorCode::kInvalidArgument, "head model: imgsz {} must be a multiple of 32 in 32..4096",
+         o.imgsz);
+  }
+  if (o.num_classes < 1 || o.num_classes > 10000) {
+    fail(ErrorCode::kInvalidArgument, "head model: num_classes {} outside 1..10000", o.num_classes);
+  }
+  if (o.kind != HeadKind::kYolov5 && (o.rows < 1 || o.rows > 10000)) {
+    fail(ErrorCode::kInvalidArgument, "head model: rows {} outside 1..10000", o.rows);
+  }
+  const int nc = o.num_classes;
+  const float S = static_cast<float>(o.imgsz);
+  int64_t cells = 0;
+  for (int s : {8, 16, 32}) cells += int64_t{o.imgsz / s} * (o.imgsz / s);
+  const int64_t rows = o.kind == HeadKind::kYolov5 ? 3 * cells : o.rows;
+  int64_t cols = 4 + nc;  // rtdetr
+  if (o.kind == HeadKind::kYolov5) cols = 5 + nc;
+  if (o.kind == HeadKind::kEnd2End) cols = 6;
+
+  std::mt19937 rng(o.seed);
+  auto uni = [&](float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(rng); };
+  auto any_class = [&] { return std::uniform_int_distribution<int>(0, nc - 1)(rng); };
+  std::vector<float> table(static_cast<size_t>(rows * cols), 0.f);
+  std::vector<float> shift(table.size(), 0.f);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* t = table.data() + r * cols;
+    float* z = shift.data() + r * cols;
+    switch (o.kind) {
+      case HeadKind::kYolov5: {
+        t[0] = uni(0, S);
+        t[1] = uni(0, S);
+        t[2] = uni(2, S / 2);
+        t[3] = uni(2, S / 2);
+        t[4] = uni(0, 1) < 0.35f ? uni(0.2f, 1.f) : uni(0.f, 0.2f);
+        for (int c = 0; c < nc; ++c) t[5 + c] = uni(0, 1);
+        for (int k = 0; k < 4; ++k) z[k] = uni(-2, 2);
+        break;
+      }
+      case HeadKind::kEnd2End: {
+        const float w = uni(2, S / 2), h = uni(2, S / 2);
+        t[0] = uni(-2, S - w / 2);  // some boxes cross an edge: clipped on the way back
+        t[1] = uni(-2, S - h / 2);
+        t[2] = t[0] + w;
+        t[3] = t[1] + h;
+        const float left = 1.f - static_cast<float>(r) / static_cast<float>(rows);
+        t[4] = 0.97f * left * left;  // descending, as TopK leaves them
+        t[5] = static_cast<float>(any_class());
+        z[0] = z[2] = uni(-2, 2);
+        z[1] = z[3] = uni(-2, 2);
+        break;
+      }
+      case HeadKind::kRtdetr: {
+        t[0] = uni(0.05f, 0.95f);
+        t[1] = uni(0.05f, 0.95f);
+        t[2] = uni(0.02f, 0.5f);
+        t[3] = uni(0.02f, 0.5f);
+        for (int c = 0; c < nc; ++c) t[4 + c] = uni(0.f, 0.3f);
+        if (uni(0, 1) < 0.25f) t[4 + any_class()] = uni(0.3f, 1.f);
+        z[0] = uni(-0.01f, 0.01f);
+        z[1] = uni(-0.01f, 0.01f);
+        break;
+      }
+    }
+  }
+
+  TestModel t(17, 8, "pytorch");
+  t.input("images", onnx::TensorProto::FLOAT, {1, 3, o.imgsz, o.imgsz});
+  t.initializer(raw_tensor("head_table", onnx::TensorProto::FLOAT, {1, rows, cols}, table.data(),
+                           table.size() * sizeof(float)));
+  t.initializer(raw_tensor("head_shift", onnx::TensorProto::FLOAT, {1, rows, cols}, shift.data(),
+                           shift.size() * sizeof(float)));
+  onnx::NodeProto* mean = t.node("ReduceMean", "/head/ReduceMean", {"images"}, {"image_mean"});
+  set_attr(mean, "axes", std::vector<int64_t>{1, 2, 3});
+  set_attr(mean, "keepdims", int64_t{0});  // [1]
+  t.node("Mul", "/head/Mul", {"image_mean", "head_shift"}, {"head_offset"});
+  t.node("Add", "/head/Add", {"head_table", "head_offset"}, {"output0"});
+  t.output("output0", onnx::TensorProto::FLOAT, {1, rows, cols});
+
+  if (o.metadata) {
+    if (o.kind == HeadKind::kYolov5) {  // yolov5's export.py: {'stride': ..., 'names': ...}
+      t.metadata("stride", "32");
+      t.metadata("names", class_names_metadata(nc));
+    } else {
+      const bool detr = o.kind == HeadKind::kRtdetr;
+      t.metadata("description", detr ? "Ultralytics RT-DETR-l model (random weights)"
+                                     : "Ultralytics YOLO26n model (random weights)");
+      t.metadata("author", "Ultralytics");
+      t.metadata("task", "detect");
+      t.metadata("stride", "32");
+      t.metadata("batch", "1");
+      t.metadata("imgsz", fmt::format("[{}, {}]", o.imgsz, o.imgsz));
+      t.metadata("names", class_names_metadata(nc));
+      if (detr) t.metadata("head", "RTDETRDecoder");
+      t.metadata("args", "{'batch': 1, 'half': False, 'nms': False}");
+      t.metadata("end2end", detr ? "False" : "True");
+    }
+  }
+  return t.bytes();
+}
+
+}  // namespace shoal

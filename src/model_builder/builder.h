@@ -36,6 +36,32 @@ std::string build_yolo_detector_onnx(const BuilderOptions& opts);
 // [batch,3,imgsz,imgsz]; output `output0` [batch, nc] probabilities; metadata task=classify.
 std::string build_classifier_onnx(const BuilderOptions& opts);
 
+// Output heads other exporters write, for decoder tests. A tiny graph: `output0`, in the
+// exporter's exact layout, is a seeded table of meaningful rows (boxes inside the input, scores in
+// [0, 1], integer class ids) plus mean(images) x a seeded shift of the boxes (up to 2 pixels or
+// 1% of the input), so the output depends on the image and a test that runs the model knows what
+// to expect. Input `images` [1, 3, imgsz, imgsz] float32.
+enum class HeadKind {
+  kYolov5,   // classic anchor-based YOLOv5/v7, grid decoded in the graph: [1, 3 x cells, 5+nc]
+             // (cx, cy, w, h pixels, objectness, class probabilities); about a third of the rows
+             // have objectness above 0.2, boxes overlap so that NMS matters
+  kEnd2End,  // YOLOv10/YOLO26 NMS-free: [1, rows, 6] (x1, y1, x2, y2 pixels, score, class id),
+             // scores descending as TopK leaves them
+  kRtdetr,   // Ultralytics RT-DETR: [1, rows, 4+nc] (cx, cy, w, h of 0..1, sigmoid class scores),
+             // queries unsorted; about a quarter have one class above 0.3
+};
+struct HeadModelOptions {
+  HeadKind kind = HeadKind::kYolov5;
+  uint32_t seed = 0;
+  int imgsz = 64;        // a multiple of 32
+  int num_classes = 3;   // names are COCO's for the first 80, then "class<i>"
+  int rows = 300;        // end2end: max_det; rtdetr: queries; yolov5: ignored (3 x grid cells)
+  bool metadata = true;  // yolov5: stride and names as its export.py writes them; end2end and
+                         // rtdetr: Ultralytics' keys (end2end True; head RTDETRDecoder)
+};
+// Throws shoal::Error (kInvalidArgument) for options out of range.
+std::string build_head_onnx(const HeadModelOptions& opts);
+
 // Ultralytics' names dict string: "{0: 'person', 1: 'bicycle', ...}".
 std::string class_names_metadata(int num_classes);
 

@@ -171,12 +171,16 @@ void register_detect_command(CLI::App& app) {
   DetectArgs& a = g_args;
   CLI::App* sub =
       app.add_subcommand("detect", "detect/segment/pose/classify images with a YOLO model");
-  sub->add_option("model", a.model, "ONNX model (YOLOv5u/v8/11 detect, seg, pose, cls; YOLOX)")
+  sub->add_option("model", a.model,
+                  "ONNX model (YOLOv5u/v8/11 detect, seg, pose, cls; YOLOX; classic YOLOv5/v7; "
+                  "YOLOv10/YOLO26 end-to-end; RT-DETR)")
       ->required();
   sub->add_option("images", a.images, "image files or folders (JPEG, PNG, BMP)")->required();
   sub->add_option("--conf", a.conf, "score threshold: keep scores > conf (default 0.25)")
       ->check(CLI::Range(0.0, 1.0));
-  sub->add_option("--iou", a.iou, "NMS IoU threshold (default 0.7; YOLOX 0.45)")
+  sub->add_option("--iou", a.iou,
+                  "NMS IoU threshold (default 0.7; YOLOX, classic YOLOv5/v7 0.45; end-to-end "
+                  "and RT-DETR run no NMS)")
       ->check(CLI::Range(0.0, 1.0));
   // Two plain flags: CLI11 2.1 sets an std::optional<bool> flag to false when it is absent.
   auto* agnostic = sub->add_flag("--agnostic", a.agnostic_flag,
@@ -188,7 +192,9 @@ void register_detect_command(CLI::App& app) {
   sub->add_flag("--json", a.json, "print one JSON document (a list, one entry per image)");
   sub->add_option("--save", a.save_dir, "write annotated images into DIR");
   sub->add_option("--family", a.family,
-                  "model family when metadata does not tell: ultralytics, yolox");
+                  "model family (head) when metadata and output shapes do not tell: ultralytics "
+                  "(yolov5u, yolov8, yolo11), yolox, yolov5 (classic anchor-based, also yolov7), "
+                  "end2end (yolov10, yolo26), rtdetr; refused when the output is not its layout");
   sub->add_option("--task", a.task,
                   "task when metadata does not tell: detect, segment, pose, classify");
   sub->add_option(

@@ -55,6 +55,7 @@ DecodeOptions default_decode_options(Family family) {
     o.nms.agnostic = true;
     o.nms.plus_one = true;
   }
+  if (family == Family::kYolov5) o.nms.iou = 0.45f;
   return o;
 }
 
@@ -151,6 +152,118 @@ std::vector<Candidate> candidates_yolox(const Tensor& out, int b, int in_w, int 
   return cands;
 }
 
+std::vector<Candidate> candidates_yolov5(const Tensor& out, int b, float conf) {
+  check_output(out, 3, "YOLOv5/v7 output");
+  check_batch(out, b, "YOLOv5/v7 output");
+  const int64_t N = out.dims()[1], C = out.dims()[2];
+  const int nc = static_cast<int>(C - 5);
+  if (nc < 1) {
+    fail(ErrorCode::kInvalidArgument, "YOLOv5/v7 output {}: no classes (rows are 5 + classes)",
+         dims_str(out.dims()));
+  }
+  const float* base = out.data<float>() + b * N * C;
+  std::vector<Candidate> cands;
+  for (int64_t a = 0; a < N; ++a) {
+    const float* r = base + a * C;
+    const float obj = r[4];
+    if (!(obj > conf)) continue;
+    int cls = 0;
+    float p = r[5];
+    for (int c = 1; c < nc; ++c) {
+      if (r[5 + c] > p) {
+        p = r[5 + c];
+        cls = c;
+      }
+    }
+    const float score = obj * p;
+    if (!(score > conf)) continue;
+    Candidate cd;
+    cd.box = {r[0] - r[2] / 2, r[1] - r[3] / 2, r[0] + r[2] / 2, r[1] + r[3] / 2};
+    cd.score = score;
+    cd.class_id = cls;
+    cd.anchor = static_cast<int>(a);
+    cands.push_back(cd);
+  }
+  return cands;
+}
+
+std::vector<Detection> decode_end2end(const Tensor& out, int b, const ModelInfo& info,
+                                      const LetterboxInfo& lb, const DecodeOptions& opt) {
+  check_output(out, 3, "end-to-end output");
+  check_batch(out, b, "end-to-end output");
+  const int64_t N = out.dims()[1];
+  if (out.dims()[2] != 6) {
+    fail(ErrorCode::kInvalidArgument,
+         "end-to-end output {}: expected [B, max_det, 6] (x1, y1, x2, y2, score, class id)",
+         dims_str(out.dims()));
+  }
+  const float* base = out.data<float>() + b * N * 6;
+  std::vector<Detection> dets;
+  for (int64_t i = 0; i < N && static_cast<int>(dets.size()) < opt.nms.max_det; ++i) {
+    const float* r = base + i * 6;
+    if (!(r[4] > opt.conf)) continue;
+    const float id = std::round(r[5]);
+    if (!(std::fabs(r[5] - id) <= 1e-3f) || id < 0 || id > 1e6f ||
+        (info.num_classes > 0 && id >= static_cast<float>(info.num_classes))) {
+      fail(ErrorCode::kInvalidModel,
+           "end-to-end output {}: row {} has class id {} (score {}), not a class in [0, {}): the "
+           "model is not a [B, max_det, 6] end-to-end head; check --family",
+           dims_str(out.dims()), i, r[5], r[4],
+           info.num_classes > 0 ? std::to_string(info.num_classes) : std::string("inf"));
+    }
+    Candidate c;
+    c.box = {r[0], r[1], r[2], r[3]};
+    c.score = r[4];
+    c.class_id = static_cast<int>(id);
+    c.anchor = static_cast<int>(i);
+    dets.push_back(make_detection(c, info, lb));
+  }
+  return dets;
+}
+
+std::vector<Detection> decode_rtdetr(const Tensor& out, int b, const ModelInfo& info,
+                                     const LetterboxInfo& lb, const DecodeOptions& opt) {
+  check_output(out, 3, "RT-DETR output");
+  check_batch(out, b, "RT-DETR output");
+  const int64_t Q = out.dims()[1], C = out.dims()[2];
+  const int nc = static_cast<int>(C - 4);
+  if (nc < 1) {
+    fail(ErrorCode::kInvalidArgument, "RT-DETR output {}: no classes (rows are 4 + classes)",
+         dims_str(out.dims()));
+  }
+  const float* base = out.data<float>() + b * Q * C;
+  const float W = static_cast<float>(info.input_width), H = static_cast<float>(info.input_height);
+  std::vector<Candidate> cands;
+  for (int64_t q = 0; q < Q; ++q) {
+    const float* r = base + q * C;
+    int cls = 0;
+    float s = r[4];
+    for (int c = 1; c < nc; ++c) {
+      if (r[4 + c] > s) {
+        s = r[4 + c];
+        cls = c;
+      }
+    }
+    if (!(s > opt.conf)) continue;
+    const float cx = r[0] * W, cy = r[1] * H, w = r[2] * W, h = r[3] * H;
+    Candidate cd;
+    cd.box = {cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2};
+    cd.score = s;
+    cd.class_id = cls;
+    cd.anchor = static_cast<int>(q);
+    cands.push_back(cd);
+  }
+  std::stable_sort(cands.begin(), cands.end(),
+                   [](const Candidate& x, const Candidate& y) { return x.score > y.score; });
+  if (static_cast<int>(cands.size()) > opt.nms.max_det) {
+    cands.resize(static_cast<size_t>(std::max(0, opt.nms.max_det)));
+  }
+  std::vector<Detection> dets;
+  dets.reserve(cands.size());
+  for (const Candidate& c : cands) dets.push_back(make_detection(c, info, lb));
+  return dets;
+}
+
 Box box_to_source(const Box& b, const LetterboxInfo& lb) {
   const float w = static_cast<float>(lb.src_width), h = static_cast<float>(lb.src_height);
   Box r;
@@ -163,10 +276,14 @@ Box box_to_source(const Box& b, const LetterboxInfo& lb) {
 
 std::vector<Detection> decode_detect(const Tensor& out, int b, const ModelInfo& info,
                                      const LetterboxInfo& lb, const DecodeOptions& opt) {
+  if (info.family == Family::kEnd2End) return decode_end2end(out, b, info, lb, opt);
+  if (info.family == Family::kRtdetr) return decode_rtdetr(out, b, info, lb, opt);
   std::vector<Candidate> cands;
   if (info.family == Family::kYolox) {
     cands =
         candidates_yolox(out, b, info.input_width, info.input_height, info.yolox_strides, opt.conf);
+  } else if (info.family == Family::kYolov5) {
+    cands = candidates_yolov5(out, b, opt.conf);
   } else {
     cands = candidates_ultralytics(out, b, info.num_classes, opt.conf);
   }

@@ -1,6 +1,7 @@
 // Decoders from raw model outputs (Tensors) to typed results in original-image pixels:
-// Ultralytics YOLOv5u/v8/11 detect, segment, pose, classify, and YOLOX detect. Each runs a
-// threshold pass first so that only anchors above `conf` get boxes, then NMS on those.
+// Ultralytics YOLOv5u/v8/11 detect, segment, pose, classify; YOLOX and classic anchor-based
+// YOLOv5/v7 detect (a threshold pass first so that only anchors above `conf` get boxes, then NMS
+// on those); and the NMS-free heads, end-to-end YOLOv10/YOLO26 and RT-DETR (threshold, max_det).
 // Knows nothing about sessions or files.
 #pragma once
 
@@ -21,7 +22,8 @@ struct DecodeOptions {
 };
 
 // The defaults a family uses: Ultralytics IoU 0.7 class-aware; YOLOX IoU 0.45 agnostic with
-// +1 pixel areas (its demo's NMS).
+// +1 pixel areas (its demo's NMS); classic YOLOv5/v7 IoU 0.45 class-aware (their detect.py).
+// End-to-end and RT-DETR heads run no NMS (only conf and max_det apply).
 DecodeOptions default_decode_options(Family family);
 
 // Ultralytics head [B, 4 + nc + extra, A]: anchors of image `b` whose best class score > conf,
@@ -34,10 +36,30 @@ std::vector<Candidate> candidates_ultralytics(const Tensor& out, int b, int num_
 std::vector<Candidate> candidates_yolox(const Tensor& out, int b, int in_w, int in_h,
                                         const std::vector<int>& strides, float conf);
 
+// Classic anchor-based YOLOv5/v7 head [B, N, 5 + nc] whose grid the graph decoded: cx, cy, w, h
+// in network-input pixels, objectness, class probabilities. As their NMS: rows with objectness
+// > conf, score = objectness x best class probability, kept when > conf.
+std::vector<Candidate> candidates_yolov5(const Tensor& out, int b, float conf);
+
+// End-to-end head [B, max_det, 6]: x1, y1, x2, y2 in network-input pixels, score, class id. No
+// NMS: as Ultralytics, the rows scoring > conf in the model's order, at most max_det, mapped back
+// through the letterbox. Throws kInvalidModel for a kept row whose class id is not an integer in
+// [0, num_classes) (any non-negative integer when num_classes is 0: no names).
+std::vector<Detection> decode_end2end(const Tensor& out, int b, const ModelInfo& info,
+                                      const LetterboxInfo& lb, const DecodeOptions& opt);
+
+// RT-DETR head [B, queries, 4 + nc]: cx, cy, w, h normalised to the network input (0..1), class
+// scores (sigmoid applied). No NMS: as Ultralytics, per query the best class, the queries scoring
+// > conf sorted by score (descending, ties in query order), at most max_det, mapped back through
+// the letterbox.
+std::vector<Detection> decode_rtdetr(const Tensor& out, int b, const ModelInfo& info,
+                                     const LetterboxInfo& lb, const DecodeOptions& opt);
+
 // Maps a network-input box to the original image and clips it.
 Box box_to_source(const Box& b, const LetterboxInfo& lb);
 
-// Detect (either family): candidates, NMS, boxes mapped back and clipped.
+// Detect (any family): candidates, NMS (or none for end-to-end and RT-DETR heads), boxes mapped
+// back and clipped.
 std::vector<Detection> decode_detect(const Tensor& out, int b, const ModelInfo& info,
                                      const LetterboxInfo& lb, const DecodeOptions& opt);
 // Segment: as detect, plus mask = sigmoid(coeffs . protos) > 0.5, bilinearly resampled from the

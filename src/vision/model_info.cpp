@@ -19,6 +19,12 @@ const char* family_name(Family f) {
       return "ultralytics";
     case Family::kYolox:
       return "yolox";
+    case Family::kYolov5:
+      return "yolov5";
+    case Family::kEnd2End:
+      return "end2end";
+    case Family::kRtdetr:
+      return "rtdetr";
     case Family::kUnknown:
       break;
   }
@@ -183,8 +189,15 @@ Family parse_family(const std::string& s) {
     return Family::kUltralytics;
   }
   if (l == "yolox") return Family::kYolox;
+  if (l == "yolov5" || l == "v5" || l == "yolov7" || l == "v7") return Family::kYolov5;
+  if (l == "end2end" || l == "e2e" || l == "yolov10" || l == "v10" || l == "yolo26" ||
+      l == "yolov26" || l == "26") {
+    return Family::kEnd2End;
+  }
+  if (l == "rtdetr" || l == "rt-detr") return Family::kRtdetr;
   fail(ErrorCode::kInvalidArgument,
-       "unknown model family '{}': expected ultralytics (also yolov5u, yolov8, yolo11) or yolox",
+       "unknown model family '{}': expected ultralytics (also yolov5u, yolov8, yolo11), yolox, "
+       "yolov5 (classic anchor-based; also yolov7), end2end (also yolov10, yolo26) or rtdetr",
        s);
 }
 
@@ -212,6 +225,161 @@ std::string shape_list(const std::vector<Dims>& outputs) {
   return s;
 }
 
+// Grid cells of a detection head over strides 8/16/32 (P5) or 8..64 (P6 models), with the cell
+// count per level rounded down (inputs that are multiples of the stride) or up (strided 3x3
+// convs with padding 1 round up on other sizes).
+std::vector<int64_t> grid_cell_counts(int64_t w, int64_t h) {
+  std::vector<int64_t> counts;
+  for (const std::vector<int>& strides : {std::vector<int>{8, 16, 32}, {8, 16, 32, 64}}) {
+    int64_t floor_n = 0, ceil_n = 0;
+    for (int s : strides) {
+      floor_n += (h / s) * (w / s);
+      ceil_n += ((h + s - 1) / s) * ((w + s - 1) / s);
+    }
+    counts.push_back(floor_n);
+    counts.push_back(ceil_n);
+  }
+  return counts;
+}
+
+bool is_grid(int64_t n, int64_t w, int64_t h, int64_t per_cell) {
+  for (int64_t c : grid_cell_counts(w, h)) {
+    if (n == c * per_cell) return true;
+  }
+  return false;
+}
+
+std::string meta_lower(const std::map<std::string, std::string>& md, const char* key) {
+  auto it = md.find(key);
+  return it == md.end() ? std::string() : lower(trim(it->second));
+}
+
+// The head the metadata names, or kUnknown. Ultralytics writes `task` and `author`, and in
+// recent releases `end2end` (True for YOLOv10 and end-to-end YOLO26 exports), `head` (the head
+// module's class: v10Detect, RTDETRDecoder, ...), `description` ("Ultralytics YOLOv10n model
+// trained on ...", "Ultralytics RT-DETR-l ...") and `args` (a Python dict of export arguments:
+// 'nms': True puts NMS in the graph, which gives the end-to-end [B, max_det, 6] output too).
+// Older YOLOv10 exports lack `end2end`: an Ultralytics detect model whose only output is
+// [B, N, 6] with N not a grid cell count is end-to-end as well. The classic YOLOv5 repository
+// writes only `stride` and `names`, which do not tell the head: the shapes decide.
+Family family_from_metadata(const std::map<std::string, std::string>& md, const Dims& o0,
+                            const ModelInfo& info, std::string* why) {
+  const std::string head = meta_lower(md, "head"), desc = meta_lower(md, "description");
+  if (head.find("rtdetr") != std::string::npos || desc.find("rtdetr") != std::string::npos ||
+      desc.find("rt-detr") != std::string::npos) {
+    *why = "metadata (an RT-DETR head)";
+    return Family::kRtdetr;
+  }
+  const std::string e2e = meta_lower(md, "end2end");
+  if (e2e == "true" || e2e == "1") {
+    *why = "metadata (end2end: True)";
+    return Family::kEnd2End;
+  }
+  if (head == "v10detect" || desc.find("yolov10") != std::string::npos) {
+    *why = "metadata (a YOLOv10 head)";
+    return Family::kEnd2End;
+  }
+  if (meta_lower(md, "args").find("'nms': true") != std::string::npos) {
+    *why = "metadata (exported with nms=True)";
+    return Family::kEnd2End;
+  }
+  const bool ultra = md.count("task") != 0 || meta_lower(md, "author") == "ultralytics";
+  if (!ultra) return Family::kUnknown;
+  const std::string task = meta_lower(md, "task");
+  if ((task.empty() || task == "detect") && o0.size() == 3 && o0[2] == 6 &&
+      !is_grid(o0[1], info.input_width, info.input_height, 1) &&
+      !is_grid(o0[2], info.input_width, info.input_height, 1)) {
+    *why = "metadata (an Ultralytics detect model) and its [B, N, 6] output";
+    return Family::kEnd2End;
+  }
+  *why = "metadata (an Ultralytics model)";
+  return Family::kUltralytics;
+}
+
+// The head the output shapes alone imply; kUnknown with `why` saying what was seen. For the
+// first output [B, d1, d2] at an input of w x h, with A grid cells over strides 8/16/32 (8400 at
+// 640; P6 models add stride 64):
+//   [B, 4+nc..., A]            Ultralytics anchor-free, channels first ([1, 84, 8400])
+//   [B, A, 5+nc]               YOLOX ([1, 8400, 85]; [1, 3549, 85] at 416)
+//   [B, 3A, 5+nc]              classic anchor-based YOLOv5/v7, 3 anchors per cell ([1, 25200, 85])
+//   [B, N, 6], N not a grid    end-to-end YOLOv10/YOLO26 ([1, 300, 6]); also RT-DETR with two
+//                              classes, which needs --family rtdetr or its metadata
+//   [B, 300, 4+nc], nc >= 1    RT-DETR's 300 queries ([1, 300, 84]); other query counts need
+//                              --family rtdetr or metadata
+// A rank-2 output is a classifier [B, nc].
+Family family_from_shapes(const std::vector<Dims>& outputs, int64_t w, int64_t h,
+                          std::string* why) {
+  const Dims& o0 = outputs[0];
+  if (o0.size() == 2) return Family::kUltralytics;
+  const int64_t a = anchor_count(w, h, {8, 16, 32});
+  if (o0.size() == 3) {
+    if (is_grid(o0[1], w, h, 1) && o0[2] > 5) return Family::kYolox;
+    if (is_grid(o0[2], w, h, 1) && o0[1] > 4) return Family::kUltralytics;
+    if (is_grid(o0[1], w, h, 3) && o0[2] > 5) return Family::kYolov5;
+    if (o0[2] == 6 && o0[1] >= 1) return Family::kEnd2End;
+    if (o0[1] == 300 && o0[2] >= 5) return Family::kRtdetr;
+    *why = fmt::format(
+        "cannot tell the model family from outputs {} at input {}x{} (expected [B, 4+classes, {}] "
+        "for YOLOv5u/v8/11, [B, {}, 5+classes] for YOLOX, [B, {}, 5+classes] for classic "
+        "YOLOv5/v7, [B, max_det, 6] for end-to-end YOLOv10/YOLO26 or [B, queries, 4+classes] for "
+        "RT-DETR); give --family and --task",
+        shape_list(outputs), w, h, a, a, 3 * a);
+    return Family::kUnknown;
+  }
+  *why = fmt::format(
+      "cannot tell what the model is from outputs {} and no metadata; give --family and --task",
+      shape_list(outputs));
+  return Family::kUnknown;
+}
+
+// Refuses an output that is not `family`'s layout (a wrong --family, or metadata that does not
+// match the graph), naming the shape, what the family expects and what the shape looks like.
+void check_layout(Family family, const std::vector<Dims>& outputs, int64_t w, int64_t h,
+                  const std::string& source) {
+  const Dims& o0 = outputs[0];
+  const int64_t a = anchor_count(w, h, {8, 16, 32});
+  std::string expect;
+  bool ok = o0.size() == 3;
+  switch (family) {
+    case Family::kUltralytics:
+      if (o0.size() == 2) return;  // classify [B, nc]
+      expect = fmt::format("[B, 4+classes(+masks or keypoints), {}] (one column per grid cell)", a);
+      ok = ok && is_grid(o0[2], w, h, 1) && o0[1] > 4;
+      break;
+    case Family::kYolox:
+      expect = fmt::format("[B, {}, 5+classes] (one row per grid cell)", a);
+      ok = ok && is_grid(o0[1], w, h, 1) && o0[2] > 5;  // exact count checked below
+      break;
+    case Family::kYolov5:
+      expect =
+          fmt::format("[B, {}, 5+classes] (3 anchors x {} grid cells, one row each)", 3 * a, a);
+      ok = ok && is_grid(o0[1], w, h, 3) && o0[2] > 5;
+      break;
+    case Family::kEnd2End:
+      expect = "[B, max_det, 6] (x1, y1, x2, y2, score, class id per row)";
+      ok = ok && o0[2] == 6 && o0[1] >= 1 && !is_grid(o0[1], w, h, 1) && !is_grid(o0[1], w, h, 3);
+      break;
+    case Family::kRtdetr:
+      expect = "[B, queries, 4+classes] (normalised cx, cy, w, h and class scores per query)";
+      ok = ok && o0[2] >= 5 && o0[1] >= 1 && !is_grid(o0[1], w, h, 1) && !is_grid(o0[1], w, h, 3) &&
+           !is_grid(o0[2], w, h, 1);
+      break;
+    case Family::kUnknown:
+      ok = false;
+      break;
+  }
+  if (ok) return;
+  std::string looks;
+  const Family seen = family_from_shapes(outputs, w, h, &looks);
+  const std::string hint =
+      seen != Family::kUnknown && seen != family
+          ? fmt::format("; it looks like {} (--family {})", family_name(seen), family_name(seen))
+          : "";
+  fail(source == "flags" ? ErrorCode::kInvalidArgument : ErrorCode::kInvalidModel,
+       "family {} (from {}) expects the first output to be {} at input {}x{}, but it is {}{}",
+       family_name(family), source, expect, w, h, dims_str(o0), hint);
+}
+
 }  // namespace
 
 ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, const Dims& input,
@@ -228,42 +396,30 @@ ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, c
   const Dims& o0 = outputs[0];
   const std::string shapes = shape_list(outputs);
 
-  // 1. Family.
-  const bool ultra_meta = metadata.count("task") != 0 ||
-                          (metadata.count("author") && metadata.at("author") == "Ultralytics");
+  // 1. Family: a flag (checked against the output below), else the metadata, else the shapes.
   std::vector<std::string> sources;
+  std::string meta_why;
+  const Family meta_family = family_from_metadata(metadata, o0, info, &meta_why);
   if (!hints.family.empty()) {
     info.family = parse_family(hints.family);
-    sources.push_back("flags");
-  } else if (ultra_meta) {
-    info.family = Family::kUltralytics;
-    sources.push_back("metadata");
-  } else if (o0.size() == 2) {
-    info.family = Family::kUltralytics;  // a classifier: [B, nc]
-    sources.push_back("output shapes");
-  } else if (o0.size() == 3) {
-    const int64_t a = anchor_count(info.input_width, info.input_height, {8, 16, 32});
-    if (o0[1] == a && o0[2] > 5) {
-      info.family = Family::kYolox;
-    } else if (o0[2] == a && o0[1] > 4) {
-      info.family = Family::kUltralytics;
-    } else if (o0[1] == 3 * a) {
-      fail(ErrorCode::kUnsupported,
-           "output {} looks like an anchor-based YOLOv5/v7 head ({} = 3 anchors x {} cells), which "
-           "Shoal does not decode; export an anchor-free model (YOLOv5u/v8/11, YOLOX)",
-           dims_str(o0), o0[1], a);
-    } else {
-      fail(ErrorCode::kUnsupported,
-           "cannot tell the model family from outputs {} at input {}x{} (expected [B, 4+classes, "
-           "{}] for YOLOv5u/v8/11 or [B, {}, 5+classes] for YOLOX); give --family and --task",
-           shapes, info.input_width, info.input_height, a, a);
+    if (meta_family != Family::kUnknown && meta_family != info.family &&
+        meta_family != Family::kUltralytics) {
+      fail(ErrorCode::kInvalidArgument,
+           "--family {} contradicts the model's {}, which says {}; drop --family or give "
+           "--family {}",
+           hints.family, meta_why, family_name(meta_family), family_name(meta_family));
     }
-    sources.push_back("output shapes");
+    sources.push_back("flags");
+  } else if (meta_family != Family::kUnknown) {
+    info.family = meta_family;
+    sources.push_back("metadata");
   } else {
-    fail(ErrorCode::kUnsupported,
-         "cannot tell what the model is from outputs {} and no metadata; give --family and --task",
-         shapes);
+    std::string why;
+    info.family = family_from_shapes(outputs, info.input_width, info.input_height, &why);
+    if (info.family == Family::kUnknown) fail(ErrorCode::kUnsupported, "{}", why);
+    sources.push_back("output shapes");
   }
+  check_layout(info.family, outputs, info.input_width, info.input_height, sources[0]);
 
   // 2. Task.
   if (!hints.task.empty()) {
@@ -282,9 +438,16 @@ ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, c
   } else {
     info.task = Task::kDetect;
   }
-  if (info.family == Family::kYolox && info.task != Task::kDetect) {
-    fail(ErrorCode::kUnsupported, "YOLOX models are detect-only here (task {} requested)",
-         task_name(info.task));
+  const bool detect_only = info.family == Family::kYolox || info.family == Family::kYolov5 ||
+                           info.family == Family::kEnd2End || info.family == Family::kRtdetr;
+  if (detect_only && info.task != Task::kDetect) {
+    fail(ErrorCode::kUnsupported,
+         "{} models are detect-only here (task {} from {}; outputs {}): export a detect model, or "
+         "an anchor-free Ultralytics one (YOLOv5u/v8/11) for segment and pose",
+         family_name(info.family), task_name(info.task),
+         hints.task.empty() ? (metadata.count("task") ? "metadata" : "the second output's shape")
+                            : "--task",
+         shapes);
   }
 
   // 3. Metadata details.
@@ -330,6 +493,13 @@ ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, c
                "YOLOX output {} has {} rows but strides 8/16/32 over {}x{} give {}", dims_str(o0),
                o0[1], info.input_width, info.input_height, a);
         }
+      } else if (info.family == Family::kYolov5) {
+        info.num_classes = static_cast<int>(o0[2] - 5);  // [B, 3A, 5+nc]
+      } else if (info.family == Family::kRtdetr) {
+        info.num_classes = static_cast<int>(o0[2] - 4);  // [B, queries, 4+nc]
+      } else if (info.family == Family::kEnd2End) {
+        // [B, max_det, 6] does not tell the class count: the names do (0 when none).
+        info.num_classes = meta_names.empty() ? 0 : meta_names.rbegin()->first + 1;
       } else {
         info.num_classes = static_cast<int>(o0[1] - 4);
       }
@@ -363,7 +533,7 @@ ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, c
     case Task::kUnknown:
       break;
   }
-  if (info.num_classes < 1) {
+  if (info.num_classes < 1 && !(info.family == Family::kEnd2End && info.num_classes == 0)) {
     fail(ErrorCode::kInvalidModel, "{} {} model: outputs {} leave {} classes",
          family_name(info.family), task_name(info.task), shapes, info.num_classes);
   }
@@ -371,6 +541,9 @@ ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, c
   // 5. Names: flag file, metadata, COCO for 80-class models, else the class ids.
   if (!hints.names_file.empty()) {
     info.names = read_names_file(hints.names_file);
+    if (info.family == Family::kEnd2End && meta_names.empty()) {
+      info.num_classes = static_cast<int>(info.names.size());
+    }
     if (static_cast<int>(info.names.size()) != info.num_classes) {
       fail(ErrorCode::kInvalidArgument, "names file '{}' has {} names but the model has {} classes",
            hints.names_file, info.names.size(), info.num_classes);

@@ -15,7 +15,9 @@ namespace shoal::vision {
 
 // User overrides; empty strings mean "not given".
 struct ModelHints {
-  std::string family;      // "ultralytics" (aliases yolov5u, yolov8, yolo11, v8) or "yolox"
+  // "ultralytics" (aliases yolov5u, yolov8, yolo11, v8), "yolox", "yolov5" (classic
+  // anchor-based; alias yolov7), "end2end" (aliases yolov10, yolo26) or "rtdetr"
+  std::string family;
   std::string task;        // detect, segment, pose, classify
   std::string names_file;  // see read_names_file
 };
@@ -38,8 +40,10 @@ int64_t anchor_count(int64_t w, int64_t h, const std::vector<int>& strides);
 
 // Decides family, task, classes and sizes. `input` is the image input's dims [B, 3, H, W]
 // (resolved, no symbolic dims); `outputs` the output dims in model order. Flags win over metadata,
-// metadata over shapes. Throws kInvalidArgument / kUnsupported with a message saying what is
-// ambiguous and which flag settles it.
+// metadata over shapes (the rules are in model_info.cpp), but a family whose layout the first
+// output does not have, or a flag that contradicts the head the metadata names, is refused.
+// Throws kInvalidArgument / kUnsupported / kInvalidModel with a message saying what is ambiguous
+// or wrong and which flag settles it.
 ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, const Dims& input,
                            const std::vector<Dims>& outputs, const ModelHints& hints);
 

@@ -8,7 +8,15 @@
 
 namespace shoal::vision {
 
-enum class Family { kUnknown, kUltralytics, kYolox };
+// The output head a model has, which picks its decoder:
+//   kUltralytics  anchor-free YOLOv5u/v8/11 (and YOLO26 one-to-many): [B, 4+nc(+extra), anchors]
+//   kYolox        YOLOX: [B, anchors, 5+nc], grid not decoded in the graph
+//   kYolov5       classic anchor-based YOLOv5 / YOLOv7, grid decoded in the graph:
+//                 [B, 3 x cells, 5+nc] (cx, cy, w, h pixels, objectness, class probabilities)
+//   kEnd2End      NMS-free YOLOv10 / YOLO26 (and Ultralytics nms=True exports):
+//                 [B, max_det, 6] (x1, y1, x2, y2 pixels, score, class id)
+//   kRtdetr       Ultralytics RT-DETR: [B, queries, 4+nc] (cx, cy, w, h of 0..1, class scores)
+enum class Family { kUnknown, kUltralytics, kYolox, kYolov5, kEnd2End, kRtdetr };
 enum class Task { kUnknown, kDetect, kSegment, kPose, kClassify };
 
 const char* family_name(Family f);
@@ -62,6 +70,8 @@ cv::Mat full_mask(const Detection& d, cv::Size image_size);
 struct ModelInfo {
   Family family = Family::kUnknown;
   Task task = Task::kUnknown;
+  // 0 only for an end-to-end head without names (metadata or --names): its class ids come from
+  // the output and are named by their number.
   int num_classes = 0;
   std::vector<std::string> names;  // num_classes entries
   int stride = 32;                 // max stride (letterbox padding in rect mode)

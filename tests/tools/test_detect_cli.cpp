@@ -1,8 +1,10 @@
 // `shoal detect` and `shoal pipeline` as processes: a batch mixing good and bad files (missing,
 // empty, truncated, corrupt, oversized header, grayscale and 16-bit PNG, a folder) gives one JSON
 // document with a result or an "error" per file, a non-zero exit code, and every good file still
-// processed; --save writes annotated images; numbers print short; `shoal` alone shows its help.
-// Uses a small generated model (no ../shared needed, except where a test says so).
+// processed; --save writes annotated images; numbers print short; `shoal` alone shows its help;
+// the classic YOLOv5, end-to-end and RT-DETR heads print the boxes the library's Detector finds,
+// and a --family that does not fit is refused with the reason. Uses small generated models (no
+// ../shared needed, except where a test says so).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -15,6 +17,7 @@
 #include <regex>
 
 #include "model_builder/builder.h"
+#include "vision/detector.h"
 
 namespace shoal {
 namespace {
@@ -236,6 +239,63 @@ TEST_F(PipelineCli, FoldersThresholdsJsonAndSave) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("manager: budget 64.00 MiB"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("load"), std::string::npos) << r.out;
+}
+
+// The heads beyond Ultralytics' anchor-free one: `shoal detect` picks the decoder (metadata or
+// shapes), prints the boxes, and its JSON boxes are the library Detector's (which
+// tests/vision/test_decode_heads.cpp checks against an independent decoder).
+TEST_F(VisionCli, OtherHeadsPrintTheirBoxes) {
+  struct Head {
+    HeadKind kind;
+    const char* name;
+    const char* family;  // as printed
+    const char* wrong;   // a --family that does not fit
+    const char* reason;  // in the refusal
+  };
+  const Head heads[] = {
+      {HeadKind::kYolov5, "yolov5", "yolov5", "rtdetr", "it looks like yolov5 (--family yolov5)"},
+      {HeadKind::kEnd2End, "end2end", "end2end", "yolox", "[B, 84, 5+classes]"},
+      {HeadKind::kRtdetr, "rtdetr", "rtdetr", "end2end", "metadata (an RT-DETR head)"},
+  };
+  for (const Head& h : heads) {
+    HeadModelOptions ho;
+    ho.kind = h.kind;
+    ho.seed = 21;
+    ho.num_classes = 4;
+    ho.rows = 50;
+    ho.metadata = h.kind != HeadKind::kEnd2End;  // the end-to-end one found from its shape
+    const std::string path = f(std::string("head_") + h.name + ".onnx");
+    save_bytes(path, build_head_onnx(ho));
+
+    ProcessRun r = run_shoal("detect " + path + " " + f("good.jpg") + " --max-det 6");
+    EXPECT_EQ(r.code, 0) << h.name << ": " << r.err;
+    EXPECT_NE(r.out.find(std::string(h.family) + " detect"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("6 detections"), std::string::npos) << h.name << ": " << r.out;
+
+    r = run_shoal("detect " + path + " " + f("good.jpg") + " --json");
+    ASSERT_EQ(r.code, 0) << h.name << ": " << r.err;
+    nlohmann::json j = nlohmann::json::parse(r.out);
+    const nlohmann::json& dets = j.at(0).at("detections");
+    vision::Detector det = vision::Detector::open(path);
+    const vision::Result want = det.detect_file(f("good.jpg"));
+    ASSERT_GT(want.detections.size(), 2u) << h.name;
+    ASSERT_EQ(dets.size(), want.detections.size()) << h.name << ": " << r.out;
+    for (size_t i = 0; i < dets.size(); ++i) {
+      const vision::Detection& w = want.detections[i];
+      EXPECT_EQ(dets[i]["class_id"], w.class_id) << h.name << " #" << i;
+      // JSON rounds scores to 1e-4 and boxes to 0.01 px.
+      EXPECT_NEAR(dets[i]["score"].get<double>(), w.score, 5e-5 + 1e-7) << h.name << " #" << i;
+      const float box[4] = {w.box.x1, w.box.y1, w.box.x2, w.box.y2};
+      for (size_t k = 0; k < 4; ++k) {
+        EXPECT_NEAR(dets[i]["box"][k].get<double>(), box[k], 0.005 + 1e-4) << h.name << " #" << i;
+      }
+    }
+
+    r = run_shoal("detect " + path + " " + f("good.jpg") + " --family " + h.wrong);
+    EXPECT_NE(r.code, 0) << h.name << " as " << h.wrong;
+    EXPECT_NE(r.err.find(h.reason), std::string::npos) << h.name << ": " << r.err;
+    EXPECT_NE(r.err.find(std::string("family ") + h.wrong), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace
