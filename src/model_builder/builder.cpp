@@ -239,7 +239,12 @@ int make_divisible(double x, int divisor) {
 class ModelBuilder {
  public:
   ModelBuilder(uint32_t seed, int opset)
-      : t_(opset, opset >= 21 ? 10 : opset >= 18 ? 9 : 8, "shoal-builder", ""), rng_(seed) {
+      : t_(opset,
+           opset >= 21   ? 10
+           : opset >= 18 ? 9
+                         : 8,
+           "shoal-builder", ""),
+        rng_(seed) {
     t_.m.set_producer_version("1");
   }
 
@@ -264,8 +269,8 @@ class ModelBuilder {
   std::string const_i64(const std::string& scope, const std::vector<int64_t>& v) {
     std::string name = fmt::format("{}/Constant_{}", scope, const_count_++);
     t_.constant(name, name + "_output_0",
-                raw_tensor("", onnx::TensorProto::INT64, {static_cast<int64_t>(v.size())},
-                           v.data(), v.size() * 8));
+                raw_tensor("", onnx::TensorProto::INT64, {static_cast<int64_t>(v.size())}, v.data(),
+                           v.size() * 8));
     return name + "_output_0";
   }
 

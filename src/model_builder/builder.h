@@ -18,7 +18,7 @@ struct BuilderOptions {
   int reg_max = 16;         // DFL bins per box side
   int head_channels = 0;    // Detect head hidden channels (box and class branch); 0 = Ultralytics'
   int batch = 1;
-  int opset = 17;           // ai.onnx opset, 13..22
+  int opset = 17;  // ai.onnx opset, 13..22
   // Non-zero: the Detect head's weights come from this seed instead, so two models with the
   // same `seed` and different head seeds share every backbone tensor (a fine-tuned head).
   uint32_t head_seed = 0;
