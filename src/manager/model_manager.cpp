@@ -368,13 +368,17 @@ void ModelManager::unload(const std::string& name) {
   }
   const bool was_loaded = victim != nullptr;
   victim.reset();  // freed now, or by its last lease
-  // With no model left loaded, the pool's idle arenas serve nobody: they go too.
+  // With no model left loaded, the pool's idle arenas and the backend's cached kernels serve
+  // nobody: they go too.
   bool any_loaded = false;
   for (auto& other : entries_) {
     std::lock_guard<std::mutex> lk(other->mu);
     any_loaded |= other->current != nullptr;
   }
-  if (!any_loaded) memory_->arenas().trim(SIZE_MAX);
+  if (!any_loaded) {
+    memory_->arenas().trim(SIZE_MAX);
+    release_backend_caches();
+  }
   trim_heap();
   if (was_loaded) record("unload", name, "on request");
   {

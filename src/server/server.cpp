@@ -875,12 +875,18 @@ void Server::Impl::setup() {
     // cpp-httplib would parse into query parameters and refuse (413) past 8 KiB. No endpoint
     // here takes a form: such a body is read as the bytes it is. (The request is httplib's own
     // non-const object; the handler is only given a const view of it.)
+    // Likewise `curl -X POST URL` sends a POST with no body and no Content-Length, which
+    // cpp-httplib refuses (400); the repository's load and unload take no body.
     auto& headers = const_cast<httplib::Headers&>(req.headers);
     for (auto& [key, value] : headers) {
       if (strcasecmp(key.c_str(), "Content-Type") == 0 &&
           value.rfind("application/x-www-form-urlencoded", 0) == 0) {
         value = "application/octet-stream";
       }
+    }
+    if (req.method == "POST" && !req.has_header("Content-Length") &&
+        !req.has_header("Transfer-Encoding")) {
+      headers.emplace("Content-Length", "0");
     }
     const std::string len = req.get_header_value("Content-Length");
     if (!len.empty()) {

@@ -497,6 +497,21 @@ TEST_F(Server, OversizedBodyRefusedBeforeItIsRead) {
   EXPECT_NE(resp.find("max_body_bytes"), std::string::npos) << resp;
 }
 
+// `curl -X POST URL` sends no body and no Content-Length: the repository's load and unload,
+// which take no body, still answer it.
+TEST_F(Server, PostWithoutContentLengthLoadsAndUnloads) {
+  for (const char* action : {"load", "unload"}) {
+    int fd = connect_to(port_);
+    const std::string req = std::string("POST /v2/repository/models/cls/") + action +
+                            " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sekrit\r\n"
+                            "Connection: close\r\n\r\n";
+    ASSERT_EQ(send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+    const std::string resp = read_all(fd);
+    close(fd);
+    EXPECT_EQ(resp.rfind("HTTP/1.1 200", 0), 0u) << action << ": " << resp;
+  }
+}
+
 // A client that never finishes its body is dropped after the read timeout (1 s here); others
 // are served meanwhile.
 TEST_F(Server, SlowClientTimesOutAndOthersAreServed) {
