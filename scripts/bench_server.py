@@ -62,7 +62,8 @@ def main():
             else:
                 sys.exit("the server did not become ready")
             ratios = []
-            print(f"{'round':>5}  {'server req/s':>12}  {'failed':>6}  {'bench img/s':>11}  {'ratio':>5}")
+            print(f"{'round':>5}  {'server req/s':>12}  {'failed':>6}  {'p50 ms':>7}  {'p99 ms':>7}"
+                  f"  {'p99/p50':>7}  {'bench img/s':>11}  {'ratio':>5}")
             for r in range(args.rounds):
                 lg = run_json([loadgen, "--url", url, "--path", "/v1/models/m/detect", "--file",
                                args.image, "--type", ctype, "--clients", str(args.clients),
@@ -72,7 +73,9 @@ def main():
                 rps = lg["requests_per_second"]
                 ips = b["throughput_per_s"]
                 ratios.append(rps / ips)
-                print(f"{r + 1:>5}  {rps:>12.2f}  {lg['failed']:>6}  {ips:>11.2f}  {rps / ips:>5.2f}")
+                p50, p99 = lg["p50_ms"], lg["p99_ms"]
+                print(f"{r + 1:>5}  {rps:>12.2f}  {lg['failed']:>6}  {p50:>7.0f}  {p99:>7.0f}"
+                      f"  {p99 / p50:>7.2f}  {ips:>11.2f}  {rps / ips:>5.2f}")
             print(f"median ratio {statistics.median(ratios):.2f}")
         finally:
             srv.terminate()
