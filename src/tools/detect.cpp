@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <opencv2/imgcodecs.hpp>
@@ -16,6 +17,7 @@
 #include "vision/detector.h"
 #include "vision/draw.h"
 #include "vision/image_io.h"
+#include "vision/result_export.h"
 #include "vision/result_json.h"
 
 namespace shoal {
@@ -29,7 +31,9 @@ struct DetectArgs {
   bool agnostic_flag = false, class_aware_flag = false;
   int max_det = 300;
   bool json = false;
-  std::string save_dir;
+  std::string format = "table";  // table, json, csv, coco
+  std::string save_dir, save_txt_dir;
+  bool save_conf = false;
   std::string family, task, names;
   int threads = 0;
   std::string backend = "cpu";
@@ -39,7 +43,6 @@ struct DetectArgs {
 DetectArgs g_args;
 CLI::App* g_cmd = nullptr;
 
-// The file name to save an annotated image under (unique within one run).
 // `masks`: whether segment models' masks were computed (no mask column under --no-masks).
 void print_table(const vision::Result& r, const vision::ModelInfo& info, bool masks) {
   if (!r.error.empty()) {
@@ -96,24 +99,31 @@ int run_detect(const DetectArgs& a) {
   opt.backend = a.backend;
   vision::Detector det = vision::Detector::open(a.model, opt);
   const vision::ModelInfo& info = det.info();
+  const std::string format = a.json ? "json" : a.format;
+  const bool table = format == "table";
+  // COCO results use COCO's category ids for an 80-class model with COCO's names.
+  const bool coco91 = info.num_classes == 80 && info.names == vision::coco_names();
 
   std::vector<std::string> paths = vision::expand_image_args(a.images);
   if (paths.empty()) {
     fail(ErrorCode::kInvalidArgument, "no images found in {}", fmt::join(a.images, ", "));
   }
-  if (!a.save_dir.empty()) {
+  for (const auto& [flag, dir] :
+       {std::pair{"--save", a.save_dir}, {"--save-txt", a.save_txt_dir}}) {
+    if (dir.empty()) continue;
     std::error_code ec;
-    std::filesystem::create_directories(a.save_dir, ec);
-    if (ec) fail(ErrorCode::kInvalidArgument, "--save '{}': {}", a.save_dir, ec.message());
+    std::filesystem::create_directories(dir, ec);
+    if (ec) fail(ErrorCode::kInvalidArgument, "{} '{}': {}", flag, dir, ec.message());
   }
-  if (!a.json) {
+  if (table) {
     fmt::print("model {}: {} {}, {} classes, input {}x{} ({})\n\n", a.model,
                vision::family_name(info.family), vision::task_name(info.task), info.num_classes,
                info.input_width, info.input_height, info.source);
   }
   const bool progress = isatty(STDERR_FILENO) && paths.size() > 1;
-  std::map<std::string, int> used_names;
+  std::map<std::string, int> used_names, used_txt_names;
   nlohmann::json all = nlohmann::json::array();
+  if (format == "csv") std::cout << vision::csv_header();
   int failed = 0;
   for (size_t i = 0; i < paths.size(); ++i) {
     if (progress) print_progress(i, paths.size(), paths[i]);
@@ -131,7 +141,7 @@ int run_detect(const DetectArgs& a) {
     }
     if (!r.error.empty()) {
       ++failed;
-      if (a.json) {  // the table (stdout) shows it otherwise
+      if (!table) {  // the table (stdout) shows it otherwise
         if (progress) fmt::print(stderr, "\n");
         fmt::print(stderr, "shoal detect: {}\n", r.error);
       }
@@ -149,15 +159,31 @@ int run_detect(const DetectArgs& a) {
         fmt::print(stderr, "shoal detect: cannot write annotated image '{}'\n", out);
       }
     }
-    if (a.json) {
+    if (r.error.empty() && !a.save_txt_dir.empty()) {
+      std::string name = save_name(paths[i], used_txt_names);
+      name = std::filesystem::path(name).replace_extension(".txt").string();
+      const std::string out = (std::filesystem::path(a.save_txt_dir) / name).string();
+      std::ofstream f(out, std::ios::binary);
+      f << vision::to_yolo_txt(r, a.save_conf);
+      if (!f.good()) {
+        ++failed;
+        fmt::print(stderr, "shoal detect: cannot write '{}'\n", out);
+      }
+    }
+    if (format == "json") {
       all.push_back(vision::result_to_json(r));
+    } else if (format == "coco") {
+      const int64_t id = vision::coco_image_id(paths[i], static_cast<int64_t>(i) + 1);
+      for (nlohmann::json& o : vision::to_coco_results(r, id, coco91)) all.push_back(std::move(o));
+    } else if (format == "csv") {
+      std::cout << vision::to_csv_rows(r);
     } else {
       if (progress) fmt::print(stderr, "\r{:80}\r", "");
       print_table(r, info, opt.masks);
     }
   }
   if (progress) fmt::print(stderr, "\r{:80}\r", "");
-  if (a.json) std::cout << all.dump() << "\n";
+  if (format == "json" || format == "coco") std::cout << all.dump() << "\n";
   if (failed > 0) {
     fmt::print(stderr, "shoal detect: {} of {} images failed\n", failed, paths.size());
     return 1;
@@ -190,6 +216,13 @@ void register_detect_command(CLI::App& app) {
   sub->add_option("--max-det", a.max_det, "at most N detections per image (default 300)")
       ->check(CLI::Range(1, 100000));
   sub->add_flag("--json", a.json, "print one JSON document (a list, one entry per image)");
+  sub->add_option("--format", a.format,
+                  "table (default), json (as --json), csv (a row per detection), coco (COCO "
+                  "detection results: one list for the run)")
+      ->check(CLI::IsMember({"table", "json", "csv", "coco"}));
+  sub->add_option("--save-txt", a.save_txt_dir,
+                  "write Ultralytics YOLO txt labels (one NAME.txt per image) into DIR");
+  sub->add_flag("--save-conf", a.save_conf, "with --save-txt: each line ends with the score");
   sub->add_option("--save", a.save_dir, "write annotated images into DIR");
   sub->add_option("--family", a.family,
                   "model family (head) when metadata and output shapes do not tell: ultralytics "

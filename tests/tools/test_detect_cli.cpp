@@ -18,6 +18,7 @@
 
 #include "model_builder/builder.h"
 #include "vision/detector.h"
+#include "vision/result_export.h"
 
 namespace shoal {
 namespace {
@@ -191,6 +192,52 @@ TEST_F(VisionCli, NoMasksDropsTheMaskColumn) {
   r = run_shoal(args + " --no-masks");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.find("mask px"), std::string::npos) << r.out;
+}
+
+// --format csv and coco and --save-txt, read back, give the detections --json gives.
+TEST_F(VisionCli, CsvCocoAndYoloTxtReadBackAsTheJson) {
+  const std::string args = "detect " + model() + " " + f("good.jpg") + " --conf 0.01 --max-det 5";
+  ProcessRun r = run_shoal(args + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json want = nlohmann::json::parse(r.out).at(0).at("detections");
+  ASSERT_FALSE(want.empty());
+
+  r = run_shoal(args + " --format csv");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto rows = vision::parse_csv(r.out);
+  ASSERT_EQ(rows.size(), want.size() + 1) << r.out;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(std::stoi(rows[i + 1][1]), want[i]["class_id"].get<int>());
+    EXPECT_EQ(std::stod(rows[i + 1][3]), want[i]["score"].get<double>());
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_EQ(std::stod(rows[i + 1][4 + k]), want[i]["box"][k].get<double>());
+    }
+  }
+
+  r = run_shoal(args + " --format coco");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json coco = nlohmann::json::parse(r.out);
+  ASSERT_EQ(coco.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(coco[i]["image_id"], 1);
+    EXPECT_EQ(coco[i]["category_id"], want[i]["class_id"]) << "3 classes: ids as they are";
+    EXPECT_NEAR(coco[i]["bbox"][2].get<double>(),
+                want[i]["box"][2].get<double>() - want[i]["box"][0].get<double>(), 0.011);
+  }
+
+  const std::string txt = f("labels");
+  r = run_shoal(args + " --save-txt " + txt + " --save-conf");
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::ifstream in(txt + "/good.txt");
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<vision::YoloTxtBox> boxes = vision::parse_yolo_txt(text);
+  ASSERT_EQ(boxes.size(), want.size()) << text;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(boxes[i].class_id, want[i]["class_id"].get<int>());
+    EXPECT_NEAR((boxes[i].cx - boxes[i].w / 2) * 80, want[i]["box"][0].get<double>(), 0.01);
+    EXPECT_NEAR((boxes[i].cy + boxes[i].h / 2) * 48, want[i]["box"][3].get<double>(), 0.01);
+    EXPECT_NEAR(boxes[i].conf, want[i]["score"].get<double>(), 1e-4);
+  }
 }
 
 class PipelineCli : public VisionCli {
