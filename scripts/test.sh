@@ -14,6 +14,7 @@ COMPILE_FUZZ_SECONDS="${COMPILE_FUZZ_SECONDS:-60}"
 GRAPH_FUZZ_SECONDS="${GRAPH_FUZZ_SECONDS:-30}"
 IMAGE_FUZZ_SECONDS="${IMAGE_FUZZ_SECONDS:-30}"
 SERVER_FUZZ_SECONDS="${SERVER_FUZZ_SECONDS:-30}"
+TEXT_FUZZ_SECONDS="${TEXT_FUZZ_SECONDS:-20}"
 # 1: an include that breaks DESIGN.md's layer table fails the run; 0: it is only reported.
 SHOAL_LAYER_CHECK_FATAL="${SHOAL_LAYER_CHECK_FATAL:-1}"
 
@@ -34,7 +35,7 @@ echo "== ASan/UBSan build (clang) and tests"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DSHOAL_SANITIZE=address,undefined -DSHOAL_FUZZ=ON -DSHOAL_BENCH=OFF >/dev/null
 ninja -C build-asan -j"$(nproc)" shoal_tests fuzz_model_loader fuzz_compile_run fuzz_graph_deserialize \
-  fuzz_image_decode fuzz_server_requests
+  fuzz_image_decode fuzz_server_requests fuzz_text_formats
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # One process for the whole suite (ctest's process per test is slow under ASan).
 SHOAL_SKIP_SLOW=1 ./build-asan/shoal_tests --gtest_brief=1
@@ -66,6 +67,7 @@ fuzz "load, compile (cpu backend) and run" fuzz_compile_run fuzz/corpus "$COMPIL
 fuzz "the graph deserializer" fuzz_graph_deserialize fuzz/corpus_graph "$GRAPH_FUZZ_SECONDS"
 fuzz "image decoding" fuzz_image_decode fuzz/corpus_image "$IMAGE_FUZZ_SECONDS"
 fuzz "the server's request parsers" fuzz_server_requests fuzz/corpus_server "$SERVER_FUZZ_SECONDS"
+fuzz "names files, YOLO txt and CSV" fuzz_text_formats fuzz/corpus_text "$TEXT_FUZZ_SECONDS"
 
 echo "== the status page in headless Chromium"
 scripts/test_status_page.sh build/shoal

@@ -143,7 +143,10 @@ std::vector<std::string> read_names_file(const std::string& path) {
   if (!f) fail(ErrorCode::kNotFound, "names file '{}' cannot be opened", path);
   std::stringstream ss;
   ss << f.rdbuf();
-  std::string text = ss.str();
+  return parse_names_text(ss.str(), path);
+}
+
+std::vector<std::string> parse_names_text(const std::string& text, const std::string& path) {
   if (has_names_key(text)) return names_from_dataset_yaml(text, path);
   std::string t = trim(text);
   if (!t.empty() && t[0] == '{') {

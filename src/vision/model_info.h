@@ -28,6 +28,8 @@ std::map<int, std::string> parse_names_dict(const std::string& text);
 // Reads a names file: one class name per line; a Python-style "{0: 'a', 1: 'b'}"; or Ultralytics'
 // dataset YAML (data.yaml, `names:` as a list or an id map). Throws kNotFound / kInvalidArgument.
 std::vector<std::string> read_names_file(const std::string& path);
+// The same for a file's text; `path` names it in messages.
+std::vector<std::string> parse_names_text(const std::string& text, const std::string& path);
 
 // COCO-pose skeleton as 0-based keypoint index pairs (17 keypoints).
 const std::vector<std::pair<int, int>>& coco_skeleton();
