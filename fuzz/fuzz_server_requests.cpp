@@ -26,8 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (mode == 2) {
       httplib::Request req;
       httplib::detail::parse_query_text(std::string(rest), req.params);
-      std::vector<int> classes;
-      shoal::vision::DetectorOptions o = shoal::server::parse_detect_query(req, &classes);
+      shoal::vision::DetectorOptions o = shoal::server::parse_detect_query(req);
       if (!(o.conf >= 0 && o.conf <= 1) || o.max_det < 1) __builtin_trap();
       return 0;
     }

@@ -14,7 +14,7 @@ struct Request;
 namespace shoal::server {
 
 // conf and iou in [0, 1], max_det in [1, 30000], classes a comma-separated list of class ids
-// (kept: only detections of these classes, appended to *classes).
-vision::DetectorOptions parse_detect_query(const httplib::Request& req, std::vector<int>* classes);
+// (DetectorOptions::classes: only these classes are detected).
+vision::DetectorOptions parse_detect_query(const httplib::Request& req);
 
 }  // namespace shoal::server

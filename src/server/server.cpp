@@ -268,7 +268,7 @@ double number_param(const httplib::Request& req, const char* key, double lo, dou
 
 }  // namespace
 
-vision::DetectorOptions parse_detect_query(const httplib::Request& req, std::vector<int>* classes) {
+vision::DetectorOptions parse_detect_query(const httplib::Request& req) {
   vision::DetectorOptions opt;
   opt.conf = static_cast<float>(number_param(req, "conf", 0, 1, 0.25));
   if (req.has_param("iou")) opt.iou = static_cast<float>(number_param(req, "iou", 0, 1, 0.7));
@@ -286,7 +286,7 @@ vision::DetectorOptions parse_detect_query(const httplib::Request& req, std::vec
         fail(ErrorCode::kInvalidArgument,
              "query parameter classes='{}': expected class ids such as 0,2,5", v);
       }
-      classes->push_back(static_cast<int>(id));
+      opt.classes.push_back(static_cast<int>(id));
       pos = comma + 1;
     }
   }
@@ -505,15 +505,6 @@ bool wants_jpeg(const httplib::Request& req) {
   return req.get_header_value("Accept").find("image/jpeg") != std::string::npos;
 }
 
-void filter_classes(vision::Result& r, const std::vector<int>& classes) {
-  if (classes.empty()) return;
-  auto keep = [&](int id) {
-    return std::find(classes.begin(), classes.end(), id) != classes.end();
-  };
-  std::erase_if(r.detections, [&](const vision::Detection& d) { return !keep(d.class_id); });
-  std::erase_if(r.top5, [&](const vision::Classification& c) { return !keep(c.class_id); });
-}
-
 void send_jpeg(httplib::Response& res, const cv::Mat& img) {
   std::vector<uint8_t> buf;
   cv::imencode(".jpg", img, buf, {cv::IMWRITE_JPEG_QUALITY, 90});
@@ -526,19 +517,16 @@ void send_jpeg(httplib::Response& res, const cv::Mat& img) {
 void Server::Impl::detect(const httplib::Request& req, httplib::Response& res,
                           const std::string& target, bool pipeline) {
   const auto t0 = Clock::now();
-  std::vector<int> classes;
   vision::DetectorOptions opt;
   cv::Mat bgr;
   double decode_ms = 0;
   try {
     if (pipeline) {
-      bool found = false;
-      for (const PipelineConfig& p : mgr.config().pipelines) found |= p.name == target;
-      if (!found) fail(ErrorCode::kNotFound, "no pipeline named '{}' in the config", target);
+      service::find_pipeline(mgr.config(), target);
     } else {
       model_or_404(target, "");
     }
-    opt = parse_detect_query(req, &classes);
+    opt = parse_detect_query(req);
     const std::string_view bytes = image_bytes(req);
     if (bytes.empty()) {
       fail(ErrorCode::kInvalidArgument,
@@ -575,14 +563,14 @@ void Server::Impl::detect(const httplib::Request& req, httplib::Response& res,
     BatchJob job;
     job.bgr = bgr;
     job.opt = opt;
-    job.key = fmt::format("{}/{}/{}", opt.conf, opt.iou.value_or(-1), opt.max_det);
+    job.key = fmt::format("{}/{}/{}/{}", opt.conf, opt.iou.value_or(-1), opt.max_det,
+                          fmt::join(opt.classes, ","));
     with_model(
         target, res,
         [&](double queue_s) {
           vision::Result& r = job.result;
           r.decode_ms = decode_ms;
           r.image = "request";
-          filter_classes(r, classes);
           if (wants_jpeg(req)) return send_jpeg(res, vision::annotate(bgr, r));
           json j = vision::result_to_json(r);
           j["model"] = target;
@@ -595,7 +583,6 @@ void Server::Impl::detect(const httplib::Request& req, httplib::Response& res,
   try {
     service::PipelineRun run = service::run_pipeline(mgr, target, bgr, opt);
     for (service::PipelineOutput& o : run.outputs) {
-      filter_classes(o.result, classes);
       // Each model's part of the pipeline counts as a request to it (no queue: a pipeline runs
       // its models in turn on the request's thread).
       const double s =

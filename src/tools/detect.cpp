@@ -34,6 +34,8 @@ struct DetectArgs {
   std::string format = "table";  // table, json, csv, coco
   std::string save_dir, save_txt_dir;
   bool save_conf = false;
+  std::vector<int> classes;
+  std::vector<int> imgsz;  // [size] or [height, width]
   std::string family, task, names;
   int threads = 0;
   std::string backend = "cpu";
@@ -93,6 +95,11 @@ int run_detect(const DetectArgs& a) {
   if (a.class_aware_flag) opt.agnostic = false;
   opt.max_det = a.max_det;
   opt.masks = !a.no_masks;
+  opt.classes = a.classes;
+  if (!a.imgsz.empty()) {
+    opt.imgsz_h = a.imgsz[0];
+    opt.imgsz_w = a.imgsz.back();
+  }
   opt.hints.family = a.family;
   opt.hints.task = a.task;
   opt.hints.names_file = a.names;
@@ -223,6 +230,13 @@ void register_detect_command(CLI::App& app) {
   sub->add_option("--save-txt", a.save_txt_dir,
                   "write Ultralytics YOLO txt labels (one NAME.txt per image) into DIR");
   sub->add_flag("--save-conf", a.save_conf, "with --save-txt: each line ends with the score");
+  sub->add_option("--classes", a.classes, "only these class ids, e.g. --classes 0 2 5")
+      ->check(CLI::Range(0, 100000));
+  sub->add_option("--imgsz", a.imgsz,
+                  "input size for models with dynamic height and width: SIZE or H W "
+                  "(default: the metadata's imgsz, else 640)")
+      ->expected(1, 2)
+      ->check(CLI::Range(32, 8192));
   sub->add_option("--save", a.save_dir, "write annotated images into DIR");
   sub->add_option("--family", a.family,
                   "model family (head) when metadata and output shapes do not tell: ultralytics "

@@ -33,6 +33,7 @@ struct PipelineOptions {
   std::optional<float> iou;
   int max_det = 300;
   bool json = false, no_masks = false;
+  std::vector<int> classes;
 };
 
 PipelineOptions g_opts;
@@ -70,6 +71,8 @@ void register_pipeline_command(CLI::App& app) {
   g_cmd->add_option("--max-det", o.max_det, "at most N detections per model and image (300)")
       ->check(CLI::Range(1, 100000));
   g_cmd->add_flag("--no-masks", o.no_masks, "segment models: boxes only");
+  g_cmd->add_option("--classes", o.classes, "only these class ids (every model), e.g. 0 2 5")
+      ->check(CLI::Range(0, 100000));
   g_cmd->add_flag("--json", o.json, "one JSON document (a list, one entry per image)");
   g_cmd->add_option("--save", o.save_dir, "write annotated images (all models drawn) into DIR");
 }
@@ -84,6 +87,7 @@ std::optional<int> run_pipeline_command() {
   opt.iou = a.iou;
   opt.max_det = a.max_det;
   opt.masks = !a.no_masks;
+  opt.classes = a.classes;
   const std::vector<std::string> paths = vision::expand_image_args(a.images);
   if (paths.empty()) {
     fail(ErrorCode::kInvalidArgument, "no images found in {}", fmt::join(a.images, ", "));

@@ -36,9 +36,19 @@ Detection make_detection(const Candidate& c, const ModelInfo& info, const Letter
   return d;
 }
 
+bool class_allowed(const std::vector<int>& classes, int c) {
+  return classes.empty() || std::find(classes.begin(), classes.end(), c) != classes.end();
+}
+
+void drop_other_classes(std::vector<Candidate>& cands, const DecodeOptions& o) {
+  if (o.classes.empty()) return;
+  std::erase_if(cands, [&](const Candidate& c) { return !class_allowed(o.classes, c.class_id); });
+}
+
 // Candidates then NMS for an Ultralytics head; returns kept candidates in order.
 std::vector<Candidate> ultralytics_kept(const Tensor& out, int b, int nc, const DecodeOptions& o) {
   std::vector<Candidate> cands = candidates_ultralytics(out, b, nc, o.conf);
+  drop_other_classes(cands, o);
   std::vector<int> keep = nms(cands, o.nms);
   std::vector<Candidate> kept;
   kept.reserve(keep.size());
@@ -211,6 +221,7 @@ std::vector<Detection> decode_end2end(const Tensor& out, int b, const ModelInfo&
            dims_str(out.dims()), i, r[5], r[4],
            info.num_classes > 0 ? std::to_string(info.num_classes) : std::string("inf"));
     }
+    if (!class_allowed(opt.classes, static_cast<int>(id))) continue;
     Candidate c;
     c.box = {r[0], r[1], r[2], r[3]};
     c.score = r[4];
@@ -253,6 +264,7 @@ std::vector<Detection> decode_rtdetr(const Tensor& out, int b, const ModelInfo& 
     cd.anchor = static_cast<int>(q);
     cands.push_back(cd);
   }
+  drop_other_classes(cands, opt);
   std::stable_sort(cands.begin(), cands.end(),
                    [](const Candidate& x, const Candidate& y) { return x.score > y.score; });
   if (static_cast<int>(cands.size()) > opt.nms.max_det) {
@@ -287,6 +299,7 @@ std::vector<Detection> decode_detect(const Tensor& out, int b, const ModelInfo& 
   } else {
     cands = candidates_ultralytics(out, b, info.num_classes, opt.conf);
   }
+  drop_other_classes(cands, opt);
   std::vector<int> keep = nms(cands, opt.nms);
   std::vector<Detection> dets;
   dets.reserve(keep.size());
@@ -445,8 +458,8 @@ std::vector<Detection> decode_pose(const Tensor& out, int b, const ModelInfo& in
   return dets;
 }
 
-std::vector<Classification> decode_classify(const Tensor& out, int b, const ModelInfo& info,
-                                            int k) {
+std::vector<Classification> decode_classify(const Tensor& out, int b, const ModelInfo& info, int k,
+                                            const std::vector<int>& classes) {
   check_output(out, 2, "classify output");
   check_batch(out, b, "classify output");
   const int64_t nc = out.dims()[1];
@@ -466,6 +479,7 @@ std::vector<Classification> decode_classify(const Tensor& out, int b, const Mode
   }
   std::vector<int> idx(static_cast<size_t>(nc));
   std::iota(idx.begin(), idx.end(), 0);
+  std::erase_if(idx, [&](int c) { return !class_allowed(classes, c); });
   const size_t kk = std::min<size_t>(static_cast<size_t>(std::max(k, 0)), idx.size());
   std::partial_sort(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(kk), idx.end(),
                     [&](int a, int c) {
@@ -501,7 +515,7 @@ Result postprocess(const std::vector<Tensor>& outputs, int b, const ModelInfo& i
       r.detections = decode_pose(outputs[0], b, info, lb, opt);
       break;
     case Task::kClassify:
-      r.top5 = decode_classify(outputs[0], b, info, opt.top_k);
+      r.top5 = decode_classify(outputs[0], b, info, opt.top_k, opt.classes);
       break;
     case Task::kUnknown:
       fail(ErrorCode::kInvalidArgument, "postprocess: unknown task");

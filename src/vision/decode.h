@@ -19,6 +19,9 @@ struct DecodeOptions {
   NmsOptions nms;
   bool masks = true;  // segment: compute masks (false: boxes only)
   int top_k = 5;      // classify
+  // Only these class ids (empty: all). Detections of other classes are dropped before NMS (as
+  // Ultralytics' `classes`), so they neither appear nor suppress others; top-k picks among them.
+  std::vector<int> classes;
 };
 
 // The defaults a family uses: Ultralytics IoU 0.7 class-aware; YOLOX IoU 0.45 agnostic with
@@ -72,8 +75,9 @@ std::vector<Detection> decode_pose(const Tensor& out, int b, const ModelInfo& in
                                    const LetterboxInfo& lb, const DecodeOptions& opt);
 // Classify: top-k classes. Softmax is applied unless the row already holds probabilities
 // (values in [0, 1] summing to 1 within 1e-3).
+// `classes` (empty: all): the top k among these class ids only.
 std::vector<Classification> decode_classify(const Tensor& out, int b, const ModelInfo& info,
-                                            int k = 5);
+                                            int k = 5, const std::vector<int>& classes = {});
 
 // Dispatches on info.task. `outputs` are the model outputs in order.
 Result postprocess(const std::vector<Tensor>& outputs, int b, const ModelInfo& info,

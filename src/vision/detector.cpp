@@ -25,6 +25,7 @@ DecodeOptions make_decode_options(Family family, const DetectorOptions& opt) {
   d.nms.max_nms = opt.max_nms;
   d.masks = opt.masks;
   d.top_k = opt.top_k;
+  d.classes = opt.classes;
   if (!(d.conf >= 0.f && d.conf <= 1.f)) {
     fail(ErrorCode::kInvalidArgument, "conf {} is outside [0, 1]", d.conf);
   }
@@ -45,6 +46,9 @@ Detector Detector::open(const ModelSource& source, const DetectorOptions& opt) {
   lo.backend = opt.backend;
   lo.precision = opt.precision;
   lo.warmup = false;  // the Detector warms up with a letterboxed frame
+  if (opt.imgsz_h > 0 && opt.imgsz_w > 0) {
+    lo.dims.first_input_shape = {-1, 3, opt.imgsz_h, opt.imgsz_w};
+  }
   return Detector(LoadedModel::load(source, lo), opt);
 }
 

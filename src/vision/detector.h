@@ -25,10 +25,14 @@ struct DetectorOptions {
   std::optional<bool> agnostic;  // default: class-aware (Ultralytics), agnostic (YOLOX)
   int max_det = 300;
   int max_nms = 30000;
-  bool masks = true;  // segment models: compute instance masks
-  int top_k = 5;      // classify models
-  ModelHints hints;   // --family / --task / --names
+  bool masks = true;            // segment models: compute instance masks
+  int top_k = 5;                // classify models
+  std::vector<int> classes;     // only these class ids (empty: all); see DecodeOptions
+  ModelHints hints;             // --family / --task / --names
   std::string backend = "cpu";  // for open()
+  // open(): the input's height and width for a model whose H and W are symbolic (0: the dims
+  // rule's, from the metadata's imgsz else 640). A model with fixed dims that differ is refused.
+  int imgsz_h = 0, imgsz_w = 0;
   DType precision = DType::kF32;
 };
 

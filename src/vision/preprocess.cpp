@@ -138,8 +138,8 @@ LetterboxInfo letterbox_into(const cv::Mat& bgr, const LetterboxOptions& opt, bo
   cv::Mat* planes = buf.planes;
   cv::split(img, planes);  // B, G, R
   const size_t W = static_cast<size_t>(dst_width), plane = W * static_cast<size_t>(dst_height);
-  const float pad = div255 ? static_cast<float>(opt.pad_value) / 255.f
-                           : static_cast<float>(opt.pad_value);
+  const float pad =
+      div255 ? static_cast<float>(opt.pad_value) / 255.f : static_cast<float>(opt.pad_value);
   const int nw = lb.resized_width, nh = lb.resized_height, left = lb.pad_left, top = lb.pad_top;
   for (int c = 0; c < 3; ++c) {
     float* d = dst + static_cast<size_t>(to_rgb ? 2 - c : c) * plane;

@@ -240,6 +240,27 @@ TEST_F(VisionCli, CsvCocoAndYoloTxtReadBackAsTheJson) {
   }
 }
 
+TEST_F(VisionCli, ClassesAndImgsz) {
+  ProcessRun r =
+      run_shoal("detect " + model() + " " + f("good.jpg") + " --conf 0.01 --classes 1 2 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json dets = nlohmann::json::parse(r.out).at(0).at("detections");
+  ASSERT_FALSE(dets.empty());
+  for (const nlohmann::json& d : dets) {
+    EXPECT_TRUE(d["class_id"] == 1 || d["class_id"] == 2) << d;
+  }
+  // A model with fixed dims refuses another size, naming the dims.
+  r = run_shoal("detect " + model() + " " + f("good.jpg") + " --imgsz 128");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("[1,3,128,128]"), std::string::npos) << r.err;
+  // A model with dynamic height and width runs at the size asked for.
+  const std::string dynamic = std::string(SHOAL_SHARED_DIR) + "/models/yolov8n-dynamic.onnx";
+  if (!fs::exists(dynamic)) GTEST_SKIP() << "../shared not found";
+  r = run_shoal("detect " + dynamic + " " + f("good.jpg") + " --imgsz 256 416");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("input 416x256"), std::string::npos) << r.out;
+}
+
 class PipelineCli : public VisionCli {
  protected:
   static std::string config() {

@@ -71,6 +71,50 @@ TEST(VisionDetector, BatchedEqualsOneByOne) {
   }
 }
 
+// `classes` drops other classes before NMS (as Ultralytics' `classes`): with class-aware NMS
+// that is the unfiltered result's subset; with class-agnostic NMS a box another class had
+// suppressed may come back, but every box of the subset is still there.
+TEST(VisionDetector, ClassesFilterBeforeNms) {
+  BuilderOptions b;
+  b.imgsz = 64;
+  b.num_classes = 4;
+  const std::string bytes = build_yolo_detector_onnx(b);
+  const cv::Mat img = random_image(96, 64, 3);
+  for (bool agnostic : {false, true}) {
+    DetectorOptions o;
+    o.backend = "reference";
+    o.conf = 0.05f;
+    o.agnostic = agnostic;
+    const Result all = Detector::open(ModelSource::memory(bytes, "test"), o).detect(img);
+    std::vector<Detection> subset;
+    for (const Detection& d : all.detections) {
+      if (d.class_id == 1 || d.class_id == 3) subset.push_back(d);
+    }
+    ASSERT_FALSE(subset.empty()) << "agnostic " << agnostic;
+    ASSERT_LT(subset.size(), all.detections.size()) << "the filter must drop something";
+    o.classes = {1, 3};
+    const Result some = Detector::open(ModelSource::memory(bytes, "test"), o).detect(img);
+    for (const Detection& d : some.detections) {
+      EXPECT_TRUE(d.class_id == 1 || d.class_id == 3) << d.class_id;
+    }
+    size_t found = 0;
+    for (const Detection& w : subset) {
+      bool there = false;
+      for (const Detection& d : some.detections) {
+        there |= d.class_id == w.class_id && d.score == w.score && d.box.x1 == w.box.x1 &&
+                 d.box.y2 == w.box.y2;
+      }
+      found += there;
+    }
+    EXPECT_EQ(found, subset.size()) << "agnostic " << agnostic;
+    if (agnostic) {
+      EXPECT_GT(some.detections.size(), subset.size()) << "boxes other classes suppressed return";
+    } else {
+      EXPECT_EQ(some.detections.size(), subset.size());
+    }
+  }
+}
+
 TEST(VisionDetector, ClassifierTop5) {
   BuilderOptions b;
   b.imgsz = 32;
