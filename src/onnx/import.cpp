@@ -5,6 +5,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 
 #include <algorithm>
@@ -31,7 +32,7 @@ constexpr size_t kMaxProtoBytes = static_cast<size_t>(INT_MAX);
 constexpr int64_t kMinIrVersion = 3;   // first IR version with opset_import
 constexpr int64_t kMaxIrVersion = 10;  // ONNX 1.16
 constexpr int64_t kMinOpset = 7;
-constexpr int64_t kMaxOpset = 22;  // 20-22 changed only types (int4, bfloat16) of Shoal's ops
+constexpr int64_t kMaxOpset = 22;     // 20-22 changed only types (int4, bfloat16) of Shoal's ops
 constexpr size_t kMaxNamesPerOp = 5;  // node names listed per unsupported op
 
 // Where tensors of one model come from, for external data and messages.
@@ -495,6 +496,29 @@ void check_ops(const onnx::GraphProto& gp, const std::vector<std::string>& node_
   fail(ErrorCode::kUnsupported, "unsupported ops: {}", list);
 }
 
+// For a model declaring an ai.onnx opset older than Shoal reads: the first default-domain op
+// (in the graph or its subgraphs) whose definition changed between that opset and kMinOpset,
+// per ONNX's schema registry ("" when none did: the model means the same at kMinOpset).
+std::string first_op_changed_since(const onnx::GraphProto& g, int64_t opset) {
+  for (const onnx::NodeProto& n : g.node()) {
+    if (!is_default_domain(n.domain())) continue;
+    const auto* old_s = onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset));
+    const auto* new_s = onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(kMinOpset));
+    if (!old_s || !new_s || old_s->SinceVersion() != new_s->SinceVersion()) return n.op_type();
+    for (const onnx::AttributeProto& a : n.attribute()) {
+      if (a.has_g()) {
+        std::string c = first_op_changed_since(a.g(), opset);
+        if (!c.empty()) return c;
+      }
+      for (const onnx::GraphProto& sg : a.graphs()) {
+        std::string c = first_op_changed_since(sg, opset);
+        if (!c.empty()) return c;
+      }
+    }
+  }
+  return "";
+}
+
 int64_t check_opsets(const onnx::ModelProto& m) {
   if (m.ir_version() < kMinIrVersion) {
     fail(ErrorCode::kUnsupported, "IR version {} is too old; Shoal supports IR versions {}..{}",
@@ -516,6 +540,15 @@ int64_t check_opsets(const onnx::ModelProto& m) {
            "the model imports no ai.onnx opset but its nodes use ai.onnx ops");
     }
     return 0;
+  }
+  if (opset < kMinOpset && opset >= 1 && m.functions_size() == 0) {
+    // Opsets 1..6: read at kMinOpset when none of the model's ops changed in between.
+    const std::string changed = first_op_changed_since(m.graph(), opset);
+    if (changed.empty()) return kMinOpset;
+    fail(ErrorCode::kUnsupported,
+         "ai.onnx opset {} is not supported: Shoal supports opsets {}..{}, and {} changed between "
+         "opset {} and {}; re-export the model at opset {} or newer",
+         opset, kMinOpset, kMaxOpset, changed, opset, kMinOpset, kMinOpset);
   }
   if (opset < kMinOpset || opset > kMaxOpset) {
     fail(ErrorCode::kUnsupported, "ai.onnx opset {} is not supported; Shoal supports opsets {}..{}",

@@ -16,6 +16,7 @@
 // parameters, MatMul's B) as constants, as real models hold them, so the native kernels that
 // pack weights at compile time run instead of the generic fallback.
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 
 #include <algorithm>
 #include <chrono>
@@ -29,9 +30,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <onnx/defs/schema.h>
-#include <onnx/onnx_pb.h>
 
 #include "backend/reference/reference.h"
 #include "core/error.h"
@@ -338,38 +336,14 @@ CaseResult run_data_set(const Graph& model, const fs::path& set_dir, const Confo
   return {};
 }
 
-// The oldest ai.onnx opset Shoal imports.
-constexpr int64_t kOldestOpset = 7;
-
-// Imports a test's model.onnx. Tests written at an opset older than Shoal accepts (Elu, Selu,
-// Softplus, InstanceNormalization, ... at opset 1-6) are run at opset 7 when ONNX's schema
-// registry shows every node's operator unchanged between the two, so that they still count.
+// Imports a test's model.onnx as `shoal run` would (tests written at opset 1..6 read at 7 when
+// their operators did not change in between: the importer's rule).
 Graph import_test_model(const fs::path& dir) {
   const fs::path file = dir / "model.onnx";
   std::ifstream f(file, std::ios::binary);
   std::stringstream buf;
   buf << f.rdbuf();
-  std::string bytes = buf.str();
-  onnx::ModelProto m;
-  if (m.ParseFromString(bytes)) {
-    onnx::OperatorSetIdProto* def = nullptr;
-    for (auto& o : *m.mutable_opset_import()) {
-      if (o.domain().empty() || o.domain() == "ai.onnx") def = &o;
-    }
-    bool same = def && def->version() < kOldestOpset && m.functions_size() == 0;
-    for (int i = 0; same && i < m.graph().node_size(); ++i) {
-      const onnx::NodeProto& n = m.graph().node(i);
-      const auto* old_s =
-          onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(def->version()));
-      const auto* new_s =
-          onnx::OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(kOldestOpset));
-      same = n.domain().empty() && old_s && new_s && old_s->SinceVersion() == new_s->SinceVersion();
-    }
-    if (same) {
-      def->set_version(kOldestOpset);
-      bytes = m.SerializeAsString();
-    }
-  }
+  const std::string bytes = buf.str();
   return import_onnx_bytes(bytes.data(), bytes.size(), dir.string());
 }
 
