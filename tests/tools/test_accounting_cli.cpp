@@ -85,6 +85,22 @@ TEST(CliAccounting, BenchRunAndPlanReportTheSameAccountedBytes) {
   }
 }
 
+// `run` with a misspelt input name says which name is unknown and which the model has.
+TEST(CliAccounting, RunNamesAnUnknownInput) {
+  const std::string dir = testing::TempDir() + "/shoal_cli_run_names";
+  std::filesystem::create_directories(dir);
+  BuilderOptions b;
+  b.imgsz = 32;
+  b.num_classes = 3;
+  save_bytes(dir + "/cls.onnx", build_classifier_onnx(b));
+  write_npy(dir + "/x.npy", Tensor(DType::kF32, {1, 3, 32, 32}));
+  const Output o =
+      run_shoal("run " + dir + "/cls.onnx --input imagez=" + dir + "/x.npy --out " + dir + "/out");
+  EXPECT_NE(o.code, 0);
+  EXPECT_NE(o.text.find("no input 'imagez'"), std::string::npos) << o.text;
+  EXPECT_NE(o.text.find("images float32 [1,3,32,32]"), std::string::npos) << o.text;
+}
+
 // A model that cannot fit the budget even alone: `plan` says so as an error (exit 1), as
 // `pipeline` does, whether the file alone is too large or the measured weights, program and arena.
 TEST(CliAccounting, PlanAndPipelineRefuseAModelLargerThanTheBudget) {
