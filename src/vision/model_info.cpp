@@ -164,6 +164,7 @@ std::vector<std::string> parse_names_text(const std::string& text, const std::st
       }
       names.push_back(v);
     }
+    if (names.empty()) fail(ErrorCode::kInvalidArgument, "names file '{}' has no names", path);
     return names;
   }
   std::vector<std::string> names;

@@ -51,6 +51,10 @@ TEST(VisionModelInfo, NamesFile) {
   EXPECT_EQ(read_names_file(lines), (std::vector<std::string>{"cat", "dog", "bird"}));
   EXPECT_EQ(read_names_file(dict), (std::vector<std::string>{"cat", "dog"}));
   EXPECT_THROW(read_names_file(dir + "/no_such_names.txt"), Error);
+  // No names at all, in each form: an error, not an empty list (found by fuzz_text_formats).
+  for (const char* text : {"{}", "", "\n \n", "names: []\n"}) {
+    EXPECT_THROW(parse_names_text(text, "empty"), Error) << "'" << text << "'";
+  }
 }
 
 // Ultralytics' data.yaml, names as a map or a list, UTF-8 names kept as they are.
