@@ -1,12 +1,14 @@
 #include "tools/commands.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
 
+#include "core/error.h"
 #include "vision/image_io.h"
 
 namespace shoal {
@@ -62,6 +64,22 @@ void print_progress(size_t done, size_t total, const std::string& current) {
   if (name.size() > 40) name = name.substr(0, 37) + "...";
   fmt::print(stderr, "\r[{}] {}/{} {:<40}", bar, done, total, name);
   std::fflush(stderr);
+}
+
+void clear_progress() { fmt::print(stderr, "\r{:80}\r", ""); }
+
+std::vector<std::string> image_paths(const std::vector<std::string>& args) {
+  std::vector<std::string> paths = vision::expand_image_args(args);
+  if (paths.empty())
+    fail(ErrorCode::kInvalidArgument, "no images found in {}", fmt::join(args, ", "));
+  return paths;
+}
+
+void make_output_dir(const std::string& flag, const std::string& dir) {
+  if (dir.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) fail(ErrorCode::kInvalidArgument, "{} '{}': {}", flag, dir, ec.message());
 }
 
 }  // namespace shoal

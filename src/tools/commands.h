@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace shoal {
 
@@ -16,5 +17,12 @@ int run_extra_commands(CLI::App& app);
 std::string save_name(const std::string& path, std::map<std::string, int>& used);
 // A one-line progress bar on stderr ("[=====>    ] 3/10 name.jpg"), redrawn in place.
 void print_progress(size_t done, size_t total, const std::string& current);
+// Erases the progress bar's line.
+void clear_progress();
+// The image files IMAGE|FOLDER arguments name (vision::expand_image_args); none is an error.
+std::vector<std::string> image_paths(const std::vector<std::string>& args);
+// Creates output folder `dir` given by option `flag` (nothing when `dir` is empty); an error
+// naming both when it cannot.
+void make_output_dir(const std::string& flag, const std::string& dir);
 
 }  // namespace shoal

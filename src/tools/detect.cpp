@@ -111,17 +111,9 @@ int run_detect(const DetectArgs& a) {
   // COCO results use COCO's category ids for an 80-class model with COCO's names.
   const bool coco91 = info.num_classes == 80 && info.names == vision::coco_names();
 
-  std::vector<std::string> paths = vision::expand_image_args(a.images);
-  if (paths.empty()) {
-    fail(ErrorCode::kInvalidArgument, "no images found in {}", fmt::join(a.images, ", "));
-  }
-  for (const auto& [flag, dir] :
-       {std::pair{"--save", a.save_dir}, {"--save-txt", a.save_txt_dir}}) {
-    if (dir.empty()) continue;
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) fail(ErrorCode::kInvalidArgument, "{} '{}': {}", flag, dir, ec.message());
-  }
+  const std::vector<std::string> paths = image_paths(a.images);
+  make_output_dir("--save", a.save_dir);
+  make_output_dir("--save-txt", a.save_txt_dir);
   if (table) {
     fmt::print("model {}: {} {}, {} classes, input {}x{} ({})\n\n", a.model,
                vision::family_name(info.family), vision::task_name(info.task), info.num_classes,
@@ -185,11 +177,11 @@ int run_detect(const DetectArgs& a) {
     } else if (format == "csv") {
       std::cout << vision::to_csv_rows(r);
     } else {
-      if (progress) fmt::print(stderr, "\r{:80}\r", "");
+      if (progress) clear_progress();
       print_table(r, info, opt.masks);
     }
   }
-  if (progress) fmt::print(stderr, "\r{:80}\r", "");
+  if (progress) clear_progress();
   if (format == "json" || format == "coco") std::cout << all.dump() << "\n";
   if (failed > 0) {
     fmt::print(stderr, "shoal detect: {} of {} images failed\n", failed, paths.size());

@@ -88,15 +88,8 @@ std::optional<int> run_pipeline_command() {
   opt.max_det = a.max_det;
   opt.masks = !a.no_masks;
   opt.classes = a.classes;
-  const std::vector<std::string> paths = vision::expand_image_args(a.images);
-  if (paths.empty()) {
-    fail(ErrorCode::kInvalidArgument, "no images found in {}", fmt::join(a.images, ", "));
-  }
-  if (!a.save_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(a.save_dir, ec);
-    if (ec) fail(ErrorCode::kInvalidArgument, "--save '{}': {}", a.save_dir, ec.message());
-  }
+  const std::vector<std::string> paths = image_paths(a.images);
+  make_output_dir("--save", a.save_dir);
   const bool progress = isatty(STDERR_FILENO) && paths.size() > 1;
   std::map<std::string, int> used_names;
   nlohmann::json all = nlohmann::json::array();
@@ -121,7 +114,7 @@ std::optional<int> run_pipeline_command() {
         models[o.model] = r;
       }
       item["models"] = models;
-      if (progress) fmt::print(stderr, "\r{:80}\r", "");
+      if (progress) clear_progress();
       if (!a.json) {
         fmt::print("{}  {}x{}  {} letterbox(es) for {} models\n", path, img.cols, img.rows,
                    run.preprocessed, run.outputs.size());
@@ -145,12 +138,12 @@ std::optional<int> run_pipeline_command() {
     } catch (const Error& e) {
       ++failed;
       item["error"] = fmt::format("{} ({})", e.what(), error_code_name(e.code()));
-      if (progress) fmt::print(stderr, "\r{:80}\r", "");
+      if (progress) clear_progress();
       fmt::print(stderr, "{}: FAILED: {}\n", path, item["error"].get<std::string>());
     }
     all.push_back(item);
   }
-  if (progress) fmt::print(stderr, "\r{:80}\r", "");
+  if (progress) clear_progress();
   if (a.json) {
     std::cout << all.dump() << "\n";
   } else {

@@ -168,7 +168,7 @@ std::optional<int> run_plan_command() {
     rows[i].warm_load_ms = st.from_cache ? st.load_ms : -1;
   }
 
-  if (progress) fmt::print(stderr, "\r{:80}\r", "");
+  if (progress) clear_progress();
   mgr.unload_all();
   trim_heap();
   const size_t rss_unloaded = current_rss_bytes();

@@ -69,6 +69,25 @@ DecodeOptions default_decode_options(Family family) {
   return o;
 }
 
+namespace {
+
+// The best of `nc` contiguous class scores: its index (the first on ties) and, in *score, its
+// value. Rows of YOLOX, classic YOLOv5/v7 and RT-DETR heads.
+int best_class(const float* scores, int nc, float* score) {
+  int cls = 0;
+  float p = scores[0];
+  for (int c = 1; c < nc; ++c) {
+    if (scores[c] > p) {
+      p = scores[c];
+      cls = c;
+    }
+  }
+  *score = p;
+  return cls;
+}
+
+}  // namespace
+
 std::vector<Candidate> candidates_ultralytics(const Tensor& out, int b, int num_classes,
                                               float conf) {
   check_output(out, 3, "Ultralytics head output");
@@ -136,14 +155,8 @@ std::vector<Candidate> candidates_yolox(const Tensor& out, int b, int in_w, int 
         const float* r = base + a * C;
         const float obj = r[4];
         if (!(obj > conf)) continue;  // class probabilities are <= 1
-        int cls = 0;
-        float p = r[5];
-        for (int c = 1; c < nc; ++c) {
-          if (r[5 + c] > p) {
-            p = r[5 + c];
-            cls = c;
-          }
-        }
+        float p;
+        const int cls = best_class(r + 5, nc, &p);
         const float score = obj * p;
         if (!(score > conf)) continue;
         const float fs = static_cast<float>(s);
@@ -177,14 +190,8 @@ std::vector<Candidate> candidates_yolov5(const Tensor& out, int b, float conf) {
     const float* r = base + a * C;
     const float obj = r[4];
     if (!(obj > conf)) continue;
-    int cls = 0;
-    float p = r[5];
-    for (int c = 1; c < nc; ++c) {
-      if (r[5 + c] > p) {
-        p = r[5 + c];
-        cls = c;
-      }
-    }
+    float p;
+    const int cls = best_class(r + 5, nc, &p);
     const float score = obj * p;
     if (!(score > conf)) continue;
     Candidate cd;
@@ -247,14 +254,8 @@ std::vector<Detection> decode_rtdetr(const Tensor& out, int b, const ModelInfo& 
   std::vector<Candidate> cands;
   for (int64_t q = 0; q < Q; ++q) {
     const float* r = base + q * C;
-    int cls = 0;
-    float s = r[4];
-    for (int c = 1; c < nc; ++c) {
-      if (r[4 + c] > s) {
-        s = r[4 + c];
-        cls = c;
-      }
-    }
+    float s;
+    const int cls = best_class(r + 4, nc, &s);
     if (!(s > opt.conf)) continue;
     const float cx = r[0] * W, cy = r[1] * H, w = r[2] * W, h = r[3] * H;
     Candidate cd;

@@ -10,12 +10,10 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "vision/result_json.h"
 
 namespace shoal::vision {
 namespace {
-
-// `v` rounded to 1/`per_unit`, as the double nearest that decimal (prints short).
-double round_to(double v, double per_unit) { return std::round(v * per_unit) / per_unit; }
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
@@ -117,15 +115,15 @@ nlohmann::json to_coco_results(const Result& r, int64_t image_id, bool coco91) {
     nlohmann::json o;
     o["image_id"] = image_id;
     o["category_id"] = coco91 ? coco80_to_91(d.class_id) : d.class_id;
-    o["bbox"] = {round_to(d.box.x1, 100), round_to(d.box.y1, 100),
-                 round_to(d.box.x2 - d.box.x1, 100), round_to(d.box.y2 - d.box.y1, 100)};
-    o["score"] = round_to(d.score, 1e4);
+    o["bbox"] = {round_px(d.box.x1), round_px(d.box.y1), round_px(d.box.x2 - d.box.x1),
+                 round_px(d.box.y2 - d.box.y1)};
+    o["score"] = round_score(d.score);
     if (!d.keypoints.empty()) {
       nlohmann::json k = nlohmann::json::array();
       for (const Keypoint& p : d.keypoints) {
-        k.push_back(round_to(p.x, 100));
-        k.push_back(round_to(p.y, 100));
-        k.push_back(round_to(p.v, 1e4));
+        k.push_back(round_px(p.x));
+        k.push_back(round_px(p.y));
+        k.push_back(round_score(p.v));
       }
       o["keypoints"] = k;
     }
@@ -140,8 +138,8 @@ std::string to_csv_rows(const Result& r) {
   std::string out;
   for (const Detection& d : r.detections) {
     out += fmt::format("{},{},{},{},{},{},{},{}\n", csv_field(r.image), d.class_id,
-                       csv_field(d.class_name), round_to(d.score, 1e4), round_to(d.box.x1, 100),
-                       round_to(d.box.y1, 100), round_to(d.box.x2, 100), round_to(d.box.y2, 100));
+                       csv_field(d.class_name), round_score(d.score), round_px(d.box.x1),
+                       round_px(d.box.y1), round_px(d.box.x2), round_px(d.box.y2));
   }
   return out;
 }

@@ -53,13 +53,8 @@ cv::Mat rle_to_mask(const Rle& rle) {
   return m;
 }
 
-namespace {
-
-// `v` rounded to 1/`per_unit` (e.g. 100: to 0.01), as the double nearest that decimal, so JSON
-// prints it short ("809.92", where round(v / 0.01) * 0.01 prints "809.9200000000001").
-double round_to(double v, double per_unit) { return std::round(v * per_unit) / per_unit; }
-
-}  // namespace
+double round_px(double v) { return std::round(v * 100) / 100; }
+double round_score(double v) { return std::round(v * 1e4) / 1e4; }
 
 nlohmann::json result_to_json(const Result& r, bool include_masks) {
   nlohmann::json j;
@@ -75,9 +70,8 @@ nlohmann::json result_to_json(const Result& r, bool include_masks) {
     nlohmann::json o;
     o["class_id"] = d.class_id;
     o["class_name"] = d.class_name;
-    o["score"] = round_to(d.score, 1e4);
-    o["box"] = {round_to(d.box.x1, 100), round_to(d.box.y1, 100), round_to(d.box.x2, 100),
-                round_to(d.box.y2, 100)};
+    o["score"] = round_score(d.score);
+    o["box"] = {round_px(d.box.x1), round_px(d.box.y1), round_px(d.box.x2), round_px(d.box.y2)};
     if (include_masks && !d.mask.empty()) {
       Rle rle = mask_to_rle(d, r.width, r.height);
       o["mask"] = {{"size", {rle.height, rle.width}}, {"counts", rle.counts}};
@@ -85,7 +79,7 @@ nlohmann::json result_to_json(const Result& r, bool include_masks) {
     if (!d.keypoints.empty()) {
       nlohmann::json k = nlohmann::json::array();
       for (const Keypoint& p : d.keypoints) {
-        k.push_back({round_to(p.x, 100), round_to(p.y, 100), round_to(p.v, 1e4)});
+        k.push_back({round_px(p.x), round_px(p.y), round_score(p.v)});
       }
       o["keypoints"] = k;
     }
@@ -97,7 +91,7 @@ nlohmann::json result_to_json(const Result& r, bool include_masks) {
     for (const Classification& c : r.top5) {
       t.push_back({{"class_id", c.class_id},
                    {"class_name", c.class_name},
-                   {"score", round_to(c.score, 1e4)}});
+                   {"score", round_score(c.score)}});
     }
     j["top5"] = t;
   }

@@ -19,6 +19,11 @@ struct Rle {
   std::vector<int64_t> counts;
 };
 
+// How results print: pixel coordinates to 0.01, scores to 1e-4, each as the double nearest that
+// decimal, so JSON and CSV show it short ("809.92", not "809.9200000000001").
+double round_px(double v);
+double round_score(double v);
+
 Rle mask_to_rle(const Detection& d, int image_width, int image_height);
 cv::Mat rle_to_mask(const Rle& rle);  // CV_8U 0/1, for tests and consumers
 

@@ -35,16 +35,10 @@ Output run_shoal(const std::string& args) {
 }
 
 nlohmann::json run_json(const std::string& args) {
-  const std::string cmd = std::string(SHOAL_SHOAL_BIN) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while (p && (n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int status = p ? pclose(p) : -1;
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << cmd << "\n" << out;
-  nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
-  EXPECT_FALSE(j.is_discarded()) << cmd << "\n" << out;
+  const Output o = run_shoal(args);
+  EXPECT_EQ(o.code, 0) << args << "\n" << o.text;
+  nlohmann::json j = nlohmann::json::parse(o.text, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << args << "\n" << o.text;
   return j;
 }
 
