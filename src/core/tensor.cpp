@@ -6,17 +6,28 @@
 
 #include "core/error.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace shoal {
 
 const char* error_code_name(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kInvalidArgument: return "invalid argument";
-    case ErrorCode::kInvalidModel: return "invalid model";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kLimit: return "limit exceeded";
-    case ErrorCode::kOutOfMemory: return "out of memory";
-    case ErrorCode::kInternal: return "internal error";
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kInvalidModel:
+      return "invalid model";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kLimit:
+      return "limit exceeded";
+    case ErrorCode::kOutOfMemory:
+      return "out of memory";
+    case ErrorCode::kInternal:
+      return "internal error";
   }
   return "error";
 }
@@ -35,27 +46,47 @@ int64_t checked_add(int64_t a, int64_t b) {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::kF32: case DType::kI32: return 4;
-    case DType::kF64: case DType::kI64: return 8;
-    case DType::kF16: case DType::kBF16: return 2;
-    case DType::kI8: case DType::kU8: case DType::kBool: return 1;
-    case DType::kUndefined: return 0;
+    case DType::kF32:
+    case DType::kI32:
+      return 4;
+    case DType::kF64:
+    case DType::kI64:
+      return 8;
+    case DType::kF16:
+    case DType::kBF16:
+      return 2;
+    case DType::kI8:
+    case DType::kU8:
+    case DType::kBool:
+      return 1;
+    case DType::kUndefined:
+      return 0;
   }
   return 0;
 }
 
 std::string_view dtype_name(DType t) {
   switch (t) {
-    case DType::kF32: return "float32";
-    case DType::kF64: return "float64";
-    case DType::kF16: return "float16";
-    case DType::kBF16: return "bfloat16";
-    case DType::kI8: return "int8";
-    case DType::kU8: return "uint8";
-    case DType::kI32: return "int32";
-    case DType::kI64: return "int64";
-    case DType::kBool: return "bool";
-    case DType::kUndefined: return "undefined";
+    case DType::kF32:
+      return "float32";
+    case DType::kF64:
+      return "float64";
+    case DType::kF16:
+      return "float16";
+    case DType::kBF16:
+      return "bfloat16";
+    case DType::kI8:
+      return "int8";
+    case DType::kU8:
+      return "uint8";
+    case DType::kI32:
+      return "int32";
+    case DType::kI64:
+      return "int64";
+    case DType::kBool:
+      return "bool";
+    case DType::kUndefined:
+      return "undefined";
   }
   return "undefined";
 }
@@ -126,27 +157,42 @@ Tensor Tensor::clone() const {
 
 double Tensor::get_f64(int64_t i) const {
   switch (dtype_) {
-    case DType::kF32: return data<float>()[i];
-    case DType::kF64: return data<double>()[i];
-    case DType::kF16: return f16_to_f32(data<uint16_t>()[i]);
-    case DType::kBF16: return bf16_to_f32(data<uint16_t>()[i]);
-    case DType::kI8: return data<int8_t>()[i];
-    case DType::kU8: return data<uint8_t>()[i];
-    case DType::kI32: return data<int32_t>()[i];
-    case DType::kI64: return static_cast<double>(data<int64_t>()[i]);
-    case DType::kBool: return data<uint8_t>()[i] ? 1.0 : 0.0;
-    case DType::kUndefined: break;
+    case DType::kF32:
+      return data<float>()[i];
+    case DType::kF64:
+      return data<double>()[i];
+    case DType::kF16:
+      return f16_to_f32(data<uint16_t>()[i]);
+    case DType::kBF16:
+      return bf16_to_f32(data<uint16_t>()[i]);
+    case DType::kI8:
+      return data<int8_t>()[i];
+    case DType::kU8:
+      return data<uint8_t>()[i];
+    case DType::kI32:
+      return data<int32_t>()[i];
+    case DType::kI64:
+      return static_cast<double>(data<int64_t>()[i]);
+    case DType::kBool:
+      return data<uint8_t>()[i] ? 1.0 : 0.0;
+    case DType::kUndefined:
+      break;
   }
   fail(ErrorCode::kInternal, "read from an undefined tensor");
 }
 
 int64_t Tensor::get_i64(int64_t i) const {
   switch (dtype_) {
-    case DType::kI64: return data<int64_t>()[i];
-    case DType::kI32: return data<int32_t>()[i];
-    case DType::kI8: return data<int8_t>()[i];
-    case DType::kU8: return data<uint8_t>()[i];
-    case DType::kBool: return data<uint8_t>()[i] ? 1 : 0;
+    case DType::kI64:
+      return data<int64_t>()[i];
+    case DType::kI32:
+      return data<int32_t>()[i];
+    case DType::kI8:
+      return data<int8_t>()[i];
+    case DType::kU8:
+      return data<uint8_t>()[i];
+    case DType::kBool:
+      return data<uint8_t>()[i] ? 1 : 0;
     default: {
       double v = get_f64(i);
       if (!std::isfinite(v) || std::fabs(v) > 9.2e18) return 0;
@@ -157,21 +203,44 @@ int64_t Tensor::get_i64(int64_t i) const {
 
 void Tensor::set_f64(int64_t i, double v) {
   switch (dtype_) {
-    case DType::kF32: data<float>()[i] = static_cast<float>(v); return;
-    case DType::kF64: data<double>()[i] = v; return;
-    case DType::kF16: data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v)); return;
-    case DType::kBF16: data<uint16_t>()[i] = f32_to_bf16(static_cast<float>(v)); return;
-    default: break;
+    case DType::kF32:
+      data<float>()[i] = static_cast<float>(v);
+      return;
+    case DType::kF64:
+      data<double>()[i] = v;
+      return;
+    case DType::kF16:
+      data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v));
+      return;
+    case DType::kBF16:
+      data<uint16_t>()[i] = f32_to_bf16(static_cast<float>(v));
+      return;
+    default:
+      break;
   }
   // Integer and bool targets: truncate toward zero, saturating to avoid UB.
   double c = std::isfinite(v) ? std::trunc(v) : 0.0;
   switch (dtype_) {
-    case DType::kI8: data<int8_t>()[i] = static_cast<int8_t>(static_cast<int64_t>(std::fmax(-128, std::fmin(127, c)))); return;
-    case DType::kU8: data<uint8_t>()[i] = static_cast<uint8_t>(static_cast<int64_t>(std::fmax(0, std::fmin(255, c)))); return;
-    case DType::kI32: data<int32_t>()[i] = static_cast<int32_t>(std::fmax(-2147483648.0, std::fmin(2147483647.0, c))); return;
-    case DType::kI64: data<int64_t>()[i] = static_cast<int64_t>(std::fmax(-9.2e18, std::fmin(9.2e18, c))); return;
-    case DType::kBool: data<uint8_t>()[i] = v != 0.0; return;
-    default: fail(ErrorCode::kInternal, "write to an undefined tensor");
+    case DType::kI8:
+      data<int8_t>()[i] =
+          static_cast<int8_t>(static_cast<int64_t>(std::fmax(-128, std::fmin(127, c))));
+      return;
+    case DType::kU8:
+      data<uint8_t>()[i] =
+          static_cast<uint8_t>(static_cast<int64_t>(std::fmax(0, std::fmin(255, c))));
+      return;
+    case DType::kI32:
+      data<int32_t>()[i] =
+          static_cast<int32_t>(std::fmax(-2147483648.0, std::fmin(2147483647.0, c)));
+      return;
+    case DType::kI64:
+      data<int64_t>()[i] = static_cast<int64_t>(std::fmax(-9.2e18, std::fmin(9.2e18, c)));
+      return;
+    case DType::kBool:
+      data<uint8_t>()[i] = v != 0.0;
+      return;
+    default:
+      fail(ErrorCode::kInternal, "write to an undefined tensor");
   }
 }
 
@@ -183,6 +252,14 @@ std::vector<int64_t> Tensor::to_i64_vector() const {
 
 Tensor cast_tensor(const Tensor& t, DType to) {
   Tensor r(to, t.dims());
+  if (t.dtype() == DType::kF32 && to == DType::kF16) {
+    f32_to_f16_n(t.data<float>(), r.data<uint16_t>(), t.numel());
+    return r;
+  }
+  if (t.dtype() == DType::kF16 && to == DType::kF32) {
+    f16_to_f32_n(t.data<uint16_t>(), r.data<float>(), t.numel());
+    return r;
+  }
   bool int_src = !dtype_is_float(t.dtype());
   for (int64_t i = 0; i < t.numel(); ++i) {
     if (int_src && to == DType::kI64) {
@@ -258,6 +335,50 @@ uint16_t f32_to_f16(float f) {
   uint32_t rem = mant & 0x1fff;
   if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) ++half;
   return static_cast<uint16_t>(half);
+}
+
+namespace {
+
+#if defined(__x86_64__)
+__attribute__((target("avx,f16c"))) void f32_to_f16_f16c(const float* s, uint16_t* d, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), h);
+  }
+  for (; i < n; ++i) d[i] = f32_to_f16(s[i]);
+}
+
+__attribute__((target("avx,f16c"))) void f16_to_f32_f16c(const uint16_t* s, float* d, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+    _mm256_storeu_ps(d + i, _mm256_cvtph_ps(h));
+  }
+  for (; i < n; ++i) d[i] = f16_to_f32(s[i]);
+}
+
+// Every AVX2 CPU has F16C; clang 14 does not know the "f16c" feature name.
+bool has_f16c() {
+  static const bool kHas = __builtin_cpu_supports("avx2");
+  return kHas;
+}
+#endif
+
+}  // namespace
+
+void f32_to_f16_n(const float* src, uint16_t* dst, int64_t n) {
+#if defined(__x86_64__)
+  if (has_f16c()) return f32_to_f16_f16c(src, dst, n);
+#endif
+  for (int64_t i = 0; i < n; ++i) dst[i] = f32_to_f16(src[i]);
+}
+
+void f16_to_f32_n(const uint16_t* src, float* dst, int64_t n) {
+#if defined(__x86_64__)
+  if (has_f16c()) return f16_to_f32_f16c(src, dst, n);
+#endif
+  for (int64_t i = 0; i < n; ++i) dst[i] = f16_to_f32(src[i]);
 }
 
 }  // namespace shoal

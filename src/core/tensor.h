@@ -80,5 +80,8 @@ float bf16_to_f32(uint16_t v);
 uint16_t f32_to_bf16(float v);
 float f16_to_f32(uint16_t v);
 uint16_t f32_to_f16(float v);
+// n values at once (F16C on x86-64 CPUs with AVX2; the same round-to-nearest-even as f32_to_f16).
+void f32_to_f16_n(const float* src, uint16_t* dst, int64_t n);
+void f16_to_f32_n(const uint16_t* src, float* dst, int64_t n);
 
 }  // namespace shoal

@@ -38,6 +38,12 @@ int fuse_residual_add(Graph& g);  // producer(+acts) -> Add(same-shape other)
 // Transpose/Reshape -> MatMul -> Reshape/Transpose, which the cpu backend runs natively.
 int einsum_to_matmul(Graph& g);
 
+// Runs on the imported graph, before its shapes are fixed (CompiledModel::compile calls it for
+// every model): a float16 model computed in float32. Float16 constants and internal values become
+// float32, Casts to float16 cast to float32; float16 graph inputs and outputs keep their type and
+// names behind one Cast each. Returns the number of values, Casts and boundaries changed.
+int float16_to_float32(Graph& g);
+
 PassStats optimize(Graph& g, const OptimizeOptions& opts = {});
 
 // True when Dropout node `n` passes its input through: opset < 12, training_mode absent or a

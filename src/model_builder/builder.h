@@ -62,6 +62,13 @@ struct HeadModelOptions {
 // Throws shoal::Error (kInvalidArgument) for options out of range.
 std::string build_head_onnx(const HeadModelOptions& opts);
 
+// The model rewritten in half precision as Ultralytics' `half=True` and onnxconverter-common's
+// convert_float_to_float16 write it: float32 initializers, Constants, graph inputs, outputs and
+// value_info become float16, Casts to float become Casts to float16; Resize's roi and scales and
+// Upsample's scales stay float32 as ONNX requires. Throws kInvalidArgument for bytes that are not
+// a model.
+std::string to_float16_onnx(const std::string& model_bytes);
+
 // Ultralytics' names dict string: "{0: 'person', 1: 'bicycle', ...}".
 std::string class_names_metadata(int num_classes);
 

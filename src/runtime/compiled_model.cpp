@@ -138,6 +138,8 @@ std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model, const 
                                                       Graph* optimized) {
   auto cm = std::shared_ptr<CompiledModel>(new CompiledModel());
   Graph g = model;
+  // Half-precision models compute in float32 (their float16 I/O stays float16).
+  if (const int n = float16_to_float32(g)) cm->pass_stats_["float16_to_float32"] = n;
   auto dims = specialize_input_dims(g, req.input_dims);
   for (ValueId v : g.inputs) {
     Value& val = g.value(v);
@@ -149,7 +151,9 @@ std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model, const 
                                std::vector<Tensor>& out) { evaluate_node(n, opset, in, out); });
   graph_activation_stats(g, &cm->memory_.naive_activation_bytes,
                          &cm->memory_.exported_max_live_bytes);
-  if (req.optimize_graph) cm->pass_stats_ = optimize(g, req.optimize);
+  if (req.optimize_graph) {
+    for (const auto& [pass, n] : optimize(g, req.optimize)) cm->pass_stats_[pass] += n;
+  }
 
   cm->flops_ = graph_flops(g);
   auto backend = make_backend(req.backend);

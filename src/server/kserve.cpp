@@ -110,6 +110,13 @@ void fill_from_json(const json& data, Tensor& t, const std::string& what) {
       return put_floats<float>(leaves, t, what);
     case DType::kF64:
       return put_floats<double>(leaves, t, what);
+    case DType::kF16:
+    case DType::kBF16: {  // JSON numbers rounded to the half type, as a client's own cast would
+      Tensor f(DType::kF32, t.dims());
+      put_floats<float>(leaves, f, what);
+      for (int64_t i = 0; i < f.numel(); ++i) t.set_f64(i, f.data<float>()[i]);
+      return;
+    }
     case DType::kI64:
       return put_integers<int64_t>(leaves, t, what);
     case DType::kI32:

@@ -249,7 +249,8 @@ int cmd_run(const CommonOptions& o, const std::vector<std::string>& input_args,
   for (size_t i = 0; i < cm->outputs().size(); ++i) {
     const TensorInfo& t = cm->outputs()[i];
     Tensor x = outs[i];
-    if (x.dtype() != DType::kF32 && dtype_is_float(x.dtype())) x = cast_tensor(x, DType::kF32);
+    // .npy has float16 ("<f2") but no bfloat16.
+    if (x.dtype() == DType::kBF16) x = cast_tensor(x, DType::kF32);
     std::string path = (std::filesystem::path(out_dir) / (safe_filename(t.name) + ".npy")).string();
     write_npy(path, x);
     if (!json)

@@ -14,6 +14,7 @@ struct MakeModelOptions {
   std::string kind = "detector";
   std::string out;
   BuilderOptions builder;
+  bool half = false;
 };
 
 MakeModelOptions g_opts;
@@ -34,12 +35,15 @@ void register_make_model_command(CLI::App& app) {
   g_cmd->add_option("--width", g_opts.builder.width, "channel multiplier (n 0.25, s 0.5)")
       ->check(CLI::Range(0.05, 2.0));
   g_cmd->add_option("--seed", g_opts.builder.seed, "weight seed");
+  g_cmd->add_flag("--half", g_opts.half,
+                  "float16 weights, input and output, as Ultralytics' half=True writes them");
 }
 
 std::optional<int> run_make_model_command() {
   if (!g_cmd || !*g_cmd) return std::nullopt;
   std::string bytes = g_opts.kind == "classifier" ? build_classifier_onnx(g_opts.builder)
                                                   : build_yolo_detector_onnx(g_opts.builder);
+  if (g_opts.half) bytes = to_float16_onnx(bytes);
   save_bytes(g_opts.out, bytes);
   fmt::print("wrote {} ({} bytes)\n", g_opts.out, bytes.size());
   return 0;

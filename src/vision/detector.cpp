@@ -68,14 +68,16 @@ void Detector::init(std::shared_ptr<const CompiledModel> plan,
                     const std::map<std::string, std::string>& metadata, ArenaPool& arenas,
                     const DetectorOptions& opt) {
   const std::vector<TensorInfo>& ins = plan->inputs();
-  if (ins.size() != 1 || ins[0].dims.size() != 4 || ins[0].dtype != DType::kF32) {
+  if (ins.size() != 1 || ins[0].dims.size() != 4 ||
+      (ins[0].dtype != DType::kF32 && ins[0].dtype != DType::kF16)) {
     std::string got;
     for (const TensorInfo& t : ins) {
       got += fmt::format("{}{} {} {}", got.empty() ? "" : "; ", t.name, dtype_name(t.dtype),
                          dims_str(t.dims));
     }
     fail(ErrorCode::kUnsupported,
-         "vision models take one float32 image input [batch, 3, height, width]; this one has {}",
+         "vision models take one float32 or float16 image input [batch, 3, height, width]; this "
+         "one has {}",
          got.empty() ? "none" : got);
   }
   std::vector<Dims> out_dims;

@@ -220,15 +220,10 @@ PreprocessKind preprocess_kind(const ModelInfo& info) {
   return PreprocessKind::kUltralytics;
 }
 
-LetterboxInfo preprocess_into(const cv::Mat& bgr, const ModelInfo& info, Tensor& input, int b,
-                              LetterboxScratch* scratch) {
-  const Dims& d = input.dims();
-  if (input.dtype() != DType::kF32 || d.size() != 4 || d[1] != 3 || b < 0 || b >= d[0]) {
-    fail(ErrorCode::kInvalidArgument, "preprocess: input tensor {} {} cannot take batch slot {}",
-         dtype_name(input.dtype()), dims_str(d), b);
-  }
-  const int H = static_cast<int>(d[2]), W = static_cast<int>(d[3]);
-  float* dst = input.data<float>() + static_cast<size_t>(b) * 3 * H * W;
+namespace {
+
+LetterboxInfo preprocess_f32(const cv::Mat& bgr, const ModelInfo& info, float* dst, int H, int W,
+                             LetterboxScratch* scratch) {
   LetterboxInfo lb;
   cv::Mat img;
   switch (preprocess_kind(info)) {
@@ -249,6 +244,28 @@ LetterboxInfo preprocess_into(const cv::Mat& bgr, const ModelInfo& info, Tensor&
     case PreprocessKind::kUltralytics:
       return letterbox_into(bgr, ultralytics_letterbox(W, H), true, true, dst, W, H, scratch);
   }
+  return lb;
+}
+
+}  // namespace
+
+LetterboxInfo preprocess_into(const cv::Mat& bgr, const ModelInfo& info, Tensor& input, int b,
+                              LetterboxScratch* scratch) {
+  const Dims& d = input.dims();
+  const bool half = input.dtype() == DType::kF16;
+  if ((input.dtype() != DType::kF32 && !half) || d.size() != 4 || d[1] != 3 || b < 0 || b >= d[0]) {
+    fail(ErrorCode::kInvalidArgument, "preprocess: input tensor {} {} cannot take batch slot {}",
+         dtype_name(input.dtype()), dims_str(d), b);
+  }
+  const int H = static_cast<int>(d[2]), W = static_cast<int>(d[3]);
+  const size_t offset = static_cast<size_t>(b) * 3 * H * W;
+  if (!half) return preprocess_f32(bgr, info, input.data<float>() + offset, H, W, scratch);
+  // A half-precision model: the planes in float32, then converted into its float16 input.
+  std::vector<float> local;
+  std::vector<float>& planes = scratch ? scratch->float_planes : local;
+  planes.resize(static_cast<size_t>(3) * H * W);
+  LetterboxInfo lb = preprocess_f32(bgr, info, planes.data(), H, W, scratch);
+  f32_to_f16_n(planes.data(), input.data<uint16_t>() + offset, static_cast<int64_t>(planes.size()));
   return lb;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <opencv2/core.hpp>
+#include <vector>
 
 #include "core/tensor.h"
 #include "vision/types.h"
@@ -50,6 +51,7 @@ cv::Mat letterbox(const cv::Mat& bgr, const LetterboxOptions& opt, LetterboxInfo
 struct LetterboxScratch {
   cv::Mat resized;
   cv::Mat planes[3];
+  std::vector<float> float_planes;  // a float16 input's planes before conversion
 };
 
 // Letterbox and tensor fill in one pass over the output: the resized pixels are converted as
@@ -74,7 +76,8 @@ enum class PreprocessKind { kUltralytics, kYolox, kClassify };
 // The pre-processing a model needs (by family and task).
 PreprocessKind preprocess_kind(const ModelInfo& info);
 
-// Pre-processes `bgr` for `info` into batch slot `b` of `input` ([B, 3, H, W] float32) and
+// Pre-processes `bgr` for `info` into batch slot `b` of `input` ([B, 3, H, W] float32, or float16
+// for a half-precision model: computed in float32, then rounded) and
 // returns the mapping back (for classify: the crop, which is not mapped back).
 LetterboxInfo preprocess_into(const cv::Mat& bgr, const ModelInfo& info, Tensor& input, int b,
                               LetterboxScratch* scratch = nullptr);

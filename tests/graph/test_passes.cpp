@@ -373,5 +373,67 @@ TEST(Passes, OnlyInferenceDropoutIsElided) {
   EXPECT_FALSE(elided(true, 1, false, 0));
 }
 
+// A float16 graph as onnxconverter-common writes it with keep_io_types (a float32 input cast to
+// float16) and as half exporters write it (a float16 input): constants and internal values become
+// float32, the Casts to float16 become no-op Casts, the float16 I/O keeps its type and name.
+TEST(Passes, Float16GraphComputesInFloat32) {
+  Builder b;
+  ValueId x = b.input("x", {1, 4});
+  b.g.value(x).dtype = DType::kF16;
+  ValueId y = b.input("y", {1, 4});
+  ValueId y16 = b.node("Cast", {y}, "y16", {{"to", Attribute::make_int(10)}});
+  b.g.value(y16).dtype = DType::kF16;
+  ValueId c = b.g.add_constant("c", cast_tensor(random_tensor({1, 4}, 7), DType::kF16));
+  ValueId s = b.node("Add", {x, c}, "s");
+  b.g.value(s).dtype = DType::kF16;
+  ValueId out = b.node("Mul", {s, y16}, "out");
+  b.g.value(out).dtype = DType::kF16;
+  b.g.outputs = {out, s};
+  EXPECT_GT(float16_to_float32(b.g), 0);
+  const Graph& g = b.g;
+  EXPECT_EQ(g.value(g.inputs[0]).dtype, DType::kF16);
+  EXPECT_EQ(g.value(g.inputs[1]).dtype, DType::kF32);
+  ASSERT_EQ(g.outputs.size(), 2u);
+  EXPECT_EQ(g.value(g.outputs[0]).name, "out");
+  EXPECT_EQ(g.value(g.outputs[0]).dtype, DType::kF16);
+  EXPECT_EQ(g.value(g.outputs[1]).name, "s");
+  EXPECT_EQ(g.value(g.outputs[1]).dtype, DType::kF16);
+  EXPECT_EQ(g.value(*g.find_value("c")).constant.dtype(), DType::kF32);
+  int casts_to_f16 = 0;
+  for (NodeId n : g.live_nodes()) {
+    const Node& node = g.nodes[static_cast<size_t>(n)];
+    if (node.op_type != "Cast") continue;
+    if (node.attr_int("to", 0) == 10) {
+      ++casts_to_f16;
+      EXPECT_TRUE(g.is_graph_output(node.outputs[0])) << node.name;
+    }
+    for (ValueId v : node.inputs) {
+      if (!g.is_graph_output(node.outputs[0]) && g.value(v).dtype != DType::kF16) {
+        EXPECT_EQ(g.value(node.outputs[0]).dtype, DType::kF32) << node.name;
+      }
+    }
+  }
+  EXPECT_EQ(casts_to_f16, 2);  // one per float16 output, none inside
+
+  Tensor xv = cast_tensor(random_tensor({1, 4}, 1), DType::kF16);
+  Tensor yv = random_tensor({1, 4}, 2);
+  CompileRequest req;
+  req.backend = "reference";
+  auto run = [&](const Graph& graph) {
+    Session sess(CompiledModel::compile(graph, req));
+    return sess.run(std::vector<Tensor>{xv, yv});
+  };
+  auto got = run(g);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].dtype(), DType::kF16);
+  // s = x + c and out = s * float16(y), computed in float32, each rounded once to float16.
+  for (int64_t i = 0; i < 4; ++i) {
+    const double sv = xv.get_f64(i) + b.g.value(*b.g.find_value("c")).constant.get_f64(i);
+    EXPECT_NEAR(got[1].get_f64(i), sv, 2e-3 * std::abs(sv) + 1e-6);
+    const double ov = sv * f16_to_f32(f32_to_f16(yv.data<float>()[i]));
+    EXPECT_NEAR(got[0].get_f64(i), ov, 2e-3 * std::abs(ov) + 1e-6);
+  }
+}
+
 }  // namespace
 }  // namespace shoal

@@ -44,11 +44,13 @@ class Server : public ::testing::Test {
     save_bytes(dir_ + "/tiny.onnx", build_yolo_detector_onnx(o));
     o.imgsz = 32;
     save_bytes(dir_ + "/cls.onnx", build_classifier_onnx(o));
+    save_bytes(dir_ + "/cls16.onnx", to_float16_onnx(build_classifier_onnx(o)));
     std::string yaml =
         "memory_budget: 512MiB\n"
         "models:\n"
         "  - {name: tiny, path: tiny.onnx}\n"
-        "  - {name: cls, path: cls.onnx, version: '3'}\n";
+        "  - {name: cls, path: cls.onnx, version: '3'}\n"
+        "  - {name: cls16, path: cls16.onnx}\n";
     real_ = !shared_dir().empty();
     if (real_) {
       yaml += "  - {name: det, path: " + shared_dir() + "/models/real/yolov8n_coco.onnx}\n";
@@ -182,6 +184,49 @@ TEST_F(Server, InferJsonAndBinaryMatchTheLoaderBitForBit) {
   const size_t jl = std::stoul(r->get_header_value("Inference-Header-Content-Length"));
   json rj = json::parse(r->body.substr(0, jl));
   EXPECT_EQ(rj["outputs"][0]["parameters"]["binary_data_size"], want.nbytes());
+  ASSERT_EQ(r->body.size() - jl, want.nbytes());
+  EXPECT_EQ(std::memcmp(r->body.data() + jl, want.raw(), want.nbytes()), 0);
+}
+
+// A half-precision model speaks FP16: declared so in its metadata, answering FP16 for FP16 sent
+// as JSON numbers or as binary data, the same bits as the loader gives.
+TEST_F(Server, HalfModelTakesAndReturnsFp16) {
+  auto c = client();
+  auto r = c.Get("/v2/models/cls16");
+  ASSERT_EQ(r->status, 200) << r->body;
+  json meta = json::parse(r->body);
+  EXPECT_EQ(meta["inputs"][0]["datatype"], "FP16");
+  EXPECT_EQ(meta["outputs"][0]["datatype"], "FP16");
+
+  LoadOptions lo;
+  auto lm = LoadedModel::load(ModelSource{dir_ + "/cls16.onnx", "", "cls16"}, lo);
+  const Tensor x = cast_tensor(random_input({1, 3, 32, 32}, 9), DType::kF16);
+  const Tensor want = lm->run(*lm->default_plan(), {x})[0];
+  ASSERT_EQ(want.dtype(), DType::kF16);
+  std::vector<float> values;
+  for (int64_t i = 0; i < x.numel(); ++i) values.push_back(static_cast<float>(x.get_f64(i)));
+  json body{{"inputs",
+             {{{"name", "images"}, {"shape", x.dims()}, {"datatype", "FP16"}, {"data", values}}}}};
+  r = c.Post("/v2/models/cls16/infer", body.dump(), "application/json");
+  ASSERT_EQ(r->status, 200) << r->body;
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["outputs"][0]["datatype"], "FP16");
+  const std::vector<float> got = j["outputs"][0]["data"].get<std::vector<float>>();
+  ASSERT_EQ(got.size(), static_cast<size_t>(want.numel()));
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], want.get_f64(static_cast<int64_t>(i)));
+
+  json head{{"inputs",
+             {{{"name", "images"},
+               {"shape", x.dims()},
+               {"datatype", "FP16"},
+               {"parameters", {{"binary_data_size", x.nbytes()}}}}}},
+            {"outputs", {{{"name", "output0"}, {"parameters", {{"binary_data", true}}}}}}};
+  const std::string hs = head.dump();
+  r = c.Post(
+      "/v2/models/cls16/infer", {{"Inference-Header-Content-Length", std::to_string(hs.size())}},
+      hs + std::string(static_cast<const char*>(x.raw()), x.nbytes()), "application/octet-stream");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const size_t jl = std::stoul(r->get_header_value("Inference-Header-Content-Length"));
   ASSERT_EQ(r->body.size() - jl, want.nbytes());
   EXPECT_EQ(std::memcmp(r->body.data() + jl, want.raw(), want.nbytes()), 0);
 }

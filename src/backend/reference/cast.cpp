@@ -6,10 +6,6 @@
 #include <cstring>
 #include <limits>
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
-
 #include "backend/reference/kernel_util.h"
 #include "backend/reference/reference.h"
 #include "core/error.h"
@@ -120,43 +116,17 @@ bool with_traits(DType t, F&& f) {
   return false;
 }
 
-#if defined(__x86_64__)
-// float32 <-> float16 with the F16C instructions (same round-to-nearest-even as f32_to_f16).
-__attribute__((target("avx,f16c"))) void f32_to_f16_f16c(const float* s, uint16_t* d, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(s + i), _MM_FROUND_TO_NEAREST_INT);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), h);
-  }
-  for (; i < n; ++i) d[i] = f32_to_f16(s[i]);
-}
-
-__attribute__((target("avx,f16c"))) void f16_to_f32_f16c(const uint16_t* s, float* d, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-    _mm256_storeu_ps(d + i, _mm256_cvtph_ps(h));
-  }
-  for (; i < n; ++i) d[i] = f16_to_f32(s[i]);
-}
-
 bool cast_f16_fast(const Tensor& in, Tensor& out) {
-  // Every AVX2 CPU has F16C; clang 14 does not know the "f16c" feature name.
-  static const bool kHasF16c = __builtin_cpu_supports("avx2");
-  if (!kHasF16c) return false;
   if (in.dtype() == DType::kF32 && out.dtype() == DType::kF16) {
-    f32_to_f16_f16c(in.data<float>(), out.data<uint16_t>(), in.numel());
+    f32_to_f16_n(in.data<float>(), out.data<uint16_t>(), in.numel());
     return true;
   }
   if (in.dtype() == DType::kF16 && out.dtype() == DType::kF32) {
-    f16_to_f32_f16c(in.data<uint16_t>(), out.data<float>(), in.numel());
+    f16_to_f32_n(in.data<uint16_t>(), out.data<float>(), in.numel());
     return true;
   }
   return false;
 }
-#else
-bool cast_f16_fast(const Tensor&, Tensor&) { return false; }
-#endif
 
 }  // namespace
 
