@@ -49,6 +49,36 @@ struct Mini {
   }
 };
 
+// A QDQ-quantized Conv as ONNX Runtime writes it: uint8 activations with a zero point through
+// QuantizeLinear/DequantizeLinear, int8 weights with per-channel scales behind DequantizeLinear
+// (fused into a ConvInteger at load), then a quantized Sigmoid and a residual Add.
+std::string qdq_patterns() {
+  Mini b(13);
+  b.t.input("x", onnx::TensorProto::FLOAT, {1, 4, 6, 6});
+  const std::string s = b.f32({}, {0.02f});
+  auto* zp = b.t.g->add_initializer();
+  zp->set_name("zp");
+  zp->set_data_type(onnx::TensorProto::UINT8);
+  zp->add_int32_data(128);
+  auto* wq = b.t.g->add_initializer();
+  wq->set_name("wq");
+  wq->set_data_type(onnx::TensorProto::INT8);
+  for (int64_t d : {4, 4, 3, 3}) wq->add_dims(d);
+  for (int k = 0; k < 144; ++k) wq->add_int32_data((k * 37) % 255 - 127);
+  const std::string ws = b.f32({4}, {0.003f, 0.004f, 0.002f, 0.005f});
+  const std::string xq =
+      b.op1("DequantizeLinear", {b.op1("QuantizeLinear", {"x", s, "zp"}), s, "zp"});
+  auto* dw = b.op("DequantizeLinear", {"wq", ws});
+  set_attr(dw, "axis", int64_t{0});
+  auto* c = b.op("Conv", {xq, dw->output(0), b.f32({4}, {0.1f, -0.1f, 0, 0.2f})});
+  set_attr(c, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  const std::string y =
+      b.op1("DequantizeLinear", {b.op1("QuantizeLinear", {c->output(0), s, "zp"}), s, "zp"});
+  b.op("Add", {b.op1("Sigmoid", {y}), xq})->set_output(0, "out");
+  b.t.output("out");
+  return b.t.bytes();
+}
+
 // Conv+SiLU, C2f-style Split/Concat/Add, SPPF MaxPool, Resize x2, DFL-style
 // Reshape/Transpose/Softmax, anchor decode Sub/Add/Div/Mul, Sigmoid scores.
 std::string detector_patterns() {
@@ -186,6 +216,9 @@ int main(int argc, char** argv) {
     shoal::save_bytes(dir + "/classifier_opset19.onnx", shoal::build_classifier_onnx(cls19));
     shoal::save_bytes(dir + "/detector_patterns.onnx", detector_patterns());
     shoal::save_bytes(dir + "/dynamic_patterns.onnx", dynamic_patterns());
+    shoal::save_bytes(dir + "/qdq_patterns.onnx", qdq_patterns());
+    shoal::save_bytes(dir + "/classifier_half.onnx",
+                      shoal::to_float16_onnx(shoal::build_classifier_onnx(cls)));
     if (argc == 3) {
       for (const char* t : kNodeTests) {
         fs::path src = fs::path(argv[2]) / t / "model.onnx";

@@ -1,5 +1,6 @@
 // Shape functions of the neural-network ops: convolution, pooling, normalisation, resampling,
 // matrix products and softmax.
+#include <cmath>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -195,6 +196,49 @@ void infer_Conv(InferContext& c) {
   c.set_output(0, c.dtype(0), out);
 }
 
+// Conv of uint8/int8 data and weights less their zero points (input 2: the data's, one value;
+// input 3: the weights', one value or one per output channel), accumulated in int32. A fused form
+// (fuse_quantized_conv) has float32 output: the int32 sums converted, then its post-ops (the
+// dequantization scale, the bias, activations) applied.
+void infer_ConvInteger(InferContext& c) {
+  require_rank(c, 0, 3, "input");
+  for (int i = 0; i < 4; ++i) {
+    if (!c.has_input(i)) continue;
+    if (c.dtype(i) != DType::kU8 && c.dtype(i) != DType::kI8) {
+      fail(ErrorCode::kInvalidModel, "{}: input {} is {}, ConvInteger takes uint8 or int8",
+           c.label(), i, dtype_name(c.dtype(i)));
+    }
+  }
+  if (c.has_input(2) && (c.dtype(2) != c.dtype(0) || num_elements(c.dims(2)) != 1)) {
+    fail(ErrorCode::kInvalidModel, "{}: the input's zero point must be one {} value, not {} {}",
+         c.label(), dtype_name(c.dtype(0)), dtype_name(c.dtype(2)), dims_str(c.dims(2)));
+  }
+  const Dims& x = c.dims(0);
+  const Dims& w = c.dims(1);
+  if (w.size() != x.size()) {
+    fail(ErrorCode::kInvalidModel, "{}: weight {} must have the rank of input {}", c.label(),
+         dims_str(w), dims_str(x));
+  }
+  if (c.has_input(3)) {
+    const int64_t n = num_elements(c.dims(3));
+    if (c.dtype(3) != c.dtype(1) || (n != 1 && n != w[0]) || c.dims(3).size() > 1) {
+      fail(ErrorCode::kInvalidModel,
+           "{}: the weights' zero point must be one {} value or one per output channel ({}), "
+           "not {} {}",
+           c.label(), dtype_name(c.dtype(1)), w[0], dtype_name(c.dtype(3)), dims_str(c.dims(3)));
+    }
+  }
+  const int64_t group = group_attr(c);
+  if (x[1] % group != 0 || w[1] * group != x[1] || w[0] % group != 0) {
+    fail(ErrorCode::kInvalidModel, "{}: weight {} does not match input channels {} with group {}",
+         c.label(), dims_str(w), x[1], group);
+  }
+  ConvGeometry g = compute_conv_geometry(c.node(), x, conv_kernel(c, w), false, c.label());
+  Dims out = {x[0], w[0]};
+  out.insert(out.end(), g.out.begin(), g.out.end());
+  c.set_output(0, c.node().post_ops.empty() ? DType::kI32 : DType::kF32, out);
+}
+
 void infer_ConvTranspose(InferContext& c) {
   require_rank(c, 0, 3, "input");
   require_float(c, 0, "input");
@@ -255,8 +299,7 @@ void infer_LayerNormalization(InferContext& c) {
   for (int i = 1; i < 3; ++i) {
     if (!c.has_input(i)) continue;
     require_float(c, i, kRoles[i]);
-    if (c.dims(i).size() > tail.size() ||
-        broadcast_dims(tail, c.dims(i), c.label()) != tail) {
+    if (c.dims(i).size() > tail.size() || broadcast_dims(tail, c.dims(i), c.label()) != tail) {
       fail(ErrorCode::kInvalidModel, "{}: {} {} does not broadcast to the normalised dims {}",
            c.label(), kRoles[i], dims_str(c.dims(i)), dims_str(tail));
     }
@@ -273,8 +316,8 @@ void infer_Einsum(InferContext& c) {
   for (int i = 0; i < c.num_inputs(); ++i) {
     require_float(c, i, "input");
     if (c.dtype(i) != c.dtype(0)) {
-      fail(ErrorCode::kInvalidModel, "{}: inputs mix {} and {}", c.label(),
-           dtype_name(c.dtype(0)), dtype_name(c.dtype(i)));
+      fail(ErrorCode::kInvalidModel, "{}: inputs mix {} and {}", c.label(), dtype_name(c.dtype(0)),
+           dtype_name(c.dtype(i)));
     }
     dims.push_back(c.dims(i));
   }
@@ -298,13 +341,25 @@ void check_quant_params(const InferContext& c) {
     if (num_elements(d) == 1 && d.size() <= 1) continue;
     const int64_t axis = r > 0 ? normalize_axis(c.node().attr_int("axis", 1), r, c.label()) : 0;
     if (d.size() != 1 || r == 0 || d[0] != x[static_cast<size_t>(axis)]) {
-      fail(ErrorCode::kInvalidModel, "{}: {} {} is neither one value nor one per element of axis {} of {}",
-           c.label(), i == 1 ? "scale" : "zero point", dims_str(d), axis, dims_str(x));
+      fail(ErrorCode::kInvalidModel,
+           "{}: {} {} is neither one value nor one per element of axis {} of {}", c.label(),
+           i == 1 ? "scale" : "zero point", dims_str(d), axis, dims_str(x));
     }
   }
   if (!dtype_is_float(c.dtype(1))) {
     fail(ErrorCode::kInvalidModel, "{}: scale must be a float tensor, not {}", c.label(),
          dtype_name(c.dtype(1)));
+  }
+  if (const Tensor* s = c.constant(1)) {
+    for (int64_t i = 0; i < s->numel(); ++i) {
+      const double v = s->get_f64(i);
+      if (!(v > 0) || !std::isfinite(v)) {
+        fail(ErrorCode::kInvalidModel,
+             "{}: scale {} (element {}) is not a positive finite number; a quantization scale "
+             "must be > 0",
+             c.label(), v, i);
+      }
+    }
   }
 }
 
@@ -327,13 +382,12 @@ void infer_QuantizeLinear(InferContext& c) {
 void infer_DequantizeLinear(InferContext& c) {
   const DType t = c.dtype(0);
   if (t != DType::kU8 && t != DType::kI8 && t != DType::kI32) {
-    fail(ErrorCode::kUnsupported, "{}: dequantizing {} is not supported", c.label(),
-         dtype_name(t));
+    fail(ErrorCode::kUnsupported, "{}: dequantizing {} is not supported", c.label(), dtype_name(t));
   }
   check_quant_params(c);
   if (c.has_input(2) && c.dtype(2) != t) {
-    fail(ErrorCode::kInvalidModel, "{}: zero point dtype {} differs from input dtype {}",
-         c.label(), dtype_name(c.dtype(2)), dtype_name(t));
+    fail(ErrorCode::kInvalidModel, "{}: zero point dtype {} differs from input dtype {}", c.label(),
+         dtype_name(c.dtype(2)), dtype_name(t));
   }
   c.set_output(0, c.dtype(1), c.dims(0));
 }

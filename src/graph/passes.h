@@ -20,6 +20,7 @@ struct OptimizeOptions {
   bool fuse_activations = true;
   bool fuse_residual_add = true;
   bool einsum_to_matmul = true;
+  bool fuse_quantized_conv = true;
 };
 
 // Counts of what each pass changed, e.g. {"fuse_silu": 57, "dce": 3}.
@@ -31,6 +32,10 @@ int fold_batch_norm(Graph& g);      // Conv(const W, const B) -> BatchNormalizat
 // YOLOv5/YOLOX "Focus": Concat of x[:, :, dh::2, dw::2] (Slices with step 2) -> Conv(k, s, p)
 // becomes one Conv(2k, 2s, 2p) on x with rearranged weights (exact: every product is kept).
 int fold_space_to_depth_conv(Graph& g);
+// Conv(DequantizeLinear(uint8/int8 xq, one scale), weights folded from DequantizeLinear(int8 Wq,
+// per-tensor or per-output-channel scale, zero point 0)) -> ConvInteger(xq, Wq, x_zero_point)
+// with float32 output and post-ops Mul(x_scale * w_scale) and Add(bias): exact int32 sums.
+int fuse_quantized_conv(Graph& g);
 int fuse_activations(Graph& g);   // producer + Relu/LeakyRelu (or one-slope PRelu)/Sigmoid/SiLU/...
 int fuse_residual_add(Graph& g);  // producer(+acts) -> Add(same-shape other)
 // Two-operand float32 Einsum with fixed dims, no "..." and no diagonal, whose every label is a

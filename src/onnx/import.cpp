@@ -20,6 +20,7 @@
 
 #include "core/error.h"
 #include "graph/ops.h"
+#include "onnx/qoperator.h"
 
 namespace shoal {
 namespace {
@@ -283,8 +284,15 @@ Tensor tensor_from_proto(const onnx::TensorProto& tp, const Source& src, const s
         count_mismatch(what, tp.int32_data_size(), "int32_data", dtype, dims, n);
       Tensor t(dtype, dims);
       const int32_t* s = tp.int32_data().data();
+      const int32_t lo = dtype == DType::kI8 ? -128 : 0, hi = dtype == DType::kI8 ? 127 : 255;
       for (int64_t i = 0; i < n; ++i) {
         int32_t v = s[i];
+        if ((dtype == DType::kI8 || dtype == DType::kU8) && (v < lo || v > hi)) {
+          fail(ErrorCode::kInvalidModel,
+               "{}: int32_data holds {} at index {}, outside {}'s range [{}, {}] (a zero point or "
+               "quantized weight must fit its type); re-export the model",
+               what, v, i, dtype_name(dtype), lo, hi);
+        }
         switch (dtype) {
           case DType::kI32:
             t.data<int32_t>()[i] = v;
@@ -777,6 +785,7 @@ Graph import_model(const void* data, size_t size, const std::string& base_dir,
          m.ir_version() == 0 ? "no ir_version" : "no graph");
   }
   try {
+    expand_quantized_operators(*m.mutable_graph());
     return Importer(Source{base_dir}).run(m);
   } catch (const Error& e) {
     throw Error(e.code(), fmt::format("{}: {}", label, e.what()));

@@ -408,6 +408,65 @@ std::vector<OpCase> conv_cases() {
              {b.input({1, 8, 6, 6}), b.constant({8, 3, 3, 3}, -0.3f, 0.3f), b.constant({6})},
              {{"kernel_shape", Attribute::make_ints({3, 3})}, {"group", Attribute::make_int(2)}}));
        }});
+  // ConvInteger: int8 data and weights, exact int32 sums; the fused form fuse_quantized_conv
+  // writes (float32 output, post-ops Mul(scale per channel), Add(bias), an activation) after a
+  // QuantizeLinear with a zero point, and the plain int32 form.
+  for (bool blocked_after : {false, true}) {
+    v.push_back({std::string("ConvInteger_fused_u8_zp_silu") + (blocked_after ? "_blocked" : ""),
+                 [blocked_after](Builder& b) {
+                   const int64_t ic = 16, oc = 24;
+                   ValueId x = b.input({1, ic, 11, 13});
+                   Tensor zp(DType::kU8, {});
+                   zp.data<uint8_t>()[0] = 120;
+                   ValueId zx = b.constant(zp);
+                   ValueId xq = b.op("QuantizeLinear", {x, b.floats({1.f / 100}), zx});
+                   Tensor w(DType::kI8, {oc, ic, 3, 3});
+                   for (int64_t i = 0; i < w.numel(); ++i) {
+                     w.data<int8_t>()[i] =
+                         static_cast<int8_t>(static_cast<int>(b.rng()() % 255) - 127);
+                   }
+                   ValueId scale = b.constant({1, oc, 1, 1}, 1e-5f, 4e-5f);
+                   ValueId bias = b.constant({1, oc, 1, 1}, -0.5f, 0.5f);
+                   ValueId y = b.op(
+                       "ConvInteger", {xq, b.constant(w), zx, kNoValue},
+                       {{"kernel_shape", Attribute::make_ints({3, 3})},
+                        {"pads", Attribute::make_ints({1, 1, 1, 1})}},
+                       {Builder::binary(K::kMul, 4), Builder::binary(K::kAdd, 5), Builder::silu()},
+                       {scale, bias});
+                   b.graph().value(y).dtype = DType::kF32;
+                   b.output(blocked_after ? b.bread(y, 16) : y);
+                 },
+                 1e-5, false, true, -1, -1, false, "ConvInteger"});
+  }
+  // QuantizeLinear -> DequantizeLinear (uint8 with a zero point, int8 without), inputs beyond
+  // the quantized range so both saturate: bit for bit what the reference gives.
+  for (bool s8 : {false, true}) {
+    v.push_back({std::string("QuantizeDequantize_") + (s8 ? "s8" : "u8_zp"),
+                 [s8](Builder& b) {
+                   Tensor zp(s8 ? DType::kI8 : DType::kU8, {});
+                   zp.set_f64(0, s8 ? 0 : 100);
+                   ValueId z = b.constant(zp), s = b.floats({1.f / 60});
+                   ValueId q = b.op("QuantizeLinear", {b.input({2, 5, 7, 9}), s, z});
+                   b.output(b.op("DequantizeLinear", {q, s, z}));
+                 },
+                 0, true, true, -1, -1, false, "quantize", -3.f, 3.f});
+  }
+  v.push_back({"ConvInteger_int32_s8_stride2",
+               [](Builder& b) {
+                 ValueId x = b.input({1, 8, 10, 10});
+                 Tensor zp(DType::kI8, {});
+                 zp.data<int8_t>()[0] = 0;
+                 ValueId xq = b.op("QuantizeLinear", {x, b.floats({1.f / 120}), b.constant(zp)});
+                 Tensor w(DType::kI8, {12, 8, 3, 3});
+                 for (int64_t i = 0; i < w.numel(); ++i) {
+                   w.data<int8_t>()[i] =
+                       static_cast<int8_t>(static_cast<int>(b.rng()() % 255) - 127);
+                 }
+                 b.output(b.op("ConvInteger", {xq, b.constant(w)},
+                               {{"kernel_shape", Attribute::make_ints({3, 3})},
+                                {"strides", Attribute::make_ints({2, 2})}}));
+               },
+               0, false});
   return v;
 }
 

@@ -441,8 +441,8 @@ std::string end2end_head() {
 
 // A QDQ-quantized net as ONNX Runtime's quantization tools write it (opset 13): int8 weights with
 // per-channel scales behind DequantizeLinear, uint8 activations through QuantizeLinear /
-// DequantizeLinear pairs around each conv. Runs in float (int8 kernels are a later step): the
-// weight DequantizeLinear folds at load, the activation pairs run as steps.
+// DequantizeLinear pairs around each conv. Each DequantizeLinear -> Conv becomes a ConvInteger
+// (fuse_quantized_conv).
 std::string qdq_int8() {
   TestModel t(13);
   NetBuilder b(t, WeightStyle::kInitializer, 21);
@@ -486,6 +486,82 @@ std::string qdq_int8() {
   return t.bytes();
 }
 
+// The same kind of net in ONNX Runtime's QOperator format (opset 13): QuantizeLinear once, then
+// QLinearConv (uint8 data, int8 per-channel weights, int32 bias), the com.microsoft QLinearSigmoid
+// and QLinearMul (SiLU), QLinearLeakyRelu, QLinearAdd, QLinearConcat, QLinearAveragePool,
+// QLinearGlobalAveragePool and QLinearMatMul, DequantizeLinear at the end.
+std::string qoperator_int8() {
+  TestModel t(13);
+  auto* ms = t.m.add_opset_import();
+  ms->set_domain("com.microsoft");
+  ms->set_version(1);
+  NetBuilder b(t, WeightStyle::kInitializer, 23);
+  t.input("x", onnx::TensorProto::FLOAT, {1, 3, 16, 16});
+  auto ints = [&](const std::string& name, std::vector<int64_t> dims, int32_t type,
+                  const std::vector<int>& v) {
+    auto* tp = t.g->add_initializer();
+    tp->set_name(name);
+    tp->set_data_type(type);
+    for (int64_t d : dims) tp->add_dims(d);
+    for (int e : v) tp->add_int32_data(e);
+    return name;
+  };
+  int count = 0;
+  // A quantized tensor's (scale, zero point) initializers.
+  auto params = [&](float scale, int zp) {
+    const std::string tag = "q" + std::to_string(count++);
+    return std::pair{b.floats(tag + "_s", {}, {scale}),
+                     ints(tag + "_z", {}, onnx::TensorProto::UINT8, {zp})};
+  };
+  auto node = [&](const std::string& op, std::vector<std::string> in, bool microsoft) {
+    const std::string out = "v" + std::to_string(count++);
+    onnx::NodeProto* n = t.node(op, out + "_node", std::move(in), {out});
+    if (microsoft) n->set_domain("com.microsoft");
+    return std::pair{out, n};
+  };
+  std::mt19937 rng(9);
+  const auto [s0, z0] = params(1.f / 255, 0);
+  const std::string x0 = b.op("QuantizeLinear", {"x", s0, z0});
+  // QLinearConv 3 -> 8, 3x3, per-channel int8 weights, int32 bias.
+  std::vector<int> w(8 * 3 * 9), bias(8);
+  for (int& e : w) e = static_cast<int>(rng() % 255) - 127;
+  for (int& e : bias) e = static_cast<int>(rng() % 2001) - 1000;
+  const std::string wq = ints("wq", {8, 3, 3, 3}, onnx::TensorProto::INT8, w);
+  const std::string ws = b.floats("ws", {8}, b.uniform(8, 0.002f, 0.006f));
+  const std::string wz = ints("wz", {8}, onnx::TensorProto::INT8, std::vector<int>(8, 0));
+  const std::string bq = ints("bq", {8}, onnx::TensorProto::INT32, bias);
+  const auto [s1, z1] = params(0.02f, 128);
+  auto [c1, conv] = node("QLinearConv", {x0, s0, z0, wq, ws, wz, s1, z1, bq}, false);
+  set_attr(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  set_attr(conv, "kernel_shape", std::vector<int64_t>{3, 3});
+  const auto [s2, z2] = params(1.f / 255, 0);
+  const std::string sg = node("QLinearSigmoid", {c1, s1, z1, s2, z2}, true).first;
+  const auto [s3, z3] = params(0.015f, 100);
+  const std::string silu = node("QLinearMul", {c1, s1, z1, sg, s2, z2, s3, z3}, true).first;
+  auto [lr, lrn] = node("QLinearLeakyRelu", {silu, s3, z3, s3, z3}, true);
+  set_attr(lrn, "alpha", 0.1f);
+  const auto [s4, z4] = params(0.03f, 120);
+  const std::string sum = node("QLinearAdd", {silu, s3, z3, lr, s3, z3, s4, z4}, true).first;
+  auto [cat, catn] = node("QLinearConcat", {s4, z4, sum, s4, z4, c1, s1, z1}, true);
+  set_attr(catn, "axis", int64_t{1});
+  auto [pool, pooln] = node("QLinearAveragePool", {cat, s4, z4, s4, z4}, true);
+  set_attr(pooln, "kernel_shape", std::vector<int64_t>{2, 2});
+  set_attr(pooln, "strides", std::vector<int64_t>{2, 2});
+  const std::string gap = node("QLinearGlobalAveragePool", {pool, s4, z4, s4, z4}, true).first;
+  const std::string flat = b.op("Flatten", {gap});
+  std::vector<int> m(16 * 5);
+  for (int& e : m) e = static_cast<int>(rng() % 255) - 127;
+  const std::string mq = ints("mq", {16, 5}, onnx::TensorProto::INT8, m);
+  const std::string mz = ints("mz", {}, onnx::TensorProto::INT8, {0});
+  const auto [s5, z5] = params(0.01f, 128);
+  const std::string mm =
+      node("QLinearMatMul", {flat, s4, z4, mq, b.floats("ms", {}, {0.004f}), mz, s5, z5}, false)
+          .first;
+  t.node("DequantizeLinear", "out_node", {mm, s5, z5}, {"features"});
+  t.output("features");
+  return t.bytes();
+}
+
 struct StyleCase {
   const char* name;
   std::function<std::string()> build;
@@ -505,6 +581,7 @@ const std::vector<StyleCase>& style_cases() {
       {"mixed_activations", mixed_activations, {{1, 3, 32, 32}, {2, 3, 32, 32}}},
       {"end2end_head", end2end_head, {{1, 3, 32, 32}}},
       {"qdq_int8", qdq_int8, {{1, 3, 24, 24}}, 1e-3},
+      {"qoperator_int8", qoperator_int8, {{1, 3, 16, 16}}, 2e-2},
   };
   return cases;
 }
@@ -556,6 +633,59 @@ TEST_P(ExporterStyle, CpuBackendMatchesReference) {
         if (i == 0) write_npy(tag + "_input.npy", x);
       }
     }
+  }
+}
+
+// The QDQ net's convolutions run as ConvInteger (int8 data and weights, the dequantization fused
+// after the sums) and compute what the model as written computes (the reference backend without
+// graph passes): within one activation quantum (0.02) everywhere.
+TEST(ExporterQdq, ConvolutionsRunOnInt8DataAndMatchTheModelAsWritten) {
+  const std::string bytes = qdq_int8();
+  Graph g = import_onnx_bytes(bytes.data(), bytes.size(), "");
+  CompileRequest req;
+  auto cm = CompiledModel::compile(g, req);
+  EXPECT_EQ(cm->pass_stats().at("fuse_quantized_conv"), 3);
+  int convs = 0;
+  for (const Step& st : cm->program().steps) {
+    EXPECT_NE(st.op, "DequantizeLinear") << st.label;
+    EXPECT_NE(st.op, "Conv") << st.label;
+    convs += st.op == "ConvInteger" && st.label.find("[generic") == std::string::npos;
+  }
+  EXPECT_EQ(convs, 3);
+  CompileRequest as_written;
+  as_written.backend = "reference";
+  as_written.optimize_graph = false;
+  const Tensor x = random_input({1, 3, 24, 24}, 3);
+  const Tensor got = Session(cm).run({x})[0];
+  const Tensor want = Session(CompiledModel::compile(g, as_written)).run({x})[0];
+  ASSERT_EQ(got.dims(), want.dims());
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    EXPECT_NEAR(got.get_f64(i), want.get_f64(i), 0.02) << "feature " << i;
+  }
+}
+
+// ONNX Runtime's QOperator format imports as QDQ: every QLinear* node becomes DequantizeLinear ->
+// float op -> QuantizeLinear (no com.microsoft node is left), the QLinearConv runs as a
+// ConvInteger, and the result is the model as written (the reference backend without passes)
+// within one output quantum (0.01).
+TEST(ExporterQdq, QOperatorFormatRunsAsQdq) {
+  const std::string bytes = qoperator_int8();
+  Graph g = import_onnx_bytes(bytes.data(), bytes.size(), "");
+  for (const Node& n : g.nodes) EXPECT_TRUE(n.domain.empty()) << n.domain << "." << n.op_type;
+  auto cm = CompiledModel::compile(g, CompileRequest{});
+  EXPECT_EQ(cm->pass_stats().at("fuse_quantized_conv"), 1);
+  for (const Step& st : cm->program().steps) {
+    EXPECT_EQ(st.label.find("[generic"), std::string::npos) << st.label;
+  }
+  CompileRequest as_written;
+  as_written.backend = "reference";
+  as_written.optimize_graph = false;
+  const Tensor x = random_input({1, 3, 16, 16}, 4);
+  const Tensor got = Session(cm).run({x})[0];
+  const Tensor want = Session(CompiledModel::compile(g, as_written)).run({x})[0];
+  ASSERT_EQ(got.dims(), (Dims{1, 5}));
+  for (int64_t i = 0; i < got.numel(); ++i) {
+    EXPECT_NEAR(got.get_f64(i), want.get_f64(i), 0.0101) << "feature " << i;
   }
 }
 

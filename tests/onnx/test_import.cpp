@@ -13,6 +13,7 @@
 #include "model_builder/builder.h"
 #include "model_builder/onnx_test_model.h"
 #include "onnx/import.h"
+#include "runtime/compiled_model.h"
 
 namespace shoal {
 namespace {
@@ -250,6 +251,41 @@ TEST(OnnxImport, ElementCountMismatchNamesTheTensor) {
     t.output("Y");
     expect_error([&] { t.import(); }, ErrorCode::kLimit, {"huge"});
   }
+}
+
+// Quantization parameters a quantized export can get wrong: a zero point outside its type's
+// range is refused at import; a zero, negative or NaN scale when the model compiles, naming the
+// node.
+TEST(OnnxImport, QuantizationParametersAreChecked) {
+  auto model = [](int zp, float scale) {
+    TestModel t(13);
+    t.input("X", onnx::TensorProto::FLOAT, {1, 4});
+    t.float_init("s", {}, {scale});
+    auto* z = t.g->add_initializer();
+    z->set_name("zp");
+    z->set_data_type(onnx::TensorProto::UINT8);
+    z->add_int32_data(zp);
+    t.node("QuantizeLinear", "q", {"X", "s", "zp"}, {"Q"});
+    t.node("DequantizeLinear", "dq", {"Q", "s", "zp"}, {"Y"});
+    t.output("Y");
+    return t;
+  };
+  TestModel bad_zp = model(300, 0.1f);
+  expect_error([&] { bad_zp.import(); }, ErrorCode::kInvalidModel, {"zp", "300", "uint8"});
+  for (float scale : {0.f, -0.5f, std::nanf("")}) {
+    TestModel t = model(128, scale);
+    Graph g = t.import();
+    expect_error([&] { CompiledModel::compile(g, CompileRequest{}); }, ErrorCode::kInvalidModel,
+                 {"'q'", "scale", "positive"});
+  }
+  TestModel good = model(128, 0.1f);
+  Graph g = good.import();
+  Session s(CompiledModel::compile(g, CompileRequest{}));
+  Tensor x(DType::kF32, {1, 4});
+  for (int i = 0; i < 4; ++i) x.data<float>()[i] = 0.26f * static_cast<float>(i) - 13.f;
+  const Tensor y = s.run({x})[0];
+  EXPECT_FLOAT_EQ(y.data<float>()[0], -12.8f);  // saturated at 0 - 128
+  EXPECT_FLOAT_EQ(y.data<float>()[3], 0.1f * std::nearbyint((0.78f - 13.f) / 0.1f));
 }
 
 TEST(OnnxImport, ExternalData) {

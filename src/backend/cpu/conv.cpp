@@ -31,12 +31,7 @@ namespace {
 
 using tag = dnnl::memory::format_tag;
 
-struct ConvParams {
-  bool transpose = false;
-  int64_t group = 1;
-  ConvGeometry geo;
-  dnnl::memory::dims strides, dilates, pad_l, pad_r;
-};
+}  // namespace
 
 ConvParams conv_params(const OpContext& c) {
   ConvParams p;
@@ -72,6 +67,8 @@ ConvParams conv_params(const OpContext& c) {
   }
   return p;
 }
+
+namespace {
 
 // ONNX weights as a oneDNN memory descriptor (oihw / goihw order; ConvTranspose's
 // [IC, OC/g, k...] is described with permuted strides).

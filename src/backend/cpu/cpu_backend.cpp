@@ -489,5 +489,6 @@ int64_t cpu_channel_block() { return cpu::channel_block(); }
 void set_cpu_channel_block(int64_t block) { cpu::set_channel_block(block); }
 
 void set_cpu_stem_conv_mode(int mode) { cpu::set_stem_conv_mode(mode); }
+void set_cpu_int8_conv_mode(int mode) { cpu::set_int8_conv_mode(mode); }
 
 }  // namespace shoal

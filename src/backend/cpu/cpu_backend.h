@@ -43,4 +43,9 @@ void set_cpu_channel_block(int64_t block);
 // kernel on any CPU).
 void set_cpu_stem_conv_mode(int mode);
 
+// Which form QDQ convolutions (ConvInteger) take in programs compiled from now on: -1 as the CPU
+// and SHOAL_INT8_CONV decide (oneDNN's int8 convolution where the CPU has VNNI, else fp32 on the
+// dequantized data), 0 fp32, 1 int8 (tests check both on any CPU).
+void set_cpu_int8_conv_mode(int mode);
+
 }  // namespace shoal

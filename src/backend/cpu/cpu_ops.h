@@ -13,6 +13,7 @@
 #include "backend/backend.h"
 #include "backend/cpu/dnnl_util.h"
 #include "graph/ir.h"
+#include "graph/op_geometry.h"
 
 namespace shoal::cpu {
 
@@ -98,6 +99,15 @@ void append_post_op_calls(const OpContext& c, KernelBuild& kb, DnnlKernel& k, co
 // Layout a binary post-op / broadcast operand of `dims` takes next to a destination.
 Layout operand_layout(const Dims& dims, const Dims& dst_dims, Layout dst_layout);
 
+// A Conv / ConvTranspose / ConvInteger node's geometry in oneDNN's terms (conv.cpp).
+struct ConvParams {
+  bool transpose = false;
+  int64_t group = 1;
+  ConvGeometry geo;
+  dnnl::memory::dims strides, dilates, pad_l, pad_r;
+};
+ConvParams conv_params(const OpContext& c);
+
 // fp32 only for now; throws kUnsupported naming the node for other precisions.
 void require_f32(const OpContext& c);
 // True when every present input and output is float32.
@@ -134,6 +144,9 @@ KernelBuild build_reorder(DType t, const Dims& dims, Layout from, Layout to);
 // (conv_stem.cpp; build_conv picks it).
 // -1: the CPU and SHOAL_CONV_STEM decide; 0: never; 1: always.
 void set_stem_conv_mode(int mode);
+// Which form ConvInteger takes in programs compiled from now on (conv_integer.cpp): -1 as the CPU
+// and SHOAL_INT8_CONV decide (int8 with VNNI), 0 float, 1 int8.
+void set_int8_conv_mode(int mode);
 bool stem_conv_applies(const OpContext& c);
 KernelBuild build_stem_conv(const OpContext& c);
 

@@ -112,4 +112,40 @@ void ref_Conv(RefArgs& a) {
   }
 }
 
+// ConvInteger: the data and weights less their zero points, as exact doubles, through ref_Conv
+// (sums of int8 products stay far below 2^53), written as int32 (or float32 for the fused form,
+// whose post-ops reference_eval applies next).
+void ref_ConvInteger(RefArgs& a) {
+  const Tensor& x = input(a, 0);
+  const Tensor& w = input(a, 1);
+  const bool has_xz = a.in.size() > 2 && a.in[2].defined();
+  const bool has_wz = a.in.size() > 3 && a.in[3].defined();
+  const int64_t xz = has_xz ? a.in[2].get_i64(0) : 0;
+  Tensor xs(DType::kF64, x.dims()), ws(DType::kF64, w.dims());
+  for (int64_t i = 0; i < x.numel(); ++i) xs.data<double>()[i] = x.get_i64(i) - xz;
+  const int64_t per_oc = w.dims()[0] > 0 ? w.numel() / w.dims()[0] : 0;
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    int64_t wz = 0;
+    if (has_wz) wz = a.in[3].numel() == 1 ? a.in[3].get_i64(0) : a.in[3].get_i64(i / per_oc);
+    ws.data<double>()[i] = static_cast<double>(w.get_i64(i) - wz);
+  }
+  Node conv = a.node;
+  conv.op_type = "Conv";
+  conv.inputs.resize(2);
+  conv.post_ops.clear();
+  const std::vector<Tensor> in = {xs, ws};
+  std::vector<Tensor> out = {Tensor(DType::kF64, a.out[0].dims())};
+  RefArgs args{conv, a.opset, in, out};
+  ref_Conv(args);
+  const double* r = out[0].data<double>();
+  if (a.out[0].dtype() == DType::kF32) {
+    for (int64_t i = 0; i < a.out[0].numel(); ++i)
+      a.out[0].data<float>()[i] = static_cast<float>(r[i]);
+  } else {
+    for (int64_t i = 0; i < a.out[0].numel(); ++i) {
+      a.out[0].data<int32_t>()[i] = static_cast<int32_t>(r[i]);
+    }
+  }
+}
+
 }  // namespace shoal

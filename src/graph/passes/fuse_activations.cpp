@@ -16,8 +16,8 @@ namespace {
 
 // Producers that can take fused element-wise post-ops.
 bool accepts_post_ops(const Node& n) {
-  return n.op_type == "Conv" || n.op_type == "ConvTranspose" || n.op_type == "Gemm" ||
-         n.op_type == "MatMul";
+  return n.op_type == "Conv" || n.op_type == "ConvInteger" || n.op_type == "ConvTranspose" ||
+         n.op_type == "Gemm" || n.op_type == "MatMul";
 }
 
 }  // namespace

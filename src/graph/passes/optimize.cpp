@@ -10,6 +10,7 @@ PassStats optimize(Graph& g, const OptimizeOptions& opts) {
   s["dce"] = eliminate_dead_code(g);
   if (opts.fold_space_to_depth) s["fold_space_to_depth_conv"] = fold_space_to_depth_conv(g);
   if (opts.fold_batch_norm) s["fold_batch_norm"] = fold_batch_norm(g);
+  if (opts.fuse_quantized_conv) s["fuse_quantized_conv"] = fuse_quantized_conv(g);
   if (opts.fuse_activations) s["fuse_activations"] = fuse_activations(g);
   if (opts.fuse_residual_add) {
     s["fuse_residual_add"] = fuse_residual_add(g);

@@ -143,6 +143,55 @@ TEST(CpuBackend, StemRunsInDoubleOnlyWhereCheap) {
   set_cpu_stem_conv_mode(-1);
 }
 
+// Both forms of a QDQ convolution (ConvInteger with float output) against the reference: oneDNN's
+// int8 primitive and fp32 on the dequantized data, whichever this CPU would choose. Even weights:
+// without VNNI oneDNN halves the weights (scale_adjust 0.5), exactly so only for even ones, and
+// the int8 form must then still give the exact int32 sums.
+TEST(CpuBackend, QuantizedConvBothFormsMatchReference) {
+  struct Restore {
+    ~Restore() { set_cpu_int8_conv_mode(-1); }
+  } restore;
+  for (int mode : {0, 1}) {
+    for (bool signed_data : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << (mode ? "int8" : "float") << " form, "
+                                        << (signed_data ? "int8" : "uint8") << " data");
+      set_cpu_int8_conv_mode(mode);
+      Builder b(11);
+      const int64_t ic = 12, oc = 20;
+      ValueId x = b.input({2, ic, 9, 10});
+      Tensor zp(signed_data ? DType::kI8 : DType::kU8, {});
+      zp.set_f64(0, signed_data ? -3 : 131);
+      ValueId zx = b.constant(zp);
+      ValueId xq = b.op("QuantizeLinear", {x, b.floats({1.f / 110}), zx});
+      Tensor w(DType::kI8, {oc, ic / 2, 3, 3});
+      for (int64_t i = 0; i < w.numel(); ++i) {
+        w.data<int8_t>()[i] = static_cast<int8_t>(2 * (static_cast<int>(b.rng()() % 127) - 63));
+      }
+      ValueId y =
+          b.op("ConvInteger", {xq, b.constant(w), zx, kNoValue},
+               {{"kernel_shape", Attribute::make_ints({3, 3})},
+                {"pads", Attribute::make_ints({1, 0, 1, 2})},
+                {"strides", Attribute::make_ints({1, 2})},
+                {"group", Attribute::make_int(2)}},
+               {Builder::binary(PostOp::Kind::kMul, 4), Builder::binary(PostOp::Kind::kAdd, 5),
+                Builder::act(PostOp::Kind::kLeakyRelu, 0.1f)},
+               {b.constant({1, oc, 1, 1}, 1e-5f, 4e-5f), b.constant({1, oc, 1, 1})});
+      b.graph().value(y).dtype = DType::kF32;
+      b.output(y);
+      Program cpu = make_cpu_backend()->compile(b.graph(), {});
+      Program ref = make_reference_backend()->compile(b.graph(), {});
+      std::string labels;
+      for (const Step& st : cpu.steps) labels += st.label + "\n";
+      EXPECT_NE(labels.find("ConvInteger"), std::string::npos) << labels;
+      EXPECT_EQ(labels.find("[generic"), std::string::npos) << labels;
+      EXPECT_EQ(labels.find("int8") != std::string::npos, mode == 1) << labels;
+      std::vector<Tensor> in = random_inputs(b.graph(), 5, -1.f, 1.f);
+      Error3 e = compare(ProgramRunner(cpu).run(in)[0], ProgramRunner(ref).run(in)[0]);
+      EXPECT_LE(e.norm_rel, 1e-6) << e.str() << "\n" << labels;
+    }
+  }
+}
+
 TEST(CpuBackend, RejectsOtherPrecisionsClearly) {
   Builder b(1);
   b.output(b.op("Relu", {b.input({2, 3})}));
