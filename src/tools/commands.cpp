@@ -25,6 +25,8 @@ void register_pipeline_command(CLI::App& app);  // tools/pipeline.cpp
 std::optional<int> run_pipeline_command();
 void register_serve_command(CLI::App& app);  // tools/serve.cpp
 std::optional<int> run_serve_command();
+void register_quantize_command(CLI::App& app);  // tools/quantize.cpp
+std::optional<int> run_quantize_command();
 
 void register_extra_commands(CLI::App& app) {
   register_detect_command(app);
@@ -32,10 +34,12 @@ void register_extra_commands(CLI::App& app) {
   register_plan_command(app);
   register_pipeline_command(app);
   register_serve_command(app);
+  register_quantize_command(app);
 }
 
 int run_extra_commands(CLI::App& app) {
   if (std::optional<int> rc = run_detect_command()) return *rc;
+  if (std::optional<int> rc = run_quantize_command()) return *rc;
   if (std::optional<int> rc = run_make_model_command()) return *rc;
   if (std::optional<int> rc = run_plan_command()) return *rc;
   if (std::optional<int> rc = run_pipeline_command()) return *rc;

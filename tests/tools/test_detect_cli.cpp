@@ -3,8 +3,10 @@
 // document with a result or an "error" per file, a non-zero exit code, and every good file still
 // processed; --save writes annotated images; numbers print short; `shoal` alone shows its help;
 // the classic YOLOv5, end-to-end and RT-DETR heads print the boxes the library's Detector finds,
-// and a --family that does not fit is refused with the reason. Uses small generated models (no
-// ../shared needed, except where a test says so).
+// and a --family that does not fit is refused with the reason; `shoal quantize` writes a QDQ
+// model that runs on int8 data, skipping and counting images it cannot decode, and the real
+// YOLOv8n quantized on the photos finds what the float model finds. Uses small generated models
+// (no ../shared needed, except where a test says so).
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -17,7 +19,11 @@
 #include <regex>
 
 #include "model_builder/builder.h"
+#include "onnx/import.h"
+#include "runtime/compiled_model.h"
+#include "test_util.h"
 #include "vision/detector.h"
+#include "vision/nms.h"
 #include "vision/result_export.h"
 
 namespace shoal {
@@ -364,6 +370,105 @@ TEST_F(VisionCli, OtherHeadsPrintTheirBoxes) {
     EXPECT_NE(r.err.find(h.reason), std::string::npos) << h.name << ": " << r.err;
     EXPECT_NE(r.err.find(std::string("family ") + h.wrong), std::string::npos) << r.err;
   }
+}
+
+// Quantizing the generated detector: undecodable files are skipped and counted, the table says
+// which convs stayed float and why, and the file it writes loads as int8 convolutions.
+TEST_F(VisionCli, QuantizeWritesAQdqModel) {
+  const std::string out = f("tiny.int8.onnx");
+  ProcessRun r = run_shoal("quantize " + f("tiny.onnx") + " --calib " + f("folder") + " " +
+                           f("good.jpg") + " " + f("text.png") + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("skipped (not decoded): " + f("text.png")), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("calibrated (percentile) on 3 image(s) (1 skipped: not decoded)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("no: its input is a Softmax"), std::string::npos) << r.out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(r.out, m, std::regex(R"((\d+) of (\d+) convs int8)"))) << r.out;
+  const int int8_convs = std::stoi(m[1]), convs = std::stoi(m[2]);
+  EXPECT_GT(int8_convs, convs / 2);
+  EXPECT_LE(int8_convs, convs - 7);  // the DFL and the head's six output convs stay float
+  EXPECT_NE(r.out.find("no: the output head's last conv"), std::string::npos) << r.out;
+  Graph g = import_onnx_file(out);
+  auto cm = CompiledModel::compile(g, CompileRequest{});
+  EXPECT_EQ(cm->pass_stats().at("fuse_quantized_conv"), int8_convs);
+  EXPECT_LT(fs::file_size(out), fs::file_size(f("tiny.onnx")) / 3);  // int8 weights
+
+  r = run_shoal("quantize " + f("tiny.onnx") + " --calib " + f("text.png") + " " + f("empty.jpg") +
+                " --out " + f("never.onnx"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("none of the 2 calibration image(s) could be decoded"), std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(f("never.onnx")));
+  fs::create_directories(f("no_images"));
+  r = run_shoal("quantize " + f("tiny.onnx") + " --calib " + f("no_images") + " --out " +
+                f("never.onnx"));
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("no_images"), std::string::npos) << r.err;
+}
+
+// The real YOLOv8n quantized on the photos, on bus.jpg, zidane.jpg and the photos: at least 90%
+// of the float detections scoring >= 0.5 have a same-class int8 partner with IoU >= 0.8 (all
+// of those scoring >= 0.6), and no new detection scores >= 0.5. Detections near 0.5 can fall by
+// 0.25 or below the threshold (post-training quantization with per-tensor activation scales);
+// the test prints how many were found and the largest score change.
+TEST_F(VisionCli, QuantizedRealYolov8nFindsWhatTheFloatModelFinds) {
+  if (shared_dir().empty()) GTEST_SKIP() << "../shared not found: skipped";
+  if (std::getenv("SHOAL_SKIP_SLOW")) GTEST_SKIP() << "SHOAL_SKIP_SLOW set: skipped";
+  const std::string model = shared_dir() + "/models/real/yolov8n_coco.onnx";
+  const std::string out = f("yolov8n.int8.onnx");
+  const ProcessRun r =
+      run_shoal("quantize " + model + " --calib " + shared_dir() + "/images/photos --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  vision::Detector full = vision::Detector::open(model);
+  vision::Detector q8 = vision::Detector::open(out);
+  std::vector<std::string> images = {shared_dir() + "/images/bus.jpg",
+                                     shared_dir() + "/images/zidane.jpg"};
+  for (const auto& e : fs::directory_iterator(shared_dir() + "/images/photos")) {
+    if (e.path().extension() == ".jpg" || e.path().extension() == ".png") {
+      images.push_back(e.path().string());
+    }
+  }
+  auto partner = [](const vision::Detection& d, const vision::Result& in) {
+    const vision::Detection* best = nullptr;
+    float best_iou = 0;
+    for (const vision::Detection& o : in.detections) {
+      const float iou = vision::box_iou(d.box, o.box);
+      if (o.class_id == d.class_id && iou > best_iou) {
+        best_iou = iou;
+        best = &o;
+      }
+    }
+    return std::pair{best, best_iou};
+  };
+  int compared = 0, found = 0;
+  float worst = 0;
+  for (const std::string& image : images) {
+    SCOPED_TRACE(image);
+    const vision::Result a = full.detect_file(image), b = q8.detect_file(image);
+    for (const vision::Detection& d : a.detections) {
+      if (d.score < 0.5f) continue;
+      ++compared;
+      const auto [p, iou] = partner(d, b);
+      const bool ok = p && iou >= 0.8f;
+      found += ok;
+      if (ok) worst = std::max(worst, std::fabs(p->score - d.score));
+      EXPECT_TRUE(ok || d.score < 0.6f) << d.class_name << " " << d.score << " not found";
+    }
+    for (const vision::Detection& d : b.detections) {
+      if (d.score < 0.5f) continue;
+      const auto [p, iou] = partner(d, a);
+      EXPECT_TRUE(p && iou >= 0.8f && p->score >= 0.25f)
+          << "new int8 detection " << d.class_name << " " << d.score;
+    }
+  }
+  EXPECT_GE(found * 10, compared * 9) << found << " of " << compared;
+  EXPECT_GE(compared, 10);
+  std::printf(
+      "[ int8  ] %d of %d float detections >= 0.5 found (same class, IoU >= 0.8); "
+      "largest score change %.3f\n",
+      found, compared, worst);
 }
 
 }  // namespace

@@ -253,7 +253,9 @@ KernelBuild build_float(const OpContext& c) {
   const dnnl::memory::desc w_any(w_user.dims(), dt::f32, tag::any);
   const dnnl::memory::desc bias_md =
       bias.empty() ? dnnl::memory::desc() : make_md(DType::kF32, {oc}, Layout::kPlain);
-  const dnnl::memory::desc dst_md = make_md(DType::kF32, y, c.out[0].layout);
+  // Layouts left to oneDNN (its blocked kernels; plain data would take its slow GEMM form), with
+  // reorders around when they differ from the values'.
+  const dnnl::memory::desc dst_any(dnnl_dims(y), dt::f32, tag::any);
   const RestOfNode rest(c, first);
   const PostOpChain chain = make_post_ops(rest.ctx, y, c.out[0].layout);
   dnnl::primitive_attr attr = user_scratchpad_attr();
@@ -262,38 +264,44 @@ KernelBuild build_float(const OpContext& c) {
   const auto direct = dnnl::algorithm::convolution_direct;
   const auto d =
       bias.empty()
-          ? dnnl::convolution_forward::desc(inference, direct, src_any, w_any, dst_md, p.strides,
+          ? dnnl::convolution_forward::desc(inference, direct, src_any, w_any, dst_any, p.strides,
                                             p.dilates, p.pad_l, p.pad_r)
-          : dnnl::convolution_forward::desc(inference, direct, src_any, w_any, bias_md, dst_md,
+          : dnnl::convolution_forward::desc(inference, direct, src_any, w_any, bias_md, dst_any,
                                             p.strides, p.dilates, p.pad_l, p.pad_r);
   const dnnl::convolution_forward::primitive_desc pd(d, attr, dnnl_engine());
 
   auto k = std::make_unique<DnnlKernel>();
   KernelBuild kb;
-  // The data as float32 less its zero point: a converting reorder, a shift in place, and a
-  // reorder into the primitive's layout when it is not plain.
+  // The data as float32 less its zero point: a converting reorder into the primitive's layout
+  // and a shift in place; through a plain buffer first when that layout pads the channels (the
+  // shift would make the padding non-zero).
   const ArgSource in = k->input(kb.use_input(0), make_md(c.in[0].dtype, x, c.in[0].layout));
   const dnnl::memory::desc plain_f32 = make_md(DType::kF32, x, Layout::kPlain);
-  ArgSource xf = k->scratch(plain_f32);
-  k->add_reorder(in, xf);
   const int64_t zx = input_zero_point(c);
+  const bool padded = pd.src_desc() != plain_f32 && x[1] % channel_block() != 0;
+  ArgSource xf = k->scratch(padded ? plain_f32 : pd.src_desc());
+  k->add_reorder(in, xf);
   if (zx != 0) {
     const dnnl::eltwise_forward::primitive_desc shift(
-        dnnl::eltwise_forward::desc(inference, dnnl::algorithm::eltwise_linear, plain_f32, 1.f,
+        dnnl::eltwise_forward::desc(inference, dnnl::algorithm::eltwise_linear, xf.md, 1.f,
                                     static_cast<float>(-zx)),
         user_scratchpad_attr(), dnnl_engine());
     k->add(dnnl::primitive(shift), shift, {{DNNL_ARG_SRC, xf}, {DNNL_ARG_DST, xf}}, false);
   }
   ArgSource src = xf;
-  if (pd.src_desc() != plain_f32) {
+  if (padded) {
     src = k->scratch(pd.src_desc());
     k->add_reorder(xf, src);
   }
   std::vector<std::pair<int, ArgSource>> args = {
       {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, k->own(pd.weights_desc(), w_user, wf.data())}};
   if (!bias.empty()) args.emplace_back(DNNL_ARG_BIAS, k->own(bias_md, bias_md, bias.data()));
-  args.emplace_back(DNNL_ARG_DST, k->output(0, dst_md));
+  const ArgSource out = k->output(0, make_md(DType::kF32, y, c.out[0].layout));
+  const bool direct_out = pd.dst_desc() == out.md;
+  const ArgSource dst = direct_out ? out : k->scratch(pd.dst_desc());
+  args.emplace_back(DNNL_ARG_DST, dst);
   k->add(dnnl::primitive(pd), pd, std::move(args));
+  if (!direct_out) k->add_reorder(dst, out);
   kb.set_dnnl(std::move(k));
   kb.flops = conv_integer_flops(c, g);
   return kb;
