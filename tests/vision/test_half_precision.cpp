@@ -4,6 +4,8 @@
 // partner with IoU >= 0.9 and a score within 0.05, and nothing new scores >= 0.5.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,7 +27,7 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-std::vector<std::string> sample_images(bool all_photos) {
+std::vector<std::string> sample_images() {
   const std::string dir = shared_dir() + "/images";
   std::vector<std::string> paths = {dir + "/bus.jpg", dir + "/zidane.jpg"};
   std::vector<std::string> photos;
@@ -34,7 +36,6 @@ std::vector<std::string> sample_images(bool all_photos) {
     if (ext == ".jpg" || ext == ".png") photos.push_back(e.path().string());
   }
   std::sort(photos.begin(), photos.end());
-  if (!all_photos && photos.size() > 4) photos.resize(4);
   paths.insert(paths.end(), photos.begin(), photos.end());
   return paths;
 }
@@ -58,12 +59,13 @@ class HalfPrecision : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(HalfPrecision, FindsWhatTheFloat32ModelFinds) {
   if (shared_dir().empty()) GTEST_SKIP() << "../shared not found (set SHOAL_SHARED_DIR): skipped";
+  if (std::getenv("SHOAL_SKIP_SLOW")) GTEST_SKIP() << "SHOAL_SKIP_SLOW set: skipped";
   const std::string path = shared_dir() + "/models/" + GetParam();
   Detector full = Detector::open(path);
   Detector half = Detector::open(ModelSource::memory(to_float16_onnx(read_file(path)), "half"));
   ASSERT_EQ(half.model().inputs()[0].dtype, DType::kF16);
   int compared = 0;
-  for (const std::string& image : sample_images(!std::getenv("SHOAL_SKIP_SLOW"))) {
+  for (const std::string& image : sample_images()) {
     SCOPED_TRACE(image);
     const cv::Mat bgr = read_image(image);
     const Result a = full.detect(bgr), b = half.detect(bgr);
