@@ -79,6 +79,50 @@ std::string qdq_patterns() {
   return b.t.bytes();
 }
 
+// ONNX Runtime's QOperator format: QLinearConv (per-tensor int8 weights, int32 bias), the
+// com.microsoft QLinearSigmoid, QLinearMul, QLinearConcat and QLinearGlobalAveragePool.
+std::string qoperator_patterns() {
+  Mini b(13);
+  auto* ms = b.t.m.add_opset_import();
+  ms->set_domain("com.microsoft");
+  ms->set_version(1);
+  b.t.input("x", onnx::TensorProto::FLOAT, {1, 2, 5, 5});
+  auto ints = [&](const std::string& name, int32_t type, std::vector<int64_t> dims,
+                  const std::vector<int>& v) {
+    auto* t = b.t.g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(type);
+    for (int64_t d : dims) t->add_dims(d);
+    for (int e : v) t->add_int32_data(e);
+    return name;
+  };
+  const std::string s = b.f32({}, {0.02f}), z = ints("z", onnx::TensorProto::UINT8, {}, {128});
+  std::vector<int> w(3 * 2 * 9);
+  for (size_t k = 0; k < w.size(); ++k) w[k] = static_cast<int>((k * 41) % 255) - 127;
+  const std::string wq = ints("wq", onnx::TensorProto::INT8, {3, 2, 3, 3}, w);
+  const std::string wz = ints("wz", onnx::TensorProto::INT8, {}, {0});
+  const std::string bq = ints("bq", onnx::TensorProto::INT32, {3}, {100, -50, 7});
+  const std::string ws = b.f32({}, {0.004f});
+  const std::string xq = b.op1("QuantizeLinear", {"x", s, z});
+  auto* c = b.op("QLinearConv", {xq, s, z, wq, ws, wz, s, z, bq});
+  set_attr(c, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  auto ms_op = [&](const std::string& type, const std::vector<std::string>& in) {
+    auto* n = b.op(type, in);
+    n->set_domain("com.microsoft");
+    return n;
+  };
+  const std::string y = c->output(0);
+  const std::string sg = ms_op("QLinearSigmoid", {y, s, z, s, z})->output(0);
+  const std::string m = ms_op("QLinearMul", {y, s, z, sg, s, z, s, z})->output(0);
+  auto* cat = ms_op("QLinearConcat", {s, z, m, s, z, y, s, z});
+  set_attr(cat, "axis", int64_t{1});
+  const std::string gap =
+      ms_op("QLinearGlobalAveragePool", {cat->output(0), s, z, s, z})->output(0);
+  b.op("DequantizeLinear", {gap, s, z})->set_output(0, "out");
+  b.t.output("out");
+  return b.t.bytes();
+}
+
 // Conv+SiLU, C2f-style Split/Concat/Add, SPPF MaxPool, Resize x2, DFL-style
 // Reshape/Transpose/Softmax, anchor decode Sub/Add/Div/Mul, Sigmoid scores.
 std::string detector_patterns() {
@@ -217,6 +261,7 @@ int main(int argc, char** argv) {
     shoal::save_bytes(dir + "/detector_patterns.onnx", detector_patterns());
     shoal::save_bytes(dir + "/dynamic_patterns.onnx", dynamic_patterns());
     shoal::save_bytes(dir + "/qdq_patterns.onnx", qdq_patterns());
+    shoal::save_bytes(dir + "/qoperator_patterns.onnx", qoperator_patterns());
     shoal::save_bytes(dir + "/classifier_half.onnx",
                       shoal::to_float16_onnx(shoal::build_classifier_onnx(cls)));
     if (argc == 3) {

@@ -378,6 +378,15 @@ void infer_QuantizeLinear(InferContext& c) {
   c.set_output(0, t, c.dims(0));
 }
 
+// y = saturate(round(x / scale) + zero_point) in uint8 with the scale and zero point computed from
+// x's range (widened to hold 0): outputs y, y_scale (float32 scalar), y_zero_point (uint8 scalar).
+void infer_DynamicQuantizeLinear(InferContext& c) {
+  require_float(c, 0, "input");
+  c.set_output(0, DType::kU8, c.dims(0));
+  if (c.num_outputs() > 1) c.set_output(1, DType::kF32, {});
+  if (c.num_outputs() > 2) c.set_output(2, DType::kU8, {});
+}
+
 // y = (x - zero_point) * scale, in the scale's dtype.
 void infer_DequantizeLinear(InferContext& c) {
   const DType t = c.dtype(0);
@@ -423,12 +432,10 @@ void infer_GlobalMaxPool(InferContext& c) { infer_global_pool(c); }
 void infer_Resize(InferContext& c) { infer_resize_like(c); }
 void infer_Upsample(InferContext& c) { infer_resize_like(c); }
 
-void infer_MatMul(InferContext& c) {
-  require_same_dtype(c, 1, 0, "B", "A");
-  DType t = c.dtype(0);
-  if (!dtype_is_float(t) && t != DType::kI32 && t != DType::kI64) {
-    fail(ErrorCode::kUnsupported, "{}: dtype {} is not supported", c.label(), dtype_name(t));
-  }
+namespace {
+
+// MatMul's output dims (NumPy matmul: 1-D operands promoted, batch dims broadcast).
+Dims matmul_dims(const InferContext& c) {
   Dims a = c.dims(0), b = c.dims(1);
   if (a.empty() || b.empty()) {
     fail(ErrorCode::kInvalidModel, "{}: MatMul inputs {} and {} must have rank >= 1", c.label(),
@@ -442,12 +449,48 @@ void infer_MatMul(InferContext& c) {
     fail(ErrorCode::kInvalidModel, "{}: inner dims of {} and {} differ", c.label(),
          dims_str(c.dims(0)), dims_str(c.dims(1)));
   }
-  Dims batch =
-      broadcast_dims(Dims(a.begin(), a.end() - 2), Dims(b.begin(), b.end() - 2), c.label());
-  Dims out = batch;
+  Dims out = broadcast_dims(Dims(a.begin(), a.end() - 2), Dims(b.begin(), b.end() - 2), c.label());
   if (!a_vec) out.push_back(a[a.size() - 2]);
   if (!b_vec) out.push_back(b.back());
-  c.set_output(0, t, out);
+  return out;
+}
+
+bool is_8bit(DType t) { return t == DType::kU8 || t == DType::kI8; }
+
+}  // namespace
+
+void infer_MatMul(InferContext& c) {
+  require_same_dtype(c, 1, 0, "B", "A");
+  DType t = c.dtype(0);
+  if (!dtype_is_float(t) && t != DType::kI32 && t != DType::kI64) {
+    fail(ErrorCode::kUnsupported, "{}: dtype {} is not supported", c.label(), dtype_name(t));
+  }
+  c.set_output(0, t, matmul_dims(c));
+}
+
+// (A - a_zero_point) x (B - b_zero_point) in int32; A's zero point is one value or one per row,
+// B's one value or one per column.
+void infer_MatMulInteger(InferContext& c) {
+  for (int i = 0; i < 4; ++i) {
+    if (c.has_input(i) && !is_8bit(c.dtype(i))) {
+      fail(ErrorCode::kInvalidModel, "{}: input {} is {}, MatMulInteger takes uint8 or int8",
+           c.label(), i, dtype_name(c.dtype(i)));
+    }
+  }
+  const Dims out = matmul_dims(c);
+  for (int i : {2, 3}) {
+    if (!c.has_input(i)) continue;
+    const Dims& x = c.dims(i - 2);
+    const int64_t n = num_elements(c.dims(i));
+    const int64_t want = i == 2 ? (x.size() >= 2 ? x[x.size() - 2] : 1) : x.back();
+    if (c.dtype(i) != c.dtype(i - 2) || (n != 1 && n != want) || c.dims(i).size() > 1) {
+      fail(ErrorCode::kInvalidModel,
+           "{}: the zero point of input {} must be one {} value or {} (one per {}), not {} {}",
+           c.label(), i - 2, dtype_name(c.dtype(i - 2)), want, i == 2 ? "row" : "column",
+           dtype_name(c.dtype(i)), dims_str(c.dims(i)));
+    }
+  }
+  c.set_output(0, DType::kI32, out);
 }
 
 void infer_Gemm(InferContext& c) {

@@ -8,6 +8,7 @@
 // (as .npy) there, to check them against another engine (e.g. ../shared/tools/ortpeer/run.js).
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -562,6 +563,57 @@ std::string qoperator_int8() {
   return t.bytes();
 }
 
+// A net as ONNX Runtime's quantize_dynamic writes it (opset 13): DynamicQuantizeLinear on the
+// activations, ConvInteger / MatMulInteger with int8 weights, then Cast -> Mul by the product of
+// the run-time and weight scales -> Add bias.
+std::string dynamic_int8() {
+  TestModel t(13);
+  NetBuilder b(t, WeightStyle::kInitializer, 29);
+  t.input("x", onnx::TensorProto::FLOAT, {1, 3, 12, 12});
+  auto ints = [&](const std::string& name, std::vector<int64_t> dims, int32_t type,
+                  const std::vector<int>& v) {
+    auto* tp = t.g->add_initializer();
+    tp->set_name(name);
+    tp->set_data_type(type);
+    for (int64_t d : dims) tp->add_dims(d);
+    for (int e : v) tp->add_int32_data(e);
+    return name;
+  };
+  std::mt19937 rng(31);
+  auto dynamic = [&](const std::string& x, const std::string& tag) {
+    onnx::NodeProto* n =
+        t.node("DynamicQuantizeLinear", tag + "_dq", {x}, {tag + "_q", tag + "_s", tag + "_z"});
+    return std::array<std::string, 3>{n->output(0), n->output(1), n->output(2)};
+  };
+  auto dequantized = [&](const std::string& acc, const std::string& xs, float ws,
+                         const std::string& tag) {
+    onnx::NodeProto* n;
+    const std::string f = b.op("Cast", {acc}, &n);
+    set_attr(n, "to", int64_t{onnx::TensorProto::FLOAT});
+    const std::string scale = b.op("Mul", {xs, b.floats(tag + "_ws", {}, {ws})});
+    return b.op("Mul", {f, scale});
+  };
+  std::vector<int> w(8 * 3 * 9);
+  for (int& e : w) e = static_cast<int>(rng() % 255) - 127;
+  const auto [q1, s1, z1] = dynamic("x", "a1");
+  onnx::NodeProto* n;
+  const std::string c =
+      b.op("ConvInteger", {q1, ints("wq", {8, 3, 3, 3}, onnx::TensorProto::INT8, w), z1}, &n);
+  set_attr(n, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  std::string y = b.op("Add", {dequantized(c, s1, 0.004f, "c"),
+                               b.floats("cb", {1, 8, 1, 1}, b.uniform(8, -0.2f, 0.2f))});
+  y = b.op("Flatten", {b.op("GlobalAveragePool", {b.op("Relu", {y})})});
+  std::vector<int> m(8 * 4);
+  for (int& e : m) e = static_cast<int>(rng() % 255) - 127;
+  const auto [q2, s2, z2] = dynamic(y, "a2");
+  const std::string mm =
+      b.op("MatMulInteger", {q2, ints("mq", {8, 4}, onnx::TensorProto::INT8, m), z2}, &n);
+  b.op("Relu", {dequantized(mm, s2, 0.01f, "m")}, &n);
+  n->set_output(0, "scores");
+  t.output("scores");
+  return t.bytes();
+}
+
 struct StyleCase {
   const char* name;
   std::function<std::string()> build;
@@ -582,6 +634,7 @@ const std::vector<StyleCase>& style_cases() {
       {"end2end_head", end2end_head, {{1, 3, 32, 32}}},
       {"qdq_int8", qdq_int8, {{1, 3, 24, 24}}, 1e-3},
       {"qoperator_int8", qoperator_int8, {{1, 3, 16, 16}}, 2e-2},
+      {"dynamic_int8", dynamic_int8, {{1, 3, 12, 12}}, 1e-5},
   };
   return cases;
 }

@@ -288,6 +288,28 @@ TEST(OnnxImport, QuantizationParametersAreChecked) {
   EXPECT_FLOAT_EQ(y.data<float>()[3], 0.1f * std::nearbyint((0.78f - 13.f) / 0.1f));
 }
 
+// DynamicQuantizeLinear as ONNX defines it and ONNX Runtime computes it: the range widened to 0,
+// 255 steps, the zero point and the values rounded half to even.
+TEST(OnnxImport, DynamicQuantizeLinearByHand) {
+  TestModel t(13);
+  t.input("X", onnx::TensorProto::FLOAT, {4});
+  t.node("DynamicQuantizeLinear", "dql", {"X"}, {"Y", "S", "Z"});
+  t.output("Y");
+  t.output("S");
+  t.output("Z");
+  Graph g = t.import();
+  Session s(CompiledModel::compile(g, CompileRequest{}));
+  Tensor x(DType::kF32, {4});
+  const float v[4] = {-1.f, 0.f, 0.5f, 2.f};
+  std::memcpy(x.raw(), v, sizeof v);
+  const std::vector<Tensor> out = s.run({x});
+  const float scale = 3.f / 255.f;
+  EXPECT_FLOAT_EQ(out[1].data<float>()[0], scale);
+  EXPECT_EQ(out[2].data<uint8_t>()[0], 85);  // round(1 / scale)
+  const uint8_t want[4] = {0, 85, static_cast<uint8_t>(std::nearbyint(0.5f / scale) + 85), 255};
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(out[0].data<uint8_t>()[i], want[i]) << i;
+}
+
 TEST(OnnxImport, ExternalData) {
   TempDir dir;
   std::vector<float> data = {9, 1, 2, 3, 4, 5, 6};  // tensor at offset 4 (skips the 9)

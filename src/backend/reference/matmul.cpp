@@ -73,4 +73,31 @@ void ref_MatMul(RefArgs& a) {
   }
 }
 
+// MatMulInteger: A and B less their zero points (A's per row, B's per column), exact int64 sums
+// written as int32.
+void ref_MatMulInteger(RefArgs& a) {
+  const Tensor& A = input(a, 0);
+  const Tensor& B = input(a, 1);
+  Dims ad = A.dims(), bd = B.dims();
+  if (ad.size() == 1) ad.insert(ad.begin(), 1);
+  if (bd.size() == 1) bd.push_back(1);
+  std::vector<int64_t> av = read_i64(A), bv = read_i64(B);
+  const int64_t rows = ad[ad.size() - 2], k = ad.back(), cols = bd.back();
+  if (a.in.size() > 2 && a.in[2].defined()) {
+    const std::vector<int64_t> z = read_i64(a.in[2]);
+    for (size_t i = 0; i < av.size(); ++i) {
+      av[i] -= z.size() == 1 ? z[0] : z[static_cast<size_t>((static_cast<int64_t>(i) / k) % rows)];
+    }
+  }
+  if (a.in.size() > 3 && a.in[3].defined()) {
+    const std::vector<int64_t> z = read_i64(a.in[3]);
+    for (size_t i = 0; i < bv.size(); ++i) {
+      bv[i] -= z.size() == 1 ? z[0] : z[static_cast<size_t>(static_cast<int64_t>(i) % cols)];
+    }
+  }
+  std::vector<int64_t> cv(static_cast<size_t>(a.out[0].numel()));
+  batched_matmul(av, ad, bv, bd, cv);
+  write_i64(a.out[0], cv);
+}
+
 }  // namespace shoal

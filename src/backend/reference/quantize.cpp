@@ -78,4 +78,28 @@ void ref_DequantizeLinear(RefArgs& a) {
   write_f64(a.out[0], r);
 }
 
+// DynamicQuantizeLinear as ONNX Runtime computes it: the range [min(x, 0), max(x, 0)] over 255
+// steps (scale 1 when the range is empty), zero point = saturate(round(-min / scale)), then
+// y = saturate(round(x / scale) + zero_point), rounding half to even in float32.
+void ref_DynamicQuantizeLinear(RefArgs& a) {
+  const Tensor& x = input(a, 0);
+  const std::vector<double> xv = read_f64(x);
+  float lo = 0.f, hi = 0.f;
+  for (double v : xv) {
+    if (std::isnan(v)) continue;
+    lo = std::min(lo, static_cast<float>(v));
+    hi = std::max(hi, static_cast<float>(v));
+  }
+  const float scale = hi == lo ? 1.f : (hi - lo) / 255.f;
+  const float zp = std::fmin(255.f, std::fmax(0.f, std::nearbyint(-lo / scale)));
+  std::vector<int64_t> q(xv.size());
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const float v = std::nearbyint(static_cast<float>(xv[i]) / scale) + zp;
+    q[i] = std::isnan(v) ? 0 : static_cast<int64_t>(std::fmin(255.f, std::fmax(0.f, v)));
+  }
+  write_i64(a.out[0], q);
+  if (a.out.size() > 1 && a.out[1].defined()) a.out[1].set_f64(0, scale);
+  if (a.out.size() > 2 && a.out[2].defined()) a.out[2].set_f64(0, zp);
+}
+
 }  // namespace shoal
