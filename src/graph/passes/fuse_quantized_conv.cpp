@@ -64,8 +64,9 @@ int fuse_quantized_conv(Graph& g) {
     const Tensor* sw = constant_input(g, *dw, 1);
     const Tensor* zw = constant_input(g, *dw, 2);
     if (!sx || sx->numel() != 1 || !sw || !positive_finite(*sx) || !positive_finite(*sw)) continue;
-    if (dx->input(2) != kNoValue && !constant_input(g, *dx, 2)) continue;
-    if (dw->input(2) != kNoValue && (!zw || !all_zero(zw))) continue;  // symmetric weights only
+    const Tensor* zx = constant_input(g, *dx, 2);
+    if (dx->input(2) != kNoValue && (!zx || zx->numel() != 1)) continue;  // one zero point
+    if (dw->input(2) != kNoValue && (!zw || !all_zero(zw))) continue;     // symmetric weights only
     const Dims& wd = g.value(wq).dims;
     const int64_t oc = wd[0];
     if (sw->numel() != 1 &&
