@@ -56,15 +56,10 @@ std::string qdq_patterns() {
   Mini b(13);
   b.t.input("x", onnx::TensorProto::FLOAT, {1, 4, 6, 6});
   const std::string s = b.f32({}, {0.02f});
-  auto* zp = b.t.g->add_initializer();
-  zp->set_name("zp");
-  zp->set_data_type(onnx::TensorProto::UINT8);
-  zp->add_int32_data(128);
-  auto* wq = b.t.g->add_initializer();
-  wq->set_name("wq");
-  wq->set_data_type(onnx::TensorProto::INT8);
-  for (int64_t d : {4, 4, 3, 3}) wq->add_dims(d);
-  for (int k = 0; k < 144; ++k) wq->add_int32_data((k * 37) % 255 - 127);
+  b.t.int_init("zp", onnx::TensorProto::UINT8, {}, {128});
+  std::vector<int> w(144);
+  for (int k = 0; k < 144; ++k) w[static_cast<size_t>(k)] = (k * 37) % 255 - 127;
+  b.t.int_init("wq", onnx::TensorProto::INT8, {4, 4, 3, 3}, w);
   const std::string ws = b.f32({4}, {0.003f, 0.004f, 0.002f, 0.005f});
   const std::string xq =
       b.op1("DequantizeLinear", {b.op1("QuantizeLinear", {"x", s, "zp"}), s, "zp"});
@@ -87,21 +82,13 @@ std::string qoperator_patterns() {
   ms->set_domain("com.microsoft");
   ms->set_version(1);
   b.t.input("x", onnx::TensorProto::FLOAT, {1, 2, 5, 5});
-  auto ints = [&](const std::string& name, int32_t type, std::vector<int64_t> dims,
-                  const std::vector<int>& v) {
-    auto* t = b.t.g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(type);
-    for (int64_t d : dims) t->add_dims(d);
-    for (int e : v) t->add_int32_data(e);
-    return name;
-  };
-  const std::string s = b.f32({}, {0.02f}), z = ints("z", onnx::TensorProto::UINT8, {}, {128});
+  const std::string s = b.f32({}, {0.02f}),
+                    z = b.t.int_init("z", onnx::TensorProto::UINT8, {}, {128});
   std::vector<int> w(3 * 2 * 9);
   for (size_t k = 0; k < w.size(); ++k) w[k] = static_cast<int>((k * 41) % 255) - 127;
-  const std::string wq = ints("wq", onnx::TensorProto::INT8, {3, 2, 3, 3}, w);
-  const std::string wz = ints("wz", onnx::TensorProto::INT8, {}, {0});
-  const std::string bq = ints("bq", onnx::TensorProto::INT32, {3}, {100, -50, 7});
+  const std::string wq = b.t.int_init("wq", onnx::TensorProto::INT8, {3, 2, 3, 3}, w);
+  const std::string wz = b.t.int_init("wz", onnx::TensorProto::INT8, {}, {0});
+  const std::string bq = b.t.int_init("bq", onnx::TensorProto::INT32, {3}, {100, -50, 7});
   const std::string ws = b.f32({}, {0.004f});
   const std::string xq = b.op1("QuantizeLinear", {"x", s, z});
   auto* c = b.op("QLinearConv", {xq, s, z, wq, ws, wz, s, z, bq});

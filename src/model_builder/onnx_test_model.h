@@ -4,13 +4,13 @@
 // initializers also listed as graph inputs, or Constant nodes). Knows ONNX and the importer only.
 #pragma once
 
+#include <onnx/onnx_pb.h>
+
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <onnx/onnx_pb.h>
 
 #include "core/error.h"
 #include "onnx/import.h"
@@ -97,6 +97,17 @@ struct TestModel {
                                 std::vector<float> v) {
     return initializer(float_tensor(name, dims, v));
   }
+  // An INT8/UINT8/INT32 initializer with its values in int32_data (as quantization tools write
+  // zero points, quantized weights and int32 biases); returns its name.
+  std::string int_init(const std::string& name, int32_t type, std::vector<int64_t> dims,
+                       const std::vector<int>& v) {
+    onnx::TensorProto t;
+    t.set_name(name);
+    t.set_data_type(type);
+    for (int64_t d : dims) t.add_dims(d);
+    for (int e : v) t.add_int32_data(e);
+    return initializer(std::move(t))->name();
+  }
   onnx::TensorProto* initializer(onnx::TensorProto t) {
     auto* p = g->add_initializer();
     *p = std::move(t);
@@ -180,7 +191,8 @@ inline void set_attr(onnx::NodeProto* n, const std::string& name, onnx::TensorPr
 // How an exporter stores weights.
 enum class WeightStyle {
   kInitializer,          // graph initializers (current exporters)
-  kInitializerAndInput,  // initializers also listed as graph inputs (torch keep_initializers_as_inputs)
+  kInitializerAndInput,  // initializers also listed as graph inputs (torch
+                         // keep_initializers_as_inputs)
   kConstantNode,         // Constant nodes (some converters, TF-ONNX)
 };
 

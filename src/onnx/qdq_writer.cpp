@@ -125,7 +125,12 @@ std::string write_qdq_model(const std::string& model_bytes,
     }
     return false;
   };
-  std::map<std::string, std::string> quantized_input;  // tensor -> its DequantizeLinear output
+  struct QuantizedInput {
+    std::string dequantized;  // the DequantizeLinear output the convs read
+    float scale;
+    int zero_point;
+  };
+  std::map<std::string, QuantizedInput> quantized_input;  // by the float tensor
   std::vector<onnx::NodeProto> out;
   out.reserve(static_cast<size_t>(g.node_size()) * 2);
   layers->clear();
@@ -146,7 +151,7 @@ std::string write_qdq_model(const std::string& model_bytes,
       out.push_back(n);
     };
     auto it = ranges.find(L.input);
-    if (producer_op[L.input] == "Softmax") {
+    if (!quantizable(n)) {
       keep("its input is a Softmax (the DFL integral: exact bin weights)");
       continue;
     }
@@ -168,29 +173,23 @@ std::string write_qdq_model(const std::string& model_bytes,
       continue;
     }
     // The input: uint8 with a zero point, one pair per tensor (shared by its convs).
-    L.scale = (hi - lo) / 255.f;
-    L.zero_point = static_cast<int>(std::clamp(std::nearbyint(-lo / L.scale), 0.f, 255.f));
-    std::string& dq = quantized_input[L.input];
-    if (dq.empty()) {
-      const uint8_t zp = static_cast<uint8_t>(L.zero_point);
+    auto in_q = quantized_input.find(L.input);
+    if (in_q == quantized_input.end()) {
+      const float scale = (hi - lo) / 255.f;
+      const uint8_t zp = static_cast<uint8_t>(std::clamp(std::nearbyint(-lo / scale), 0.f, 255.f));
       const std::string s =
-          w.add_initializer(L.input + "_scale", onnx::TensorProto::FLOAT, {}, &L.scale, 4);
+          w.add_initializer(L.input + "_scale", onnx::TensorProto::FLOAT, {}, &scale, 4);
       const std::string z =
           w.add_initializer(L.input + "_zero_point", onnx::TensorProto::UINT8, {}, &zp, 1);
-      const std::string q = w.fresh(L.input + "_quantized");
-      dq = w.fresh(L.input + "_dequantized");
-      out.push_back(w.make_node("QuantizeLinear", L.input + "_QuantizeLinear", {L.input, s, z}, q));
-      out.push_back(w.make_node("DequantizeLinear", L.input + "_DequantizeLinear", {q, s, z}, dq));
-    } else {
-      // Already quantized for another conv: the same scale and zero point.
-      for (const QdqLayer& prev : *layers) {
-        if (prev.input == L.input && prev.quantized) {
-          L.scale = prev.scale;
-          L.zero_point = prev.zero_point;
-          break;
-        }
-      }
+      const std::string qn = w.fresh(L.input + "_quantized");
+      const std::string dq = w.fresh(L.input + "_dequantized");
+      out.push_back(
+          w.make_node("QuantizeLinear", L.input + "_QuantizeLinear", {L.input, s, z}, qn));
+      out.push_back(w.make_node("DequantizeLinear", L.input + "_DequantizeLinear", {qn, s, z}, dq));
+      in_q = quantized_input.emplace(L.input, QuantizedInput{dq, scale, zp}).first;
     }
+    L.scale = in_q->second.scale;
+    L.zero_point = in_q->second.zero_point;
     // The weights: int8 per output channel, symmetric.
     const int64_t oc = wt->dims(0),
                   per = static_cast<int64_t>(wv.size()) / std::max<int64_t>(oc, 1);
@@ -228,7 +227,7 @@ std::string write_qdq_model(const std::string& model_bytes,
     axis->set_type(onnx::AttributeProto::INT);
     axis->set_i(0);
     out.push_back(std::move(d));
-    n.set_input(0, dq);
+    n.set_input(0, in_q->second.dequantized);
     n.set_input(1, wdq);
     L.quantized = true;
     layers->push_back(L);

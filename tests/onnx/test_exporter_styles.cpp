@@ -449,18 +449,9 @@ std::string qdq_int8() {
   NetBuilder b(t, WeightStyle::kInitializer, 21);
   t.input("x", onnx::TensorProto::FLOAT, {1, 3, 24, 24});
   onnx::NodeProto* n;
-  auto int8_init = [&](const std::string& name, std::vector<int64_t> dims, int32_t type,
-                       const std::vector<int>& v) {
-    auto* tp = t.g->add_initializer();
-    tp->set_name(name);
-    tp->set_data_type(type);
-    for (int64_t d : dims) tp->add_dims(d);
-    for (int e : v) tp->add_int32_data(e);
-    return name;
-  };
   auto qdq = [&](const std::string& x, float scale, int zp, const std::string& tag) {
     const std::string s = b.floats(tag + "_s", {}, {scale});
-    const std::string z = int8_init(tag + "_z", {}, onnx::TensorProto::UINT8, {zp});
+    const std::string z = t.int_init(tag + "_z", onnx::TensorProto::UINT8, {}, {zp});
     return b.op("DequantizeLinear", {b.op("QuantizeLinear", {x, s, z}), s, z});
   };
   std::mt19937 rng(5);
@@ -468,9 +459,9 @@ std::string qdq_int8() {
     std::vector<int> w(static_cast<size_t>(cout * cin * 9));
     for (int& e : w) e = static_cast<int>(rng() % 255) - 127;
     std::vector<float> scales = b.uniform(static_cast<size_t>(cout), 0.002f, 0.006f);
-    const std::string wq = int8_init(tag + "_wq", {cout, cin, 3, 3}, onnx::TensorProto::INT8, w);
+    const std::string wq = t.int_init(tag + "_wq", onnx::TensorProto::INT8, {cout, cin, 3, 3}, w);
     const std::string wz =
-        int8_init(tag + "_wz", {cout}, onnx::TensorProto::INT8, std::vector<int>(cout, 0));
+        t.int_init(tag + "_wz", onnx::TensorProto::INT8, {cout}, std::vector<int>(cout, 0));
     std::string wf = b.op("DequantizeLinear", {wq, b.floats(tag + "_ws", {cout}, scales), wz}, &n);
     set_attr(n, "axis", int64_t{0});
     std::string y =
@@ -498,21 +489,12 @@ std::string qoperator_int8() {
   ms->set_version(1);
   NetBuilder b(t, WeightStyle::kInitializer, 23);
   t.input("x", onnx::TensorProto::FLOAT, {1, 3, 16, 16});
-  auto ints = [&](const std::string& name, std::vector<int64_t> dims, int32_t type,
-                  const std::vector<int>& v) {
-    auto* tp = t.g->add_initializer();
-    tp->set_name(name);
-    tp->set_data_type(type);
-    for (int64_t d : dims) tp->add_dims(d);
-    for (int e : v) tp->add_int32_data(e);
-    return name;
-  };
   int count = 0;
   // A quantized tensor's (scale, zero point) initializers.
   auto params = [&](float scale, int zp) {
     const std::string tag = "q" + std::to_string(count++);
     return std::pair{b.floats(tag + "_s", {}, {scale}),
-                     ints(tag + "_z", {}, onnx::TensorProto::UINT8, {zp})};
+                     t.int_init(tag + "_z", onnx::TensorProto::UINT8, {}, {zp})};
   };
   auto node = [&](const std::string& op, std::vector<std::string> in, bool microsoft) {
     const std::string out = "v" + std::to_string(count++);
@@ -527,10 +509,10 @@ std::string qoperator_int8() {
   std::vector<int> w(8 * 3 * 9), bias(8);
   for (int& e : w) e = static_cast<int>(rng() % 255) - 127;
   for (int& e : bias) e = static_cast<int>(rng() % 2001) - 1000;
-  const std::string wq = ints("wq", {8, 3, 3, 3}, onnx::TensorProto::INT8, w);
+  const std::string wq = t.int_init("wq", onnx::TensorProto::INT8, {8, 3, 3, 3}, w);
   const std::string ws = b.floats("ws", {8}, b.uniform(8, 0.002f, 0.006f));
-  const std::string wz = ints("wz", {8}, onnx::TensorProto::INT8, std::vector<int>(8, 0));
-  const std::string bq = ints("bq", {8}, onnx::TensorProto::INT32, bias);
+  const std::string wz = t.int_init("wz", onnx::TensorProto::INT8, {8}, std::vector<int>(8, 0));
+  const std::string bq = t.int_init("bq", onnx::TensorProto::INT32, {8}, bias);
   const auto [s1, z1] = params(0.02f, 128);
   auto [c1, conv] = node("QLinearConv", {x0, s0, z0, wq, ws, wz, s1, z1, bq}, false);
   set_attr(conv, "pads", std::vector<int64_t>{1, 1, 1, 1});
@@ -552,8 +534,8 @@ std::string qoperator_int8() {
   const std::string flat = b.op("Flatten", {gap});
   std::vector<int> m(16 * 5);
   for (int& e : m) e = static_cast<int>(rng() % 255) - 127;
-  const std::string mq = ints("mq", {16, 5}, onnx::TensorProto::INT8, m);
-  const std::string mz = ints("mz", {}, onnx::TensorProto::INT8, {0});
+  const std::string mq = t.int_init("mq", onnx::TensorProto::INT8, {16, 5}, m);
+  const std::string mz = t.int_init("mz", onnx::TensorProto::INT8, {}, {0});
   const auto [s5, z5] = params(0.01f, 128);
   const std::string mm =
       node("QLinearMatMul", {flat, s4, z4, mq, b.floats("ms", {}, {0.004f}), mz, s5, z5}, false)
@@ -570,15 +552,6 @@ std::string dynamic_int8() {
   TestModel t(13);
   NetBuilder b(t, WeightStyle::kInitializer, 29);
   t.input("x", onnx::TensorProto::FLOAT, {1, 3, 12, 12});
-  auto ints = [&](const std::string& name, std::vector<int64_t> dims, int32_t type,
-                  const std::vector<int>& v) {
-    auto* tp = t.g->add_initializer();
-    tp->set_name(name);
-    tp->set_data_type(type);
-    for (int64_t d : dims) tp->add_dims(d);
-    for (int e : v) tp->add_int32_data(e);
-    return name;
-  };
   std::mt19937 rng(31);
   auto dynamic = [&](const std::string& x, const std::string& tag) {
     onnx::NodeProto* n =
@@ -598,7 +571,7 @@ std::string dynamic_int8() {
   const auto [q1, s1, z1] = dynamic("x", "a1");
   onnx::NodeProto* n;
   const std::string c =
-      b.op("ConvInteger", {q1, ints("wq", {8, 3, 3, 3}, onnx::TensorProto::INT8, w), z1}, &n);
+      b.op("ConvInteger", {q1, t.int_init("wq", onnx::TensorProto::INT8, {8, 3, 3, 3}, w), z1}, &n);
   set_attr(n, "pads", std::vector<int64_t>{1, 1, 1, 1});
   std::string y = b.op("Add", {dequantized(c, s1, 0.004f, "c"),
                                b.floats("cb", {1, 8, 1, 1}, b.uniform(8, -0.2f, 0.2f))});
@@ -607,7 +580,7 @@ std::string dynamic_int8() {
   for (int& e : m) e = static_cast<int>(rng() % 255) - 127;
   const auto [q2, s2, z2] = dynamic(y, "a2");
   const std::string mm =
-      b.op("MatMulInteger", {q2, ints("mq", {8, 4}, onnx::TensorProto::INT8, m), z2}, &n);
+      b.op("MatMulInteger", {q2, t.int_init("mq", onnx::TensorProto::INT8, {8, 4}, m), z2}, &n);
   b.op("Relu", {dequantized(mm, s2, 0.01f, "m")}, &n);
   n->set_output(0, "scores");
   t.output("scores");

@@ -261,10 +261,7 @@ TEST(OnnxImport, QuantizationParametersAreChecked) {
     TestModel t(13);
     t.input("X", onnx::TensorProto::FLOAT, {1, 4});
     t.float_init("s", {}, {scale});
-    auto* z = t.g->add_initializer();
-    z->set_name("zp");
-    z->set_data_type(onnx::TensorProto::UINT8);
-    z->add_int32_data(zp);
+    t.int_init("zp", onnx::TensorProto::UINT8, {}, {zp});
     t.node("QuantizeLinear", "q", {"X", "s", "zp"}, {"Q"});
     t.node("DequantizeLinear", "dq", {"Q", "s", "zp"}, {"Y"});
     t.output("Y");

@@ -106,7 +106,7 @@ Tensor random_input(const Dims& d, uint32_t seed) {
 }
 
 // A KServe request with the binary tensor data extension: `x` as input "images" (its raw bytes
-// after the JSON header), output0 asked for as binary.
+// after the JSON header, its datatype named as KServe names it), output0 asked for as binary.
 struct BinaryRequest {
   httplib::Headers headers;
   std::string body;
@@ -115,7 +115,7 @@ BinaryRequest binary_request(const Tensor& x) {
   json head{{"inputs",
              {{{"name", "images"},
                {"shape", x.dims()},
-               {"datatype", "FP32"},
+               {"datatype", server::datatype_name(x.dtype())},
                {"parameters", {{"binary_data_size", x.nbytes()}}}}}},
             {"outputs", {{{"name", "output0"}, {"parameters", {{"binary_data", true}}}}}}};
   const std::string hs = head.dump();
@@ -215,16 +215,8 @@ TEST_F(Server, HalfModelTakesAndReturnsFp16) {
   ASSERT_EQ(got.size(), static_cast<size_t>(want.numel()));
   for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], want.get_f64(static_cast<int64_t>(i)));
 
-  json head{{"inputs",
-             {{{"name", "images"},
-               {"shape", x.dims()},
-               {"datatype", "FP16"},
-               {"parameters", {{"binary_data_size", x.nbytes()}}}}}},
-            {"outputs", {{{"name", "output0"}, {"parameters", {{"binary_data", true}}}}}}};
-  const std::string hs = head.dump();
-  r = c.Post(
-      "/v2/models/cls16/infer", {{"Inference-Header-Content-Length", std::to_string(hs.size())}},
-      hs + std::string(static_cast<const char*>(x.raw()), x.nbytes()), "application/octet-stream");
+  const BinaryRequest br = binary_request(x);
+  r = c.Post("/v2/models/cls16/infer", br.headers, br.body, "application/octet-stream");
   ASSERT_EQ(r->status, 200) << r->body;
   const size_t jl = std::stoul(r->get_header_value("Inference-Header-Content-Length"));
   ASSERT_EQ(r->body.size() - jl, want.nbytes());

@@ -68,11 +68,8 @@ ConvParams conv_params(const OpContext& c) {
   return p;
 }
 
-namespace {
-
-// ONNX weights as a oneDNN memory descriptor (oihw / goihw order; ConvTranspose's
-// [IC, OC/g, k...] is described with permuted strides).
-dnnl::memory::desc user_weights_md(const OpContext& c, const ConvParams& p) {
+dnnl::memory::desc user_weights_md(const OpContext& c, const ConvParams& p,
+                                   dnnl::memory::data_type t) {
   const Dims& w = c.in[1].dims;
   const int64_t g = p.group;
   int64_t ks = 1;
@@ -105,8 +102,29 @@ dnnl::memory::desc user_weights_md(const OpContext& c, const ConvParams& p) {
   }
   for (size_t i = 2; i < w.size(); ++i) dims.push_back(w[i]);
   strides.insert(strides.end(), kstrides.begin(), kstrides.end());
-  return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, strides);
+  return dnnl::memory::desc(dims, t, strides);
 }
+
+dnnl::convolution_forward::desc conv_fwd_desc(
+    dnnl::algorithm a, const dnnl::memory::desc& src, const dnnl::memory::desc& weights,
+    const dnnl::memory::desc& bias, const dnnl::memory::desc& dst,
+    const dnnl::memory::dims& strides, const dnnl::memory::dims& dilates,
+    const dnnl::memory::dims& pad_l, const dnnl::memory::dims& pad_r) {
+  using d = dnnl::convolution_forward::desc;
+  const auto inference = dnnl::prop_kind::forward_inference;
+  return bias.is_zero() ? d(inference, a, src, weights, dst, strides, dilates, pad_l, pad_r)
+                        : d(inference, a, src, weights, bias, dst, strides, dilates, pad_l, pad_r);
+}
+
+double conv_flops(const ConvParams& p, const Dims& x, const Dims& y) {
+  double ksize = 1;
+  for (int64_t kdim : p.geo.kernel) ksize *= static_cast<double>(kdim);
+  const Dims& counted = p.transpose ? x : y;
+  const int64_t channels = p.transpose ? y[1] / p.group : x[1] / p.group;
+  return 2.0 * static_cast<double>(num_elements(counted)) * static_cast<double>(channels) * ksize;
+}
+
+namespace {
 
 dnnl::memory::desc any_md(const dnnl::memory::desc& like) {
   return dnnl::memory::desc(like.dims(), like.data_type(), tag::any);
@@ -183,32 +201,11 @@ bool bias_dominates(const OpContext& c) {
   return bias_dominates(w.data<float>(), b.data<float>(), oc, w.numel() / oc);
 }
 
-// A forward-inference convolution; `bias` empty (zero) for none.
-dnnl::convolution_forward::desc conv_fwd_desc(
-    dnnl::algorithm a, const dnnl::memory::desc& src, const dnnl::memory::desc& weights,
-    const dnnl::memory::desc& bias, const dnnl::memory::desc& dst,
-    const dnnl::memory::dims& strides, const dnnl::memory::dims& dilates,
-    const dnnl::memory::dims& pad_l, const dnnl::memory::dims& pad_r) {
-  using d = dnnl::convolution_forward::desc;
-  const auto inference = dnnl::prop_kind::forward_inference;
-  return bias.is_zero() ? d(inference, a, src, weights, dst, strides, dilates, pad_l, pad_r)
-                        : d(inference, a, src, weights, bias, dst, strides, dilates, pad_l, pad_r);
-}
-
 // True when the node has fused Add/Mul post-ops (operands of their own layout and dims).
 bool has_binary_post_ops(const Node& n) {
   return std::any_of(n.post_ops.begin(), n.post_ops.end(), [](const PostOp& po) {
     return po.kind == PostOp::Kind::kAdd || po.kind == PostOp::Kind::kMul;
   });
-}
-
-// 2 * (output elements, or input elements for ConvTranspose) * channels per group * kernel size.
-double conv_flops(const ConvParams& p, const Dims& x, const Dims& y) {
-  double ksize = 1;
-  for (int64_t kdim : p.geo.kernel) ksize *= static_cast<double>(kdim);
-  const Dims& counted = p.transpose ? x : y;
-  const int64_t channels = p.transpose ? y[1] / p.group : x[1] / p.group;
-  return 2.0 * static_cast<double>(num_elements(counted)) * static_cast<double>(channels) * ksize;
 }
 
 }  // namespace

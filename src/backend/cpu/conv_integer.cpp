@@ -128,39 +128,20 @@ bool conv_integer_supported(const OpContext& c, std::string* why) {
 
 namespace {
 
-double conv_integer_flops(const OpContext& c, int64_t group) {
-  const Dims& w = c.in[1].dims;
-  return 2.0 * static_cast<double>(num_elements(c.out[0].dims)) *
-         static_cast<double>(c.in[0].dims[1] / group) * static_cast<double>(w[2] * w[3]);
-}
-
 int64_t input_zero_point(const OpContext& c) {
   return c.in.size() > 2 && c.in[2].present() ? c.in[2].constant->get_i64(0) : 0;
 }
-
-// The node without its first `first` post-ops, for make_post_ops.
-struct RestOfNode {
-  Node node;
-  OpContext ctx;
-  RestOfNode(const OpContext& c, size_t first)
-      : node(c.node), ctx{node, c.label, c.opset, c.precision, c.in, c.out, c.graph_flops} {
-    node.post_ops.erase(node.post_ops.begin(), node.post_ops.begin() + static_cast<long>(first));
-  }
-};
 
 KernelBuild build_int8(const OpContext& c) {
   const ConvParams p = conv_params(c);
   const Dims& x = c.in[0].dims;
   const Dims& y = c.out[0].dims;
-  const Dims& w = c.in[1].dims;
-  const int64_t oc = y[1], g = p.group;
+  const int64_t oc = y[1];
   const bool float_out = c.out[0].dtype == DType::kF32;
   using dt = dnnl::memory::data_type;
 
   const dnnl::memory::desc src_md(dnnl_dims(x), dnnl_dtype(c.in[0].dtype), tag::nhwc);
-  const dnnl::memory::desc w_user =
-      g == 1 ? dnnl::memory::desc(dnnl_dims(w), dt::s8, tag::oihw)
-             : dnnl::memory::desc({g, oc / g, w[1], w[2], w[3]}, dt::s8, tag::goihw);
+  const dnnl::memory::desc w_user = user_weights_md(c, p, dt::s8);
   const dnnl::memory::desc w_any(w_user.dims(), dt::s8, tag::any);
   const dnnl::memory::desc dst_any(dnnl_dims(y), float_out ? dt::f32 : dt::s32, tag::any);
 
@@ -171,28 +152,18 @@ KernelBuild build_int8(const OpContext& c) {
   std::vector<float> scales(static_cast<size_t>(oc), 1.f), bias;
   if (float_out) scales = per_channel(c, 0, oc);
   if (first == 2) bias = per_channel(c, 1, oc);
-  const RestOfNode rest(c, first);  // the activations after the dequantization
-  const PostOpChain chain = make_post_ops(rest.ctx, y, Layout::kPlain);
-  attr.set_post_ops(chain.ops);
+  attr.set_post_ops(make_post_ops(c, y, Layout::kPlain, {}, first).ops);
 
   // The primitive's weights descriptor says whether oneDNN halves the weights on this CPU
   // (scale_adjust); the output scales undo it.
-  auto make_pd = [&](const dnnl::primitive_attr& a, const dnnl::memory::desc& bias_md) {
-    const auto inference = dnnl::prop_kind::forward_inference;
-    const auto direct = dnnl::algorithm::convolution_direct;
-    const auto d =
-        bias_md.is_zero()
-            ? dnnl::convolution_forward::desc(inference, direct, src_md, w_any, dst_any, p.strides,
-                                              p.dilates, p.pad_l, p.pad_r)
-            : dnnl::convolution_forward::desc(inference, direct, src_md, w_any, bias_md, dst_any,
-                                              p.strides, p.dilates, p.pad_l, p.pad_r);
-    return dnnl::convolution_forward::primitive_desc(d, a, dnnl_engine());
-  };
   const dnnl::memory::desc bias_md =
       bias.empty() ? dnnl::memory::desc() : make_md(DType::kF32, {oc}, Layout::kPlain);
+  const auto desc = conv_fwd_desc(dnnl::algorithm::convolution_direct, src_md, w_any, bias_md,
+                                  dst_any, p.strides, p.dilates, p.pad_l, p.pad_r);
   float adjust = 1.f;
   {
-    const dnnl::memory::desc wd = make_pd(attr, bias_md).weights_desc();
+    const dnnl::memory::desc wd =
+        dnnl::convolution_forward::primitive_desc(desc, attr, dnnl_engine()).weights_desc();
     if (wd.data.extra.flags & dnnl_memory_extra_flag_scale_adjust) {
       adjust = wd.data.extra.scale_adjust;
     }
@@ -203,7 +174,7 @@ KernelBuild build_int8(const OpContext& c) {
   for (size_t i = 0; i < bias.size(); ++i) bias[i] /= scales[i];
   attr.set_output_scales(1 << 1, scales);
 
-  const dnnl::convolution_forward::primitive_desc pd = make_pd(attr, bias_md);
+  const dnnl::convolution_forward::primitive_desc pd(desc, attr, dnnl_engine());
 
   auto k = std::make_unique<DnnlKernel>();
   KernelBuild kb;
@@ -224,7 +195,7 @@ KernelBuild build_int8(const OpContext& c) {
   k->add(dnnl::primitive(pd), pd, std::move(args));
   if (!direct_out) k->add_reorder(dst, out);
   kb.set_dnnl(std::move(k));
-  kb.flops = conv_integer_flops(c, g);
+  kb.flops = conv_flops(p, x, y);
   return kb;
 }
 
@@ -232,8 +203,7 @@ KernelBuild build_float(const OpContext& c) {
   const ConvParams p = conv_params(c);
   const Dims& x = c.in[0].dims;
   const Dims& y = c.out[0].dims;
-  const Dims& w = c.in[1].dims;
-  const int64_t oc = y[1], g = p.group;
+  const int64_t oc = y[1];
   const size_t first = dequantize_post_ops(c);
   const std::vector<float> scales = per_channel(c, 0, oc);
   std::vector<float> bias;
@@ -246,9 +216,7 @@ KernelBuild build_float(const OpContext& c) {
     wf[static_cast<size_t>(i)] = static_cast<float>(wq.data<int8_t>()[i]) * scales[i / per_oc];
   }
   using dt = dnnl::memory::data_type;
-  const dnnl::memory::desc w_user =
-      g == 1 ? dnnl::memory::desc(dnnl_dims(w), dt::f32, tag::oihw)
-             : dnnl::memory::desc({g, oc / g, w[1], w[2], w[3]}, dt::f32, tag::goihw);
+  const dnnl::memory::desc w_user = user_weights_md(c, p);
   const dnnl::memory::desc src_any(dnnl_dims(x), dt::f32, tag::any);
   const dnnl::memory::desc w_any(w_user.dims(), dt::f32, tag::any);
   const dnnl::memory::desc bias_md =
@@ -256,19 +224,13 @@ KernelBuild build_float(const OpContext& c) {
   // Layouts left to oneDNN (its blocked kernels; plain data would take its slow GEMM form), with
   // reorders around when they differ from the values'.
   const dnnl::memory::desc dst_any(dnnl_dims(y), dt::f32, tag::any);
-  const RestOfNode rest(c, first);
-  const PostOpChain chain = make_post_ops(rest.ctx, y, c.out[0].layout);
   dnnl::primitive_attr attr = user_scratchpad_attr();
-  attr.set_post_ops(chain.ops);
+  attr.set_post_ops(make_post_ops(c, y, c.out[0].layout, {}, first).ops);
   const auto inference = dnnl::prop_kind::forward_inference;
-  const auto direct = dnnl::algorithm::convolution_direct;
-  const auto d =
-      bias.empty()
-          ? dnnl::convolution_forward::desc(inference, direct, src_any, w_any, dst_any, p.strides,
-                                            p.dilates, p.pad_l, p.pad_r)
-          : dnnl::convolution_forward::desc(inference, direct, src_any, w_any, bias_md, dst_any,
-                                            p.strides, p.dilates, p.pad_l, p.pad_r);
-  const dnnl::convolution_forward::primitive_desc pd(d, attr, dnnl_engine());
+  const dnnl::convolution_forward::primitive_desc pd(
+      conv_fwd_desc(dnnl::algorithm::convolution_direct, src_any, w_any, bias_md, dst_any,
+                    p.strides, p.dilates, p.pad_l, p.pad_r),
+      attr, dnnl_engine());
 
   auto k = std::make_unique<DnnlKernel>();
   KernelBuild kb;
@@ -303,7 +265,7 @@ KernelBuild build_float(const OpContext& c) {
   k->add(dnnl::primitive(pd), pd, std::move(args));
   if (!direct_out) k->add_reorder(dst, out);
   kb.set_dnnl(std::move(k));
-  kb.flops = conv_integer_flops(c, g);
+  kb.flops = conv_flops(p, x, y);
   return kb;
 }
 

@@ -85,9 +85,10 @@ struct PostOpChain {
   std::vector<Binary> binaries;
   bool empty() const { return ops.len() == 0; }
 };
-// `chain` holds post-ops the kernel itself adds first (e.g. Gemm's C).
+// `chain` holds post-ops the kernel itself adds first (e.g. Gemm's C); node.post_ops before
+// `first` are left out (applied by the kernel another way, e.g. ConvInteger's scale and bias).
 PostOpChain make_post_ops(const OpContext& c, const Dims& dst_dims, Layout dst_layout,
-                          PostOpChain chain = {});
+                          PostOpChain chain = {}, size_t first = 0);
 // Appends the memory arguments of the binary post-ops (inputs bound through `kb`).
 // Call before adding the main primitive: operands in the wrong layout get a reorder first.
 void add_post_op_args(const PostOpChain& chain, const OpContext& c, KernelBuild& kb, DnnlKernel& k,
@@ -107,6 +108,18 @@ struct ConvParams {
   dnnl::memory::dims strides, dilates, pad_l, pad_r;
 };
 ConvParams conv_params(const OpContext& c);
+// The ONNX weights (input 1) as a oneDNN descriptor of data type `t` (oihw / goihw order;
+// ConvTranspose's [IC, OC/g, k...] with permuted strides).
+dnnl::memory::desc user_weights_md(const OpContext& c, const ConvParams& p,
+                                   dnnl::memory::data_type t = dnnl::memory::data_type::f32);
+// 2 * (output elements, or input elements for ConvTranspose) * channels per group * kernel size.
+double conv_flops(const ConvParams& p, const Dims& x, const Dims& y);
+// A forward-inference convolution; `bias` empty (zero) for none.
+dnnl::convolution_forward::desc conv_fwd_desc(
+    dnnl::algorithm a, const dnnl::memory::desc& src, const dnnl::memory::desc& weights,
+    const dnnl::memory::desc& bias, const dnnl::memory::desc& dst,
+    const dnnl::memory::dims& strides, const dnnl::memory::dims& dilates,
+    const dnnl::memory::dims& pad_l, const dnnl::memory::dims& pad_r);
 
 // fp32 only for now; throws kUnsupported naming the node for other precisions.
 void require_f32(const OpContext& c);

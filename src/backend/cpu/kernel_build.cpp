@@ -105,8 +105,9 @@ dnnl::memory::desc operand_md(const OpContext& c, int slot, const Dims& dst_dims
 }  // namespace
 
 PostOpChain make_post_ops(const OpContext& c, const Dims& dst_dims, Layout dst_layout,
-                          PostOpChain ch) {
-  for (const PostOp& p : c.node.post_ops) {
+                          PostOpChain ch, size_t first) {
+  for (size_t k = first; k < c.node.post_ops.size(); ++k) {
+    const PostOp& p = c.node.post_ops[k];
     if (p.kind == PostOp::Kind::kAdd || p.kind == PostOp::Kind::kMul) {
       dnnl::memory::desc md = operand_md(c, p.input, dst_dims, dst_layout);
       ch.binaries.push_back({ch.ops.len(), p.input, md});

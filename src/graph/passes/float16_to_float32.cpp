@@ -25,6 +25,16 @@ ValueId add_f32_twin(Graph& g, ValueId v) {
   return t;
 }
 
+// Points the live nodes that read `from` at `to` (graph outputs keep `from`).
+void redirect_node_inputs(Graph& g, ValueId from, ValueId to) {
+  for (Node& n : g.nodes) {
+    if (n.dead) continue;
+    for (ValueId& x : n.inputs) {
+      if (x == from) x = to;
+    }
+  }
+}
+
 Node make_cast(const std::string& name, ValueId in, ValueId out, int64_t to) {
   Node c;
   c.name = name;
@@ -73,12 +83,7 @@ int float16_to_float32(Graph& g) {
   for (ValueId in : std::vector<ValueId>(g.inputs)) {
     if (!boundary.count(in)) continue;
     const ValueId f32 = add_f32_twin(g, in);
-    for (Node& n : g.nodes) {
-      if (n.dead) continue;
-      for (ValueId& x : n.inputs) {
-        if (x == in) x = f32;
-      }
-    }
+    redirect_node_inputs(g, in, f32);
     g.add_node(make_cast(g.value(in).name + "/to_float32", in, f32, kOnnxFloat));
     ++changed;
   }
@@ -88,12 +93,7 @@ int float16_to_float32(Graph& g) {
     const NodeId p = g.value(out).producer;
     if (p < 0) continue;
     const ValueId f32 = add_f32_twin(g, out);
-    for (Node& n : g.nodes) {
-      if (n.dead) continue;
-      for (ValueId& x : n.inputs) {
-        if (x == out) x = f32;
-      }
-    }
+    redirect_node_inputs(g, out, f32);
     for (ValueId& o : g.nodes[static_cast<size_t>(p)].outputs) {
       if (o == out) o = f32;
     }
