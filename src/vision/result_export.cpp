@@ -61,6 +61,7 @@ std::string to_yolo_txt(const Result& r, bool with_conf) {
 }
 
 std::vector<YoloTxtBox> parse_yolo_txt(const std::string& text) {
+  constexpr int kMaxClassId = 1'000'000;
   std::vector<YoloTxtBox> boxes;
   std::istringstream lines(text);
   std::string line;
@@ -72,9 +73,11 @@ std::vector<YoloTxtBox> parse_yolo_txt(const std::string& text) {
     std::vector<double> v;
     double x;
     while (f >> x) v.push_back(x);
-    if (!f.eof() || (v.size() != 5 && v.size() != 6) || v[0] < 0 || v[0] != std::floor(v[0])) {
+    if (!f.eof() || (v.size() != 5 && v.size() != 6) || !(v[0] >= 0 && v[0] <= kMaxClassId) ||
+        v[0] != std::floor(v[0])) {
       fail(ErrorCode::kInvalidArgument,
-           "YOLO txt line {}: '{}' is not 'class cx cy w h [conf]' with an integer class", n, line);
+           "YOLO txt line {}: '{}' is not 'class cx cy w h [conf]' with an integer class 0..{}", n,
+           line, kMaxClassId);
     }
     YoloTxtBox b;
     b.class_id = static_cast<int>(v[0]);

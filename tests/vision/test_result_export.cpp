@@ -51,6 +51,9 @@ TEST(VisionResultExport, YoloTxtRoundTrip) {
   EXPECT_THROW(parse_yolo_txt("0 0.5 0.5 0.1\n"), Error);
   EXPECT_THROW(parse_yolo_txt("1.5 0.5 0.5 0.1 0.1\n"), Error);
   EXPECT_THROW(parse_yolo_txt("0 0.5 0.5 0.1 zero\n"), Error);
+  EXPECT_THROW(parse_yolo_txt("22222222222222222222222222 0.5 0.5 0.1 0.1\n"), Error);
+  EXPECT_THROW(parse_yolo_txt("inf 0.5 0.5 0.1 0.1\n"), Error);
+  EXPECT_THROW(parse_yolo_txt("-1 0.5 0.5 0.1 0.1\n"), Error);
 }
 
 // A segment model's line is the mask's outline, normalised, as Ultralytics writes segments.
