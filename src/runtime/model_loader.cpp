@@ -457,7 +457,7 @@ void warm_up_runtime(const std::string& backend) {
   // Reshape/Softmax/Transpose, a reorder to plain) are compiled and run once and their one-time
   // costs (code paged in, caches, thread pools) are paid here rather than by the first model:
   // x [1,3,32,32] -> stem 3x3/2 (16) -> 1x1 (32) -> Split -> 3x3 -> Concat (48) -> 1x1 (32)
-  // -> MaxPool 5x5 -> Resize x2 -> 1x1 (16) -> Reshape [1,16,1024] -> Softmax -> Transpose -> y.
+  // -> MaxPool 5x5 -> Resize x2 -> the head below -> y [1,12,1024].
   Graph g;
   g.opset = 13;
   int serial = 0;
@@ -514,10 +514,30 @@ void warm_up_runtime(const std::string& backend) {
   std::copy(sv, sv + 4, scales.data<float>());
   t = node("Resize", {t, no_roi, g.add_constant("scales", std::move(scales))}, 1,
            {{"mode", Attribute::make_string("nearest")}})[0];
-  t = conv_silu(t, 32, 16, 1, 1);
-  t = node("Reshape", {t, g.add_constant("shape", ints({1, 16, 1024}))}, 1)[0];
+  // The head as Ultralytics exports it: box distributions through Softmax and the DFL's 1x1
+  // conv (a plain-layout conv), distances to boxes with plain-layout Sub/Add/Div/Mul against the
+  // anchors, class scores through a standalone Sigmoid.
+  const ValueId feat = t;
+  t = conv_silu(feat, 32, 64, 1, 1);
+  t = node("Reshape", {t, g.add_constant("shape", ints({1, 4, 16, 1024}))}, 1)[0];
+  t = node("Transpose", {t}, 1, {{"perm", Attribute::make_ints({0, 2, 1, 3})}})[0];
   t = node("Softmax", {t}, 1, {{"axis", Attribute::make_int(1)}})[0];
-  t = node("Transpose", {t}, 1, {{"perm", Attribute::make_ints({0, 2, 1})}})[0];
+  t = node("Conv", {t, constant({1, 16, 1, 1}, 0.1f)}, 1)[0];
+  t = node("Reshape", {t, g.add_constant("dist_shape", ints({1, 4, 1024}))}, 1)[0];
+  std::vector<ValueId> lt_rb = node("Split", {t, g.add_constant("split2", ints({2, 2}))}, 2,
+                                    {{"axis", Attribute::make_int(1)}});
+  const ValueId anchors = constant({1, 2, 1024}, 0.5f);
+  const ValueId x1y1 = node("Sub", {anchors, lt_rb[0]}, 1)[0];
+  const ValueId x2y2 = node("Add", {anchors, lt_rb[1]}, 1)[0];
+  const ValueId sum = node("Add", {x1y1, x2y2}, 1)[0];
+  const ValueId c_xy = node("Div", {sum, constant({1}, 2.f)}, 1)[0];
+  const ValueId wh = node("Sub", {x2y2, x1y1}, 1)[0];
+  t = node("Concat", {c_xy, wh}, 1, {{"axis", Attribute::make_int(1)}})[0];
+  t = node("Mul", {t, constant({1, 1024}, 8.f)}, 1)[0];
+  ValueId cls = conv_silu(feat, 32, 8, 1, 1);
+  cls = node("Reshape", {cls, g.add_constant("cls_shape", ints({1, 8, 1024}))}, 1)[0];
+  cls = node("Sigmoid", {cls}, 1)[0];
+  t = node("Concat", {t, cls}, 1, {{"axis", Attribute::make_int(1)}})[0];
   g.outputs.push_back(t);
   {
     MemoryContext scratch;

@@ -24,6 +24,7 @@
 #include "vision/draw.h"
 #include "vision/image_io.h"
 #include "vision/result_json.h"
+#include "vision/warm_up.h"
 
 namespace shoal::server {
 namespace {
@@ -1028,6 +1029,8 @@ Server::~Server() {
 
 int Server::start() {
   Impl& s = *impl_;
+  // The image path's one-time costs before ready, not in the first request or an unload's RSS.
+  vision::warm_up_image_path();
   int port = s.cfg.port;
   if (port == 0) {
     port = s.http.bind_to_any_port(s.cfg.host);
