@@ -393,6 +393,26 @@ std::vector<OpCase> conv_cases() {
                  b.output(b.bread(y, 16));
                },
                1e-5, true, true, -1, -1, true, "jit_1x1"});
+  // Output channels off the block (a text detector's probability map): the taps fill one
+  // channel block of the 1x1 conv, the output is plain.
+  v.push_back({"ConvTranspose_k2s2_one_channel_as_1x1",
+               [](Builder& b) {
+                 ValueId x = b.bread(b.input({1, 5, 10, 12}), 32);
+                 b.output(b.op("ConvTranspose",
+                               {x, b.constant({32, 1, 2, 2}, -0.3f, 0.3f), b.constant({1})},
+                               {{"kernel_shape", Attribute::make_ints({2, 2})},
+                                {"strides", Attribute::make_ints({2, 2})}},
+                               {b.act(PostOp::Kind::kSigmoid)}));
+               },
+               1e-5, true, true, -1, -1, true, "jit_1x1"});
+  v.push_back({"ConvTranspose_k2s2_two_channels_batch2_nobias_as_1x1",
+               [](Builder& b) {
+                 ValueId x = b.bread(b.input({2, 5, 7, 9}), 16);
+                 b.output(b.op("ConvTranspose", {x, b.constant({16, 2, 2, 2}, -0.3f, 0.3f)},
+                               {{"kernel_shape", Attribute::make_ints({2, 2})},
+                                {"strides", Attribute::make_ints({2, 2})}}));
+               },
+               1e-5, true, true, -1, -1, true, "jit_1x1"});
   v.push_back({"ConvTranspose_k3s2p1op1_plain", [](Builder& b) {
                  b.output(b.op("ConvTranspose",
                                {b.input({1, 8, 7, 9}), b.constant({8, 12, 3, 3}, -0.3f, 0.3f)},

@@ -271,7 +271,14 @@ namespace {
 bool deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   const Dims& x = c.in[0].dims;
   const Dims& y = c.out[0].dims;
-  if (!p.transpose || p.group != 1 || x.size() != 4 || y[1] % channel_block() != 0) return false;
+  if (!p.transpose || p.group != 1 || x.size() != 4) return false;
+  // Output channels off the block (a text detector's 1-channel map): all taps must fit one
+  // channel block of the conv's output, and the output is plain.
+  const int64_t cb = channel_block();
+  if (y[1] % cb != 0 &&
+      (c.out[0].layout == Layout::kBlocked || y[1] * p.geo.kernel[0] * p.geo.kernel[1] > cb)) {
+    return false;
+  }
   if (c.in[0].layout != Layout::kBlocked) return false;
   for (size_t i = 0; i < 2; ++i) {
     if (p.geo.kernel[i] != p.geo.stride[i] || p.geo.dilation[i] != 1 || p.pad_l[i] != 0 ||
@@ -288,10 +295,15 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   const DType dt = c.precision;
   const int64_t n = x[0], ic = x[1], h = x[2], w = x[3], oc = y[1];
   const int64_t kh = p.geo.kernel[0], kw = p.geo.kernel[1], taps = kh * kw;
+  const int64_t cb = channel_block();
+  // The conv's channels: taps * oc, or with oc off the block one block whose last
+  // cb - taps * oc channels have zero weights (deconv_as_conv1x1 admits that case only).
+  const bool whole_blocks = oc % cb == 0;
+  const int64_t tc = whole_blocks ? taps * oc : cb;
   const bool has_bias = c.in.size() > 2 && c.in[2].present();
-  // Weights [ic, oc, kh, kw] -> [taps * oc, ic] (oi order), bias repeated per tap.
+  // Weights [ic, oc, kh, kw] -> [tc, ic] (oi order), bias repeated per tap.
   const float* wt = c.in[1].constant->data<float>();
-  std::vector<float> w1(static_cast<size_t>(taps * oc * ic));
+  std::vector<float> w1(static_cast<size_t>(tc * ic), 0.f);
   for (int64_t i = 0; i < ic; ++i)
     for (int64_t o = 0; o < oc; ++o)
       for (int64_t t = 0; t < taps; ++t)
@@ -300,17 +312,18 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   if (has_bias) {
     const float* b = c.in[2].constant->data<float>();
     for (int64_t t = 0; t < taps; ++t) b1.insert(b1.end(), b, b + oc);
+    b1.resize(static_cast<size_t>(tc), 0.f);
   }
-  const Dims td = {n, taps * oc, h, w};
+  const Dims td = {n, tc, h, w};
   dnnl::memory::desc src_md = make_md(dt, x, Layout::kBlocked);
   dnnl::memory::desc t_md = make_md(dt, td, Layout::kBlocked);
-  dnnl::memory::desc w_user({taps * oc, ic, 1, 1}, dnnl::memory::data_type::f32,
+  dnnl::memory::desc w_user({tc, ic, 1, 1}, dnnl::memory::data_type::f32,
                             dnnl::memory::format_tag::oihw);
-  dnnl::memory::desc w_any({taps * oc, ic, 1, 1}, dnnl_dtype(dt), dnnl::memory::format_tag::any);
-  dnnl::memory::desc b_md = make_md(DType::kF32, {taps * oc}, Layout::kPlain);
+  dnnl::memory::desc w_any({tc, ic, 1, 1}, dnnl_dtype(dt), dnnl::memory::format_tag::any);
+  dnnl::memory::desc b_md = make_md(DType::kF32, {tc}, Layout::kPlain);
   // A dominant bias is added after the products, as for Conv (see bias_dominates).
-  const bool bias_last = has_bias && bias_dominates(w1.data(), b1.data(), taps * oc, ic);
-  const dnnl::memory::desc b_bcast = make_md(DType::kF32, {1, taps * oc, 1, 1}, Layout::kPlain);
+  const bool bias_last = has_bias && bias_dominates(w1.data(), b1.data(), tc, ic);
+  const dnnl::memory::desc b_bcast = make_md(DType::kF32, {1, tc, 1, 1}, Layout::kPlain);
   PostOpChain first;
   if (bias_last) first.ops.append_binary(dnnl::algorithm::binary_add, b_bcast);
   PostOpChain chain = make_post_ops(c, td, Layout::kBlocked, std::move(first));
@@ -339,18 +352,22 @@ KernelBuild build_deconv_as_conv1x1(const OpContext& c, const ConvParams& p) {
   add_post_op_args(chain, c, kb, *k, args);
   k->add(dnnl::primitive(pd), pd, std::move(args));
   // The move as one reorder between two strided views [n, ky, kx, oc/B, y, x, B] (the output
-  // blocked or plain).
-  const int64_t cb = channel_block();
-  const int64_t ob = oc / cb;
-  const dnnl::memory::dims dims = {n, kh, kw, ob, h, w, cb};
-  const dnnl::memory::dims t_strides = {
-      taps * oc * h * w, kw * oc * h * w, oc * h * w, h * w * cb, w * cb, cb, 1};
+  // blocked or plain), or [n, ky, kx, oc, y, x] from the taps' one block to a plain output.
   const int64_t plane = h * kh * w * kw;  // one output channel's pixels
-  const dnnl::memory::dims y_strides =
-      c.out[0].layout == Layout::kBlocked
-          ? dnnl::memory::dims{oc * plane,       w * kw * cb, cb, plane * cb,
-                               kh * w * kw * cb, kw * cb,     1}
-          : dnnl::memory::dims{oc * plane, w * kw, 1, plane * cb, kh * w * kw, kw, plane};
+  dnnl::memory::dims dims, t_strides, y_strides;
+  if (!whole_blocks) {
+    dims = {n, kh, kw, oc, h, w};
+    t_strides = {tc * h * w, kw * oc, oc, 1, w * cb, cb};
+    y_strides = {oc * plane, w * kw, 1, plane, kh * w * kw, kw};
+  } else {
+    const int64_t ob = oc / cb;
+    dims = {n, kh, kw, ob, h, w, cb};
+    t_strides = {taps * oc * h * w, kw * oc * h * w, oc * h * w, h * w * cb, w * cb, cb, 1};
+    y_strides = c.out[0].layout == Layout::kBlocked
+                    ? dnnl::memory::dims{oc * plane,       w * kw * cb, cb, plane * cb,
+                                         kh * w * kw * cb, kw * cb,     1}
+                    : dnnl::memory::dims{oc * plane, w * kw, 1, plane * cb, kh * w * kw, kw, plane};
+  }
   ArgSource t_view = t;
   t_view.md = dnnl::memory::desc(dims, dnnl_dtype(dt), t_strides);
   ArgSource y_view = k->output(0, dnnl::memory::desc(dims, dnnl_dtype(dt), y_strides));
