@@ -189,6 +189,19 @@ std::vector<OpCase> conv_cases() {
                                  {Builder::binary(PostOp::Kind::kAdd, 3)}, {r}));
                },
                1e-5, true, true, -1, -1, false, "jit_dw"});
+  // A 1x1 conv on channels off the block (a ShuffleNet stage's 116) runs as oneDNN's GEMM
+  // convolution; its fused activation and residual Add run after it as primitives (GEMM applies
+  // a binary post-op element by element, 20x slower).
+  v.push_back({"Conv1x1_off_block_gemm_leaky_add",
+               [](Builder& b) {
+                 ValueId x = b.input({1, 116, 13, 11});
+                 ValueId r = b.input({1, 24, 13, 11});
+                 b.output(b.conv(x, 24, 1, {},
+                                 {Builder::act(PostOp::Kind::kLeakyRelu, 0.1f),
+                                  Builder::binary(PostOp::Kind::kAdd, 3)},
+                                 {r}));
+               },
+               1e-5, true, true, -1, -1, false, "gemm"});
   // A 3x3 conv with channels off the 16-block on plain data (yolov8n-pose's 51-channel keypoint
   // head) runs the blocked jit kernel with reorders, not oneDNN's im2col GEMM (1.7x slower there).
   v.push_back({"Conv_51ch_3x3_plain_takes_blocked_jit",
