@@ -32,7 +32,11 @@ scripts/build.sh
 ./build/shoal_tests --gtest_brief=1
 
 echo "== ASan/UBSan build (clang) and tests"
+# Line tables only: the sanitizers' reports name files and lines, and the two builds compile ~10%
+# faster than with full debug information.
+SANITIZER_FLAGS="-O2 -gline-tables-only -DNDEBUG"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$SANITIZER_FLAGS" \
   -DSHOAL_SANITIZE=address,undefined -DSHOAL_FUZZ=ON -DSHOAL_BENCH=OFF >/dev/null
 ninja -C build-asan -j"$(nproc)" shoal_tests fuzz_model_loader fuzz_compile_run fuzz_graph_deserialize \
   fuzz_image_decode fuzz_server_requests fuzz_text_formats
@@ -42,7 +46,8 @@ SHOAL_SKIP_SLOW=1 ./build-asan/shoal_tests --gtest_brief=1
 
 echo "== TSan build (clang) and the concurrency tests (memory system, model manager, stress)"
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DSHOAL_SANITIZE=thread -DSHOAL_BENCH=OFF >/dev/null
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$SANITIZER_FLAGS" -DSHOAL_SANITIZE=thread -DSHOAL_BENCH=OFF \
+  >/dev/null
 # Only the two layers' test executables: the rest of the suite need not be compiled with TSan.
 ninja -C build-tsan -j"$(nproc)" shoal_tests_memory shoal_tests_manager
 # One compute thread: the OpenMP runtimes are not TSan-instrumented (their barriers would be
