@@ -275,6 +275,10 @@ auto ModelManager::retry_for_room(int own_leases, F&& f) -> decltype(f()) {
   }
 }
 
+void ModelManager::with_memory(const std::function<void()>& f, int own_leases) {
+  retry_for_room(own_leases, f);
+}
+
 ModelManager::Lease ModelManager::acquire(const std::string& name,
                                           const std::map<std::string, Dims>& input_dims) {
   Entry& e = entry(name);

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -152,6 +153,11 @@ class ModelManager {
   MemoryBudget& budget() { return memory_->budget(); }
   WeightStore& weights() { return memory_->weights(); }
   ArenaPool& arenas() { return memory_->arenas(); }
+  // Runs f() (e.g. building a Session or a vision::Detector, which takes an arena from arenas());
+  // while it fails with kOutOfMemory and models in use beyond the caller's own `own_leases` may
+  // free some (leases ending, loads finishing), waits and runs it again, up to
+  // options.wait_for_memory; then rethrows. A request that can never fit still fails at once.
+  void with_memory(const std::function<void()>& f, int own_leases = 1);
 
   // Evicts idle unpinned models (LRU first) until `bytes` are free; returns whether they are.
   bool make_room(size_t bytes);

@@ -620,10 +620,19 @@ void Server::Impl::run_detect_batch(const std::string& model, std::vector<BatchJ
   vision::DetectorOptions o = jobs[0]->opt;
   if (!mc->task.empty()) o.hints.task = mc->task;
   if (!mc->family.empty()) o.hints.family = mc->family;
+  // The detector's arena may have to wait for other models' requests to end (their arenas back
+  // in the pool, their models idle and evictable): with_memory retries within the budget.
+  auto detector = [&](const ModelManager::Lease& lease) {
+    std::unique_ptr<vision::Detector> det;
+    mgr.with_memory([&] {
+      det = std::make_unique<vision::Detector>(lease.plan(), lease.metadata(), mgr.arenas(), o);
+    });
+    return det;
+  };
   auto run_one = [&](BatchJob* j) {
     ModelManager::Lease lease = mgr.acquire(model);
-    vision::Detector det(lease.plan(), lease.metadata(), mgr.arenas(), o);
-    run_on_compute_lane([&] { j->result = det.detect(j->bgr); });
+    std::unique_ptr<vision::Detector> det = detector(lease);
+    run_on_compute_lane([&] { j->result = det->detect(j->bgr); });
   };
   if (jobs.size() == 1) return run_one(jobs[0]);
   std::map<std::string, Dims> dims;
@@ -641,11 +650,11 @@ void Server::Impl::run_detect_batch(const std::string& model, std::vector<BatchJ
     for (BatchJob* j : jobs) run_one(j);
     return;
   }
-  vision::Detector det(lease.plan(), lease.metadata(), mgr.arenas(), o);
+  std::unique_ptr<vision::Detector> det = detector(lease);
   std::vector<cv::Mat> images;
   for (BatchJob* j : jobs) images.push_back(j->bgr);
   std::vector<vision::Result> rs;
-  run_on_compute_lane([&] { rs = det.detect(images); });
+  run_on_compute_lane([&] { rs = det->detect(images); });
   for (size_t i = 0; i < jobs.size(); ++i) jobs[i]->result = std::move(rs[i]);
 }
 

@@ -45,7 +45,9 @@ PipelineRun run_pipeline(ModelManager& mgr, const std::string& name, const cv::M
     if (mc && !mc->family.empty()) o.hints.family = mc->family;
     std::unique_ptr<vision::Detector> det;
     try {
-      det = std::make_unique<vision::Detector>(lease.plan(), lease.metadata(), mgr.arenas(), o);
+      mgr.with_memory([&] {
+        det = std::make_unique<vision::Detector>(lease.plan(), lease.metadata(), mgr.arenas(), o);
+      });
     } catch (const Error& e) {
       fail(e.code(), "pipeline '{}': model '{}': {}", name, model, e.what());
     }
