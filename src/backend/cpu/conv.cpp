@@ -636,7 +636,8 @@ void choose_direct(const OpContext& c, const ConvDescs& d, bool bias_last, ConvP
   // oneDNN 2.6's GEMM convolution applies a binary post-op element by element: a NanoDet-like
   // PAN's 1x1 116->96 lateral with its fused Add took 17.4 ms (3.5 GFLOP/s). The post-ops then
   // run as primitives after the conv (both on plain data: 1.3 ms together).
-  if (has_binary_post_ops(c.node) && impl_name(plan.pd).find("gemm") != std::string::npos) {
+  if (!p.transpose && has_binary_post_ops(c.node) &&
+      impl_name(plan.pd).find("gemm") != std::string::npos) {
     dnnl::primitive_desc bare;
     try {
       bare = dnnl::convolution_forward::primitive_desc(
@@ -646,7 +647,7 @@ void choose_direct(const OpContext& c, const ConvDescs& d, bool bias_last, ConvP
     } catch (const dnnl::error&) {
       return;
     }
-    if (p.transpose || slow_impl(impl_name(bare))) return;
+    if (slow_impl(impl_name(bare))) return;
     plan.pd = bare;
     plan.chain = PostOpChain{};
     plan.bias_post_op = false;
