@@ -13,10 +13,8 @@ import json
 import os
 import statistics
 import subprocess
-import sys
-import tempfile
-import time
-import urllib.request
+
+from serve_one import serve_one_model
 
 
 def run_json(cmd):
@@ -41,45 +39,26 @@ def main():
     shoal = os.path.join(args.build, "shoal")
     loadgen = os.path.join(args.build, "shoal_loadgen")
     ctype = "image/png" if args.image.lower().endswith(".png") else "image/jpeg"
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = os.path.join(tmp, "server.yaml")
-        with open(cfg, "w") as f:
-            f.write("memory_budget: 1GiB\nmodels:\n  - name: m\n"
-                    f"    path: {os.path.abspath(args.model)}\n    pinned: true\n")
-            if args.max_batch > 1:
-                f.write(f"    max_batch: {args.max_batch}\n    max_queue_delay: 5ms\n")
-        srv = subprocess.Popen([shoal, "serve", "--config", cfg, "--port", str(args.port),
-                                "--threads", str(args.threads)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            url = f"http://127.0.0.1:{args.port}"
-            for _ in range(300):
-                try:
-                    urllib.request.urlopen(url + "/v2/health/ready", timeout=1)
-                    break
-                except Exception:
-                    time.sleep(0.1)
-            else:
-                sys.exit("the server did not become ready")
-            ratios = []
-            print(f"{'round':>5}  {'server req/s':>12}  {'failed':>6}  {'p50 ms':>7}  {'p99 ms':>7}"
-                  f"  {'p99/p50':>7}  {'bench img/s':>11}  {'ratio':>5}")
-            for r in range(args.rounds):
-                lg = run_json([loadgen, "--url", url, "--path", "/v1/models/m/detect", "--file",
-                               args.image, "--type", ctype, "--clients", str(args.clients),
-                               "--seconds", str(args.seconds), "--json"])
-                b = run_json([shoal, "bench", args.model, "--threads", str(args.threads),
-                              "--runs", str(args.runs), "--json"])
-                rps = lg["requests_per_second"]
-                ips = b["throughput_per_s"]
-                ratios.append(rps / ips)
-                p50, p99 = lg["p50_ms"], lg["p99_ms"]
-                print(f"{r + 1:>5}  {rps:>12.2f}  {lg['failed']:>6}  {p50:>7.0f}  {p99:>7.0f}"
-                      f"  {p99 / p50:>7.2f}  {ips:>11.2f}  {rps / ips:>5.2f}")
-            print(f"median ratio {statistics.median(ratios):.2f}")
-        finally:
-            srv.terminate()
-            srv.wait(timeout=60)
+    extra = "    pinned: true\n"
+    if args.max_batch > 1:
+        extra += f"    max_batch: {args.max_batch}\n    max_queue_delay: 5ms\n"
+    with serve_one_model(args.build, args.model, args.port, args.threads, extra) as (url, _):
+        ratios = []
+        print(f"{'round':>5}  {'server req/s':>12}  {'failed':>6}  {'p50 ms':>7}  {'p99 ms':>7}"
+              f"  {'p99/p50':>7}  {'bench img/s':>11}  {'ratio':>5}")
+        for r in range(args.rounds):
+            lg = run_json([loadgen, "--url", url, "--path", "/v1/models/m/detect", "--file",
+                           args.image, "--type", ctype, "--clients", str(args.clients),
+                           "--seconds", str(args.seconds), "--json"])
+            b = run_json([shoal, "bench", args.model, "--threads", str(args.threads),
+                          "--runs", str(args.runs), "--json"])
+            rps = lg["requests_per_second"]
+            ips = b["throughput_per_s"]
+            ratios.append(rps / ips)
+            p50, p99 = lg["p50_ms"], lg["p99_ms"]
+            print(f"{r + 1:>5}  {rps:>12.2f}  {lg['failed']:>6}  {p50:>7.0f}  {p99:>7.0f}"
+                  f"  {p99 / p50:>7.2f}  {ips:>11.2f}  {rps / ips:>5.2f}")
+        print(f"median ratio {statistics.median(ratios):.2f}")
 
 
 if __name__ == "__main__":

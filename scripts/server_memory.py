@@ -12,13 +12,12 @@ held to (RSS across the requests after warm-up, RSS after the unload against the
 """
 import argparse
 import json
-import os
 import re
 import subprocess
-import sys
-import tempfile
 import time
 import urllib.request
+
+from serve_one import serve_one_model
 
 
 def status(pid):
@@ -47,46 +46,27 @@ def main():
     ap.add_argument("--port", type=int, default=8141)
     args = ap.parse_args()
 
-    url = f"http://127.0.0.1:{args.port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        config = os.path.join(tmp, "models.yaml")
-        with open(config, "w") as f:
-            f.write(f"memory_budget: 512MiB\nmodels:\n  - name: m\n"
-                    f"    path: {os.path.abspath(args.model)}\n")
-        server = subprocess.Popen([f"{args.build}/shoal", "serve", "--config", config, "--port",
-                                   str(args.port), "--threads", str(args.threads)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            for _ in range(600):
-                try:
-                    if urllib.request.urlopen(url + "/v2/health/ready", timeout=1).status == 200:
-                        break
-                except OSError:
-                    time.sleep(0.1)
-            else:
-                sys.exit("the server did not become ready")
-            time.sleep(1)
-            rows = [("ready, nothing loaded", 0, *status(server.pid))]
-            done = loadgen(args, url, args.warmup_seconds)
-            total = done["requests"]
-            failed = done["failed"]
-            rows.append(("after the warm-up", total, *status(server.pid)))
-            after_warmup = total
-            while total - after_warmup < args.requests:
-                rate = max(done["requests"] / max(done["seconds"], 1e-3), 1.0)
-                left = args.requests - (total - after_warmup)
-                done = loadgen(args, url, min(max(left / rate * 1.05, 2), 120))
-                total += done["requests"]
-                failed += done["failed"]
-                rows.append(("requests so far", total, *status(server.pid)))
-            req = urllib.request.Request(url + "/v2/repository/models/m/unload", data=b"{}",
-                                         method="POST")
-            urllib.request.urlopen(req, timeout=30)
-            time.sleep(1)
-            rows.append(("after unloading", total, *status(server.pid)))
-        finally:
-            server.terminate()
-            server.wait(timeout=60)
+    with serve_one_model(args.build, args.model, args.port, args.threads,
+                         budget="512MiB") as (url, server):
+        time.sleep(1)
+        rows = [("ready, nothing loaded", 0, *status(server.pid))]
+        done = loadgen(args, url, args.warmup_seconds)
+        total = done["requests"]
+        failed = done["failed"]
+        rows.append(("after the warm-up", total, *status(server.pid)))
+        after_warmup = total
+        while total - after_warmup < args.requests:
+            rate = max(done["requests"] / max(done["seconds"], 1e-3), 1.0)
+            left = args.requests - (total - after_warmup)
+            done = loadgen(args, url, min(max(left / rate * 1.05, 2), 120))
+            total += done["requests"]
+            failed += done["failed"]
+            rows.append(("requests so far", total, *status(server.pid)))
+        req = urllib.request.Request(url + "/v2/repository/models/m/unload", data=b"{}",
+                                     method="POST")
+        urllib.request.urlopen(req, timeout=30)
+        time.sleep(1)
+        rows.append(("after unloading", total, *status(server.pid)))
 
     print("| moment | requests | VmRSS MiB | RssAnon MiB |")
     print("| --- | ---: | ---: | ---: |")

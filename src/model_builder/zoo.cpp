@@ -237,6 +237,29 @@ std::string resnet(int imgsz, uint32_t seed, bool bottleneck, std::vector<int> b
   return n.bytes();
 }
 
+// Squeeze-excite inside an inverted residual: GlobalAveragePool, 1x1 to `channels` with `act`,
+// 1x1 back with `gate`, Mul. channels 0: none.
+struct SqueezeExcite {
+  int channels = 0;
+  const char* act = "relu";
+  const char* gate = "sigmoid";
+};
+
+// One inverted residual (MobileNetV2 and V3, EfficientNet's MBConv): 1x1 expand to `exp`
+// channels with `a` (none when exp == cin), k x k depthwise with `a`, the squeeze-excite, 1x1
+// project to `out` without activation, and the residual Add when the shape is kept.
+std::string inverted_residual(Net& n, const std::string& x, int cin, int exp, int out, int k, int s,
+                              const std::string& a, const SqueezeExcite& se = {}) {
+  std::string y = exp == cin ? x : n.cba(x, cin, exp, 1, 1, a);
+  y = n.dw(y, exp, k, s, a);
+  if (se.channels > 0) {
+    std::string g = n.act(n.conv(n.gap(y), exp, se.channels, 1), se.act);
+    y = n.op("Mul", {y, n.act(n.conv(g, se.channels, exp, 1), se.gate)});
+  }
+  y = n.cba(y, exp, out, 1, 1, "");
+  return s == 1 && cin == out ? n.add(x, y) : y;
+}
+
 std::string mobilenet_v2(int imgsz, uint32_t seed) {
   Net n(13, Bn::kFolded, seed);
   n.input(imgsz);
@@ -246,10 +269,7 @@ std::string mobilenet_v2(int imgsz, uint32_t seed) {
                           {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
   for (const auto& [t, c, reps, s0] : table) {
     for (int i = 0; i < reps; ++i) {
-      const int s = i == 0 ? s0 : 1, hidden = cin * t;
-      std::string y = t == 1 ? x : n.cba(x, cin, hidden, 1, 1, "relu6");
-      y = n.cba(n.dw(y, hidden, 3, s, "relu6"), hidden, c, 1, 1, "");
-      x = s == 1 && cin == c ? n.add(x, y) : y;
+      x = inverted_residual(n, x, cin, cin * t, c, 3, i == 0 ? s0 : 1, "relu6");
       cin = c;
     }
   }
@@ -279,7 +299,7 @@ const Bneck kMnv3Large[] = {
 
 // Runs MobileNetV3-large's stem and bottlenecks; `taps` receives the output of the last block
 // at each stride (4, 8, 16, 32 after the final 1x1 conv), with its channels.
-std::string mnv3_backbone(Net& n, double scale, const std::string& se_gate,
+std::string mnv3_backbone(Net& n, double scale, const char* se_gate,
                           std::vector<std::pair<std::string, int>>* taps, int* out_c) {
   int cin = divisible(16 * scale);
   std::string x = n.cba("images", 3, cin, 3, 2, "hswish");
@@ -288,16 +308,8 @@ std::string mnv3_backbone(Net& n, double scale, const std::string& se_gate,
   for (const Bneck& bk : kMnv3Large) {
     const int exp = divisible(bk.exp * scale), out = divisible(bk.out * scale);
     if (bk.s == 2 && taps && stride >= 4) taps->push_back(prev);
-    std::string y = exp == cin ? x : n.cba(x, cin, exp, 1, 1, bk.act);
-    y = n.dw(y, exp, bk.k, bk.s, bk.act);
-    if (bk.se) {
-      const int sq = divisible(exp / 4.0);
-      std::string s = n.act(n.conv(n.gap(y), exp, sq, 1), "relu");
-      s = n.act(n.conv(s, sq, exp, 1), se_gate);
-      y = n.op("Mul", {y, s});
-    }
-    y = n.cba(y, exp, out, 1, 1, "");
-    x = bk.s == 1 && cin == out ? n.add(x, y) : y;
+    const SqueezeExcite se{bk.se ? divisible(exp / 4.0) : 0, "relu", se_gate};
+    x = inverted_residual(n, x, cin, exp, out, bk.k, bk.s, bk.act, se);
     cin = out;
     stride *= bk.s;
     prev = {x, cin};
@@ -328,14 +340,8 @@ std::string efficientnet_b0(int imgsz, uint32_t seed) {
                           {6, 5, 1, 112, 3}, {6, 5, 2, 192, 4}, {6, 3, 1, 320, 1}};
   for (const auto& [e, k, s0, c, reps] : table) {
     for (int i = 0; i < reps; ++i) {
-      const int s = i == 0 ? s0 : 1, hidden = cin * e;
-      std::string y = e == 1 ? x : n.cba(x, cin, hidden, 1, 1, "silu");
-      y = n.dw(y, hidden, k, s, "silu");
-      const int sq = std::max(1, cin / 4);
-      std::string g = n.act(n.conv(n.gap(y), hidden, sq, 1), "silu");
-      y = n.op("Mul", {y, n.act(n.conv(g, sq, hidden, 1), "sigmoid")});
-      y = n.cba(y, hidden, c, 1, 1, "");
-      x = s == 1 && cin == c ? n.add(x, y) : y;
+      const SqueezeExcite se{std::max(1, cin / 4), "silu", "sigmoid"};
+      x = inverted_residual(n, x, cin, cin * e, c, k, i == 0 ? s0 : 1, "silu", se);
       cin = c;
     }
   }
