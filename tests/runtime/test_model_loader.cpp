@@ -241,22 +241,13 @@ TEST(Loader, ErrorsNameTheModelAndFile) {
 // beyond the weight blobs (its run-time constants, oneDNN's primitives and JIT code, the plan's
 // tables): the estimate must stay within [0.75, 1.5] times it, give or take 256 KiB. Measured:
 // the estimate is 7-27% above the heap it stands for on the shared YOLO models.
-bool rss_meaningful() {
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-  return false;
-#endif
-#endif
-  return true;
-}
-
 size_t heap_in_use() {
   struct mallinfo2 mi = mallinfo2();
   return mi.uordblks + mi.hblkhd;
 }
 
 TEST(Loader, ProgramBytesEstimateIsBounded) {
-  if (!rss_meaningful()) GTEST_SKIP() << "sanitizer build: the heap is the sanitizer's";
+  if (sanitized_build()) GTEST_SKIP() << "sanitizer build: the heap is the sanitizer's";
   std::vector<std::pair<std::string, std::string>> models;  // name, file
   const std::string det = testing::TempDir() + "/program_bytes_detector.onnx";
   save_bytes(det, tiny_detector(320, 5));

@@ -1,12 +1,12 @@
 // Shared helpers for tests: where ../shared is, and error measures between tensors.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "core/tensor.h"
 
@@ -20,16 +20,30 @@ inline std::string shared_dir() {
   return std::filesystem::exists(d + "/models") ? d : std::string();
 }
 
+// True in an ASan or TSan build: RSS and the heap there are the sanitizer's (shadow memory,
+// quarantined frees), so memory measurements say nothing about Shoal's.
+inline bool sanitized_build() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+  return true;
+#endif
+#endif
+  return false;
+}
+
 struct Error3 {
-  double max_abs = 0;    // max |out - ref|
-  double max_rel = 0;    // max |out - ref| / max(|ref|, 1e-6)
-  double norm_rel = 0;   // ||out - ref|| / ||ref||
+  double max_abs = 0;   // max |out - ref|
+  double max_rel = 0;   // max |out - ref| / max(|ref|, 1e-6)
+  double norm_rel = 0;  // ||out - ref|| / ||ref||
   double ref_max_abs = 0;
   int64_t worst = -1;
   bool non_finite = false;
   std::string str() const {
-    return fmt::format("max_abs {:.3g} max_rel {:.3g} norm_rel {:.3g} ref_max {:.4g} worst@{}{}", max_abs,
-                       max_rel, norm_rel, ref_max_abs, worst, non_finite ? " NON-FINITE" : "");
+    return fmt::format("max_abs {:.3g} max_rel {:.3g} norm_rel {:.3g} ref_max {:.4g} worst@{}{}",
+                       max_abs, max_rel, norm_rel, ref_max_abs, worst,
+                       non_finite ? " NON-FINITE" : "");
   }
 };
 
