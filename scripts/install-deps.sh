@@ -3,7 +3,8 @@
 set -euo pipefail
 PKGS=(cmake ninja-build g++ clang-14 clang-format-14 libclang-rt-14-dev libomp-14-dev ccache
       pkg-config libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
-      libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libjpeg62-turbo-dev
+      libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-videoio-dev
+      libjpeg62-turbo-dev
       libcpp-httplib-dev nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
       libcli11-dev libxxhash-dev libgtest-dev libgmock-dev libbenchmark-dev chromium curl
       libfreetype-dev fonts-dejavu-core)

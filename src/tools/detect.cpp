@@ -14,11 +14,13 @@
 #include "backend/backend.h"
 #include "core/error.h"
 #include "tools/commands.h"
+#include "tools/video_run.h"
 #include "vision/detector.h"
 #include "vision/draw.h"
 #include "vision/image_io.h"
 #include "vision/result_export.h"
 #include "vision/result_json.h"
+#include "vision/video.h"
 
 namespace shoal {
 namespace {
@@ -40,6 +42,8 @@ struct DetectArgs {
   int threads = 0;
   std::string backend = "cpu";
   bool no_masks = false;
+  bool realtime = false;
+  int64_t frames = 0;
 };
 
 DetectArgs g_args;
@@ -86,6 +90,69 @@ void print_table(const vision::Result& r, const vision::ModelInfo& info, bool ma
   fmt::print("\n");
 }
 
+// One line per video frame for the table format: the frame, what was found, the time taken.
+std::string frame_line(const std::string& source, const vision::VideoFrame& f,
+                       const vision::Result& r) {
+  std::string found;
+  if (!r.top5.empty()) {
+    found = fmt::format("top-1 {} {:.3f}", r.top5[0].class_name, r.top5[0].score);
+  } else {
+    std::map<std::string, int> counts;
+    for (const vision::Detection& d : r.detections) ++counts[d.class_name];
+    for (const auto& [name, n] : counts) {
+      found += fmt::format("{}{} {}", found.empty() ? "" : ", ", n, name);
+    }
+    if (found.empty()) found = "no detections";
+  }
+  return fmt::format("{} frame {} ({:.2f} s)  {}x{}  {}  (inference {:.1f} ms)\n", source, f.index,
+                     f.time_s, r.width, r.height, found, r.inference_ms);
+}
+
+// Video files, cameras and streams: JSON lines, table lines or CSV rows per frame, YOLO txt per
+// frame (STEM_FRAME.txt), an annotated video per source.
+int run_detect_video(const DetectArgs& a, vision::Detector& det, const std::string& format) {
+  if (format == "coco") {
+    fail(ErrorCode::kInvalidArgument,
+         "--format coco is for image sets; for video sources use --json (a JSON line per frame) "
+         "or --format csv");
+  }
+  make_output_dir("--save-txt", a.save_txt_dir);
+  if (format == "csv") std::cout << vision::csv_header() << std::flush;
+  VideoRunOptions vo;
+  vo.command = "detect";
+  vo.realtime = a.realtime;
+  vo.max_frames = a.frames;
+  vo.save_dir = a.save_dir;
+  const auto on_frame = [&](const std::string& source, const vision::VideoFrame& f, bool draw) {
+    vision::Result r = det.detect(f.image);
+    r.image = source;
+    FrameOutput out;
+    if (format == "json") {
+      nlohmann::json j = vision::result_to_json(r, !a.no_masks);
+      j["frame"] = f.index;
+      j["time_s"] = vision::round_score(f.time_s);  // to 0.1 ms
+      out.stdout_text = j.dump() + "\n";
+    } else if (format == "csv") {
+      r.image = fmt::format("{}#{}", source, f.index);
+      out.stdout_text = vision::to_csv_rows(r);
+    } else {
+      out.stdout_text = frame_line(source, f, r);
+    }
+    if (!a.save_txt_dir.empty()) {
+      const std::string stem = std::filesystem::path(source).stem().string();
+      const std::string path = (std::filesystem::path(a.save_txt_dir) /
+                                fmt::format("{}_{}.txt", stem.empty() ? "video" : stem, f.index))
+                                   .string();
+      std::ofstream txt(path, std::ios::binary);
+      txt << vision::to_yolo_txt(r, a.save_conf);
+      if (!txt.good()) fail(ErrorCode::kInvalidArgument, "cannot write '{}'", path);
+    }
+    if (draw) out.annotated = vision::annotate(f.image, r);
+    return out;
+  };
+  return run_video_sources(a.images, vo, on_frame) > 0 ? 1 : 0;
+}
+
 int run_detect(const DetectArgs& a) {
   set_compute_threads(a.threads);
   vision::DetectorOptions opt;
@@ -111,6 +178,7 @@ int run_detect(const DetectArgs& a) {
   // COCO results use COCO's category ids for an 80-class model with COCO's names.
   const bool coco91 = info.num_classes == 80 && info.names == vision::coco_names();
 
+  if (only_video_sources(a.images, "detect")) return run_detect_video(a, det, format);
   const std::vector<std::string> paths = image_paths(a.images);
   make_output_dir("--save", a.save_dir);
   make_output_dir("--save-txt", a.save_txt_dir);
@@ -200,7 +268,10 @@ void register_detect_command(CLI::App& app) {
                   "ONNX model (YOLOv5u/v8/11 detect, seg, pose, cls; YOLOX; classic YOLOv5/v7; "
                   "YOLOv10/YOLO26 end-to-end; RT-DETR)")
       ->required();
-  sub->add_option("images", a.images, "image files or folders (JPEG, PNG, BMP)")->required();
+  sub->add_option("images", a.images,
+                  "image files or folders (JPEG, PNG, BMP); or video sources: video files, "
+                  "cameras (/dev/video0, 0) and streams (rtsp://, http://)")
+      ->required();
   sub->add_option("--conf", a.conf, "score threshold: keep scores > conf (default 0.25)")
       ->check(CLI::Range(0.0, 1.0));
   sub->add_option("--iou", a.iou,
@@ -229,7 +300,13 @@ void register_detect_command(CLI::App& app) {
                   "(default: the metadata's imgsz, else 640)")
       ->expected(1, 2)
       ->check(CLI::Range(32, 8192));
-  sub->add_option("--save", a.save_dir, "write annotated images into DIR");
+  sub->add_option("--save", a.save_dir,
+                  "write annotated images (or one annotated video per video source) into DIR");
+  sub->add_flag("--realtime", a.realtime,
+                "video files: read at the file's frame rate, dropping frames when behind (as a "
+                "camera would); default: every frame");
+  sub->add_option("--frames", a.frames, "video sources: stop after N frames each")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   sub->add_option("--family", a.family,
                   "model family (head) when metadata and output shapes do not tell: ultralytics "
                   "(yolov5u, yolov8, yolo11), yolox, yolov5 (classic anchor-based, also yolov7), "

@@ -19,9 +19,11 @@
 #include "core/error.h"
 #include "manager/model_manager.h"
 #include "tools/commands.h"
+#include "tools/video_run.h"
 #include "vision/draw.h"
 #include "vision/image_io.h"
 #include "vision/result_json.h"
+#include "vision/video.h"
 
 namespace shoal {
 namespace {
@@ -34,6 +36,8 @@ struct PipelineOptions {
   int max_det = 300;
   bool json = false, no_masks = false;
   std::vector<int> classes;
+  bool realtime = false;
+  int64_t frames = 0;
 };
 
 PipelineOptions g_opts;
@@ -55,6 +59,71 @@ void print_model(const service::PipelineOutput& o) {
   }
 }
 
+// One image's (or frame's) results: each model's under its name.
+nlohmann::json run_json(const service::PipelineRun& run, const cv::Mat& img, bool masks) {
+  nlohmann::json item;
+  item["width"] = img.cols;
+  item["height"] = img.rows;
+  item["letterboxes"] = run.preprocessed;
+  nlohmann::json models = nlohmann::json::object();
+  for (const service::PipelineOutput& o : run.outputs) {
+    nlohmann::json r = vision::result_to_json(o.result, masks);
+    r.erase("image");
+    r.erase("width");
+    r.erase("height");
+    models[o.model] = r;
+  }
+  item["models"] = models;
+  return item;
+}
+
+cv::Mat annotate_run(const cv::Mat& img, const service::PipelineRun& run) {
+  std::vector<const vision::Result*> results;
+  for (const service::PipelineOutput& o : run.outputs) results.push_back(&o.result);
+  return vision::annotate(img, results);
+}
+
+// Video files, cameras and streams: a JSON line or a table line per frame, an annotated video
+// per source (every model drawn).
+int run_pipeline_video(const PipelineOptions& a, ModelManager& mgr,
+                       const vision::DetectorOptions& opt) {
+  VideoRunOptions vo;
+  vo.command = "pipeline";
+  vo.realtime = a.realtime;
+  vo.max_frames = a.frames;
+  vo.save_dir = a.save_dir;
+  const auto on_frame = [&](const std::string& source, const vision::VideoFrame& f, bool draw) {
+    const service::PipelineRun run = service::run_pipeline(mgr, a.name, f.image, opt);
+    FrameOutput out;
+    if (a.json) {
+      nlohmann::json item;
+      item["image"] = source;
+      item["frame"] = f.index;
+      item["time_s"] = vision::round_score(f.time_s);  // to 0.1 ms
+      item.update(run_json(run, f.image, opt.masks));
+      out.stdout_text = item.dump() + "\n";
+    } else {
+      out.stdout_text = fmt::format("{} frame {} ({:.2f} s)", source, f.index, f.time_s);
+      for (const service::PipelineOutput& o : run.outputs) {
+        out.stdout_text += fmt::format(
+            "  {}: {} ({:.1f} ms)", o.model,
+            o.result.top5.empty() ? fmt::format("{} detections", o.result.detections.size())
+                                  : o.result.top5[0].class_name,
+            o.result.inference_ms);
+      }
+      out.stdout_text += "\n";
+    }
+    if (draw) out.annotated = annotate_run(f.image, run);
+    return out;
+  };
+  const int failed = run_video_sources(a.images, vo, on_frame);
+  const ManagerMemory mem = mgr.memory();
+  fmt::print(stderr, "manager: budget {}, {} accounted at the end (peak {}), {} events\n",
+             format_bytes(mem.budget), format_bytes(mem.accounted),
+             format_bytes(mem.peak_accounted), mgr.events().size());
+  return failed > 0 ? 1 : 0;
+}
+
 }  // namespace
 
 void register_pipeline_command(CLI::App& app) {
@@ -63,7 +132,11 @@ void register_pipeline_command(CLI::App& app) {
                              "run a configured pipeline (several models, one frame) on images");
   g_cmd->add_option("--config", o.config, "models.yaml")->required();
   g_cmd->add_option("--name", o.name, "pipeline name")->required();
-  g_cmd->add_option("images", o.images, "image files or folders (JPEG, PNG, BMP)")->required();
+  g_cmd
+      ->add_option("images", o.images,
+                   "image files or folders (JPEG, PNG, BMP); or video sources: video files, "
+                   "cameras (/dev/video0, 0) and streams (rtsp://, http://)")
+      ->required();
   g_cmd->add_option("--conf", o.conf, "score threshold: keep scores > conf (default 0.25)")
       ->check(CLI::Range(0.0, 1.0));
   g_cmd->add_option("--iou", o.iou, "NMS IoU threshold (default per family: 0.7; YOLOX 0.45)")
@@ -74,7 +147,13 @@ void register_pipeline_command(CLI::App& app) {
   g_cmd->add_option("--classes", o.classes, "only these class ids (every model), e.g. 0 2 5")
       ->check(CLI::Range(0, 100000));
   g_cmd->add_flag("--json", o.json, "one JSON document (a list, one entry per image)");
-  g_cmd->add_option("--save", o.save_dir, "write annotated images (all models drawn) into DIR");
+  g_cmd->add_option("--save", o.save_dir,
+                    "write annotated images (all models drawn; one video per video source) into "
+                    "DIR");
+  g_cmd->add_flag("--realtime", o.realtime,
+                  "video files: read at the file's frame rate, dropping frames when behind");
+  g_cmd->add_option("--frames", o.frames, "video sources: stop after N frames each")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
 }
 
 std::optional<int> run_pipeline_command() {
@@ -88,6 +167,7 @@ std::optional<int> run_pipeline_command() {
   opt.max_det = a.max_det;
   opt.masks = !a.no_masks;
   opt.classes = a.classes;
+  if (only_video_sources(a.images, "pipeline")) return run_pipeline_video(a, mgr, opt);
   const std::vector<std::string> paths = image_paths(a.images);
   make_output_dir("--save", a.save_dir);
   const bool progress = isatty(STDERR_FILENO) && paths.size() > 1;
@@ -102,18 +182,7 @@ std::optional<int> run_pipeline_command() {
     try {
       cv::Mat img = vision::read_image(path);
       service::PipelineRun run = service::run_pipeline(mgr, a.name, img, opt);
-      item["width"] = img.cols;
-      item["height"] = img.rows;
-      item["letterboxes"] = run.preprocessed;
-      nlohmann::json models = nlohmann::json::object();
-      for (const service::PipelineOutput& o : run.outputs) {
-        nlohmann::json r = vision::result_to_json(o.result, opt.masks);
-        r.erase("image");
-        r.erase("width");
-        r.erase("height");
-        models[o.model] = r;
-      }
-      item["models"] = models;
+      item.update(run_json(run, img, opt.masks));
       if (progress) clear_progress();
       if (!a.json) {
         fmt::print("{}  {}x{}  {} letterbox(es) for {} models\n", path, img.cols, img.rows,
@@ -122,9 +191,7 @@ std::optional<int> run_pipeline_command() {
         fmt::print("\n");
       }
       if (!a.save_dir.empty()) {
-        std::vector<const vision::Result*> results;
-        for (const service::PipelineOutput& o : run.outputs) results.push_back(&o.result);
-        const cv::Mat drawn = vision::annotate(img, results);
+        const cv::Mat drawn = annotate_run(img, run);
         const std::string out =
             (std::filesystem::path(a.save_dir) / save_name(path, used_names)).string();
         bool ok = false;
