@@ -8,9 +8,7 @@
 // YOLOv8n quantized on the photos finds what the float model finds. Uses small generated models
 // (no ../shared needed, except where a test says so).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +16,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <regex>
 
+#include "cli_util.h"
 #include "model_builder/builder.h"
 #include "onnx/import.h"
 #include "runtime/compiled_model.h"
@@ -30,27 +29,6 @@ namespace shoal {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct ProcessRun {
-  int code = -1;
-  std::string out, err;
-};
-
-ProcessRun run_shoal(const std::string& args) {
-  const std::string err_path = testing::TempDir() + "/shoal_vision_cli_stderr.txt";
-  const std::string cmd = std::string(SHOAL_SHOAL_BIN) + " " + args + " 2>" + err_path;
-  ProcessRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream f(err_path);
-  r.err.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
-  return r;
-}
 
 class VisionCli : public ::testing::Test {
  protected:
