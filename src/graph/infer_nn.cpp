@@ -138,7 +138,7 @@ void infer_resize_like(InferContext& c) {
     if (!k) {
       // An empty placeholder (opset 11 requires `scales` even when `sizes` is used).
       if (c.input(i).has_shape && num_elements(c.dims(i)) == 0) return nullptr;
-      fail(ErrorCode::kUnsupported, "{}: {} must be known at compile time", c.label(), what);
+      c.needs_value(i, what);
     }
     return k;
   };

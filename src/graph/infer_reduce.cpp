@@ -21,7 +21,7 @@ void infer_reduce(InferContext& c) {
   const Tensor* axes = nullptr;
   if (c.has_input(1)) {
     axes = c.constant(1);
-    if (!axes) fail(ErrorCode::kUnsupported, "{}: axes must be known at compile time", c.label());
+    if (!axes) c.needs_value(1, "axes");
   }
   std::vector<bool> mask =
       compute_reduce_axes(c.node(), c.opset(), axes, static_cast<int64_t>(x.size()), c.label());

@@ -504,8 +504,8 @@ void infer_ScatterElements(InferContext& c) {
   }
   if (data.empty() || idx.size() != data.size() || c.dims(2) != idx || c.dtype(2) != c.dtype(0)) {
     fail(ErrorCode::kInvalidModel,
-         "{}: indices {} and updates {} ({}) must have the rank of data {} ({}) and match", c.label(),
-         dims_str(idx), dims_str(c.dims(2)), dtype_name(c.dtype(2)), dims_str(data),
+         "{}: indices {} and updates {} ({}) must have the rank of data {} ({}) and match",
+         c.label(), dims_str(idx), dims_str(c.dims(2)), dtype_name(c.dtype(2)), dims_str(data),
          dtype_name(c.dtype(0)));
   }
   const int64_t axis =
@@ -538,8 +538,8 @@ void infer_TopK(InferContext& c) {
   }
   const int64_t len = x[static_cast<size_t>(axis)];
   if (k < 0 || (len >= 0 && k > len)) {
-    fail(ErrorCode::kInvalidModel, "{}: k = {} is outside 0..{} (axis {} of {})", c.label(), k,
-         len, axis, dims_str(x));
+    fail(ErrorCode::kInvalidModel, "{}: k = {} is outside 0..{} (axis {} of {})", c.label(), k, len,
+         axis, dims_str(x));
   }
   if (c.dtype(0) == DType::kBool) {
     fail(ErrorCode::kUnsupported, "{}: input dtype bool is not supported", c.label());
@@ -568,10 +568,7 @@ void infer_CumSum(InferContext& c) {
 // index and values[0] elsewhere.
 void infer_OneHot(InferContext& c) {
   const Tensor* dt = c.constant(1);
-  if (!dt) {
-    fail(ErrorCode::kUnsupported, "{}: depth ('{}') must be known at compile time", c.label(),
-         c.input(1).name);
-  }
+  if (!dt) c.needs_value(1, "depth");
   // Any numeric type; a float depth is truncated.
   const double dv = dt->numel() == 1 ? dt->get_f64(0) : 0.0;
   if (!(dv >= 1 && dv <= static_cast<double>(int64_t{1} << 40))) {
@@ -579,8 +576,8 @@ void infer_OneHot(InferContext& c) {
   }
   const std::vector<int64_t> depth = {static_cast<int64_t>(dv)};
   if (num_elements(c.dims(2)) != 2) {
-    fail(ErrorCode::kInvalidModel, "{}: values must hold two elements (off, on), got {}",
-         c.label(), dims_str(c.dims(2)));
+    fail(ErrorCode::kInvalidModel, "{}: values must hold two elements (off, on), got {}", c.label(),
+         dims_str(c.dims(2)));
   }
   const Dims& idx = c.dims(0);
   const int64_t r = static_cast<int64_t>(idx.size()) + 1;
@@ -606,10 +603,7 @@ void infer_Range(InferContext& c) {
   const Tensor* t[3];
   for (int i = 0; i < 3; ++i) {
     t[i] = c.constant(i);
-    if (!t[i]) {
-      fail(ErrorCode::kUnsupported, "{}: input {} ('{}') must be known at compile time", c.label(),
-           i, c.input(i).name);
-    }
+    if (!t[i]) c.needs_value(i, fmt::format("input {}", i));
     if (t[i]->numel() != 1 || t[i]->dtype() != dt) {
       fail(ErrorCode::kInvalidModel, "{}: start, limit and delta must be scalars of one type",
            c.label());
@@ -687,6 +681,43 @@ void infer_Tile(InferContext& c) {
     out[k] = checked_mul(in[k], reps[k]);
   }
   c.set_output(0, c.dtype(0), std::move(out));
+}
+
+// The data-dependent ops: their inputs are checked here; the number of rows they output is known
+// only once they run (specialize_shapes folds them when their inputs are constant, else defers).
+void infer_NonZero(InferContext& c) {
+  if (c.dtype(0) == DType::kUndefined) {
+    fail(ErrorCode::kUnsupported, "{}: input dtype is not supported", c.label());
+  }
+  c.needs_value(0, "the input (NonZero outputs one column per non-zero element)");
+}
+
+void infer_NonMaxSuppression(InferContext& c) {
+  const Dims& boxes = c.dims(0);
+  const Dims& scores = c.dims(1);
+  if (boxes.size() != 3 || boxes[2] != 4 || scores.size() != 3 || scores[0] != boxes[0] ||
+      scores[2] != boxes[1]) {
+    fail(
+        ErrorCode::kInvalidModel,
+        "{}: boxes must be [batches, boxes, 4] and scores [batches, classes, boxes], got {} and {}",
+        c.label(), dims_str(boxes), dims_str(scores));
+  }
+  if (c.dtype(0) != DType::kF32 || c.dtype(1) != DType::kF32) {
+    fail(ErrorCode::kUnsupported, "{}: boxes and scores must be float32, got {} and {}", c.label(),
+         dtype_name(c.dtype(0)), dtype_name(c.dtype(1)));
+  }
+  const int64_t center = c.node().attr_int("center_point_box", 0);
+  if (center != 0 && center != 1) {
+    fail(ErrorCode::kInvalidModel, "{}: center_point_box must be 0 or 1, got {}", c.label(),
+         center);
+  }
+  for (int i = 2; i < 5 && i < c.num_inputs(); ++i) {
+    if (c.has_input(i) && c.input(i).has_shape && num_elements(c.dims(i)) != 1) {
+      fail(ErrorCode::kInvalidModel, "{}: input {} ('{}') must be a scalar, got {}", c.label(), i,
+           c.input(i).name, dims_str(c.dims(i)));
+    }
+  }
+  c.needs_value(1, "scores (NonMaxSuppression outputs one row per box it keeps)");
 }
 
 }  // namespace shoal

@@ -99,13 +99,15 @@ const Tensor* InferContext::constant(int i) const {
   return v.is_constant() ? &v.constant : nullptr;
 }
 
+void InferContext::needs_value(int i, const std::string& what) const {
+  throw ShapeNeedsData(fmt::format(
+      "{}: {} ('{}') must be known at compile time (a constant or computed from shapes)", label(),
+      what, input(i).name));
+}
+
 std::vector<int64_t> InferContext::constant_ints(int i) const {
   const Tensor* t = constant(i);
-  if (!t) {
-    fail(ErrorCode::kUnsupported,
-         "{}: input {} ('{}') must be known at compile time (a constant or computed from shapes)",
-         label(), i, input(i).name);
-  }
+  if (!t) needs_value(i, fmt::format("input {}", i));
   if (dtype_is_float(t->dtype())) {
     fail(ErrorCode::kInvalidModel, "{}: input {} ('{}') must be an integer tensor, not {}", label(),
          i, input(i).name, dtype_name(t->dtype()));
@@ -160,6 +162,8 @@ void infer_node(Graph& g, NodeId n) {
   InferContext ctx(g, n);
   try {
     it->second(ctx);
+  } catch (const ShapeNeedsData&) {
+    throw;  // labelled by needs_value, and its type tells specialize_shapes to defer
   } catch (const Error& e) {
     rethrow_labelled(e, label);
   }
@@ -172,7 +176,38 @@ void infer_node(Graph& g, NodeId n) {
   }
 }
 
-void specialize_shapes(Graph& g, const NodeEvaluator& eval) {
+// Folds data-dependent node `n`, whose inputs are all constant: the evaluator allocates the
+// outputs, whose dims then become the values' dims.
+static void fold_data_dependent(Graph& g, NodeId n, const NodeEvaluator& eval) {
+  Node& node = g.nodes[static_cast<size_t>(n)];
+  std::vector<Tensor> in;
+  for (ValueId v : node.inputs) in.push_back(v == kNoValue ? Tensor() : g.value(v).constant);
+  std::vector<Tensor> out(node.outputs.size());
+  try {
+    eval(node, in, out);
+  } catch (const Error& e) {
+    rethrow_labelled(e, g.node_label(n));
+  }
+  for (size_t i = 0; i < node.outputs.size(); ++i) {
+    if (node.outputs[i] == kNoValue) continue;
+    Value& v = g.value(node.outputs[i]);
+    if (!out[i].defined()) {
+      fail(ErrorCode::kInternal, "{}: output {} was not computed", g.node_label(n), i);
+    }
+    v.dtype = out[i].dtype();
+    v.dims = out[i].dims();
+    v.has_shape = true;
+    v.constant = std::move(out[i]);
+  }
+  node.dead = true;
+}
+
+bool has_data_dependent_output(const std::string& op_type) {
+  return op_type == "NonZero" || op_type == "NonMaxSuppression";
+}
+
+std::vector<NodeId> specialize_shapes(Graph& g, const NodeEvaluator& eval,
+                                      const SpecializeOptions& opt) {
   for (ValueId id : g.inputs) {
     const Value& v = g.value(id);
     if (v.is_constant()) continue;
@@ -182,12 +217,39 @@ void specialize_shapes(Graph& g, const NodeEvaluator& eval) {
            v.has_shape ? symbolic_dims_str(v) : std::string("(no shape)"));
     }
   }
+  std::vector<NodeId> deferred;
+  std::vector<bool> deferred_value(g.values.size(), false);
+  const auto defer = [&](NodeId n) {
+    deferred.push_back(n);
+    for (ValueId o : g.nodes[static_cast<size_t>(n)].outputs) {
+      if (o == kNoValue) continue;
+      deferred_value[static_cast<size_t>(o)] = true;
+      g.value(o).has_shape = false;
+      g.value(o).dims.clear();
+    }
+  };
   for (NodeId n : g.live_nodes()) {
-    infer_node(g, n);
     Node& node = g.nodes[static_cast<size_t>(n)];
-    bool all_const = true;
+    bool all_const = true, reads_deferred = false;
     for (ValueId v : node.inputs) {
-      if (v != kNoValue && !g.value(v).is_constant()) all_const = false;
+      if (v == kNoValue) continue;
+      if (!g.value(v).is_constant()) all_const = false;
+      if (deferred_value[static_cast<size_t>(v)]) reads_deferred = true;
+    }
+    if (reads_deferred) {  // only when deferring: the producer would have thrown otherwise
+      defer(n);
+      continue;
+    }
+    if (all_const && has_data_dependent_output(node.op_type)) {
+      fold_data_dependent(g, n, eval);
+      continue;
+    }
+    try {
+      infer_node(g, n);
+    } catch (const ShapeNeedsData&) {
+      if (!opt.defer_data_dependent) throw;
+      defer(n);
+      continue;
     }
     bool dims_only = node.op_type == "Shape" || node.op_type == "Size";
     if (!all_const && !dims_only) continue;
@@ -200,7 +262,9 @@ void specialize_shapes(Graph& g, const NodeEvaluator& eval) {
         fits = false;
       }
     }
-    if (!fits || fold_work(g, node) > static_cast<double>(kMaxFoldMacs)) continue;
+    if (!opt.fold_everything && (!fits || fold_work(g, node) > static_cast<double>(kMaxFoldMacs))) {
+      continue;
+    }
     const std::string label = g.node_label(n);
     if (is_view_op(node.op_type) && node.post_ops.empty()) {
       const Value& in = g.value(node.inputs[0]);
@@ -243,6 +307,7 @@ void specialize_shapes(Graph& g, const NodeEvaluator& eval) {
     }
     node.dead = true;
   }
+  return deferred;
 }
 
 Dims broadcast_dims(const Dims& a, const Dims& b, const std::string& label) {

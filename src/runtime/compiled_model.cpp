@@ -147,8 +147,19 @@ std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model, const 
     val.has_shape = true;
   }
   const int opset = static_cast<int>(g.opset);
-  specialize_shapes(g, [opset](const Node& n, const std::vector<Tensor>& in,
-                               std::vector<Tensor>& out) { evaluate_node(n, opset, in, out); });
+  SpecializeOptions specialize;
+  specialize.defer_data_dependent = true;
+  const std::vector<NodeId> deferred = specialize_shapes(
+      g,
+      [opset](const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
+        evaluate_node(n, opset, in, out);
+      },
+      specialize);
+  if (!deferred.empty()) {
+    cm->split_tail(g, deferred);
+  } else {
+    for (size_t i = 0; i < g.outputs.size(); ++i) cm->output_source_.push_back(static_cast<int>(i));
+  }
   graph_activation_stats(g, &cm->memory_.naive_activation_bytes,
                          &cm->memory_.exported_max_live_bytes);
   if (req.optimize_graph) {
@@ -166,11 +177,117 @@ std::shared_ptr<CompiledModel> CompiledModel::compile(const Graph& model, const 
   for (ValueId v : g.inputs)
     cm->inputs_.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
   for (ValueId v : g.outputs) {
-    cm->outputs_.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
+    cm->program_outputs_.push_back({g.value(v).name, g.value(v).dtype, g.value(v).dims});
+  }
+  for (size_t i = 0; i < cm->output_source_.size(); ++i) {
+    const int src = cm->output_source_[i];
+    if (src >= 0) {
+      cm->outputs_.push_back(cm->program_outputs_[static_cast<size_t>(src)]);
+    } else {  // known after run(): the model's declared type and dims (-1 where symbolic)
+      const Value& declared = model.value(model.outputs[i]);
+      cm->outputs_.push_back({declared.name, declared.dtype, declared.dims});
+    }
   }
   cm->plan();
   if (optimized) *optimized = std::move(g);
   return cm;
+}
+
+// Moves the deferred nodes (in topological order) out of `g` into the tail: `g` keeps the
+// program's part, whose outputs become the model outputs it computes plus every value the tail
+// reads from it.
+void CompiledModel::split_tail(Graph& g, const std::vector<NodeId>& deferred) {
+  auto tail = std::make_shared<Tail>();
+  tail->nodes = deferred.size();
+  std::vector<bool> in_tail(g.nodes.size(), false), made_in_tail(g.values.size(), false);
+  std::vector<bool> read(g.values.size(), false);
+  std::vector<ValueId> boundary;
+  for (NodeId n : deferred) {
+    in_tail[static_cast<size_t>(n)] = true;
+    for (ValueId o : g.nodes[static_cast<size_t>(n)].outputs) {
+      if (o != kNoValue) made_in_tail[static_cast<size_t>(o)] = true;
+    }
+  }
+  for (NodeId n : deferred) {
+    for (ValueId v : g.nodes[static_cast<size_t>(n)].inputs) {
+      if (v == kNoValue || read[static_cast<size_t>(v)]) continue;
+      read[static_cast<size_t>(v)] = true;
+      if (!made_in_tail[static_cast<size_t>(v)] && !g.value(v).is_constant()) boundary.push_back(v);
+    }
+  }
+  Graph& t = tail->graph;
+  t = g;
+  for (size_t n = 0; n < t.nodes.size(); ++n) t.nodes[n].dead = t.nodes[n].dead || !in_tail[n];
+  for (size_t v = 0; v < t.values.size(); ++v) {
+    if (!read[v]) t.values[v].constant = Tensor();  // the program holds the constants it reads
+  }
+  t.inputs = boundary;
+  t.outputs.clear();
+  std::vector<ValueId> program_outputs;
+  const auto program_output_index = [&](ValueId v) {
+    auto it = std::find(program_outputs.begin(), program_outputs.end(), v);
+    if (it != program_outputs.end()) return static_cast<int>(it - program_outputs.begin());
+    program_outputs.push_back(v);
+    return static_cast<int>(program_outputs.size()) - 1;
+  };
+  for (ValueId v : g.outputs) {
+    if (made_in_tail[static_cast<size_t>(v)]) {
+      output_source_.push_back(-1 - static_cast<int>(t.outputs.size()));
+      t.outputs.push_back(v);
+    } else {
+      output_source_.push_back(program_output_index(v));
+    }
+  }
+  for (ValueId v : boundary) {
+    auto it = std::find(g.inputs.begin(), g.inputs.end(), v);
+    if (it != g.inputs.end()) {
+      tail->from_input.push_back(static_cast<int>(it - g.inputs.begin()));
+      tail->from_program.push_back(-1);
+    } else {
+      tail->from_input.push_back(-1);
+      tail->from_program.push_back(program_output_index(v));
+    }
+  }
+  for (NodeId n : deferred) g.nodes[static_cast<size_t>(n)].dead = true;
+  g.outputs = program_outputs;
+  tail_ = std::move(tail);
+}
+
+// Evaluates the tail on the model inputs and the program's outputs in `base`'s arena: every
+// tail input becomes a constant and the tail folds completely.
+std::vector<Tensor> CompiledModel::run_tail(const std::vector<Tensor>& inputs,
+                                            uint8_t* base) const {
+  Graph t = tail_->graph;
+  for (size_t j = 0; j < t.inputs.size(); ++j) {
+    Value& v = t.value(t.inputs[j]);
+    v.constant = tail_->from_input[j] >= 0
+                     ? inputs[static_cast<size_t>(tail_->from_input[j])].clone()
+                     : program_output(static_cast<size_t>(tail_->from_program[j]), base);
+    v.dtype = v.constant.dtype();
+    v.dims = v.constant.dims();
+    v.has_shape = true;
+  }
+  const int opset = static_cast<int>(t.opset);
+  SpecializeOptions fold;
+  fold.fold_everything = true;
+  specialize_shapes(
+      t,
+      [opset](const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
+        evaluate_node(n, opset, in, out);
+      },
+      fold);
+  std::vector<Tensor> out;
+  for (ValueId v : t.outputs) {
+    if (!t.value(v).is_constant()) {
+      const std::vector<NodeId> left = t.live_nodes();
+      fail(ErrorCode::kUnsupported,
+           "output '{}' could not be computed after the program: {} has "
+           "no reference kernel for these inputs",
+           t.value(v).name, left.empty() ? std::string("a node") : t.node_label(left.front()));
+    }
+    out.push_back(t.value(v).constant);
+  }
+  return out;
 }
 
 void CompiledModel::plan() {
@@ -276,6 +393,19 @@ void CompiledModel::plan() {
   step_scratch_ = std::move(scratch);
 
   memory_.arena_bytes = plan.arena_bytes;
+  // Outputs of the data-dependent part whose declared dims are fixed (e.g. an NMS graph padded to
+  // [1, 300, 6]) get a slot after the plan, so that the zero-copy form serves them too.
+  tail_slot_.assign(outputs_.size(), SIZE_MAX);
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    const TensorInfo& t = outputs_[i];
+    const bool fixed = std::all_of(t.dims.begin(), t.dims.end(), [](int64_t d) { return d >= 0; });
+    if (output_source_[i] >= 0 || t.dtype == DType::kUndefined || !fixed) continue;
+    memory_.arena_bytes =
+        (memory_.arena_bytes + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+    tail_slot_[i] = memory_.arena_bytes;
+    memory_.arena_bytes += static_cast<size_t>(
+        checked_mul(num_elements(t.dims), static_cast<int64_t>(dtype_size(t.dtype))));
+  }
   memory_.max_live_bytes = plan.max_live_bytes;
   memory_.program_naive_bytes = plan.naive_bytes;
   memory_.packed_weight_bytes = p.packed_weight_bytes;
@@ -366,13 +496,21 @@ void* CompiledModel::value_ptr(int v, uint8_t* base) const {
   return base + offset_[static_cast<size_t>(v)];
 }
 
+Tensor CompiledModel::program_output(size_t k, uint8_t* base) const {
+  Tensor t(program_outputs_[k].dtype, program_outputs_[k].dims);
+  std::memcpy(t.raw(), value_ptr(program_.outputs[k], base), t.nbytes());
+  return t;
+}
+
 std::vector<Tensor> CompiledModel::run(const std::vector<Tensor>& inputs, void* arena) const {
   execute(inputs, arena, nullptr);
+  auto* base = static_cast<uint8_t*>(arena);
+  std::vector<Tensor> tail_outputs;
+  if (tail_) tail_outputs = run_tail(inputs, base);
   std::vector<Tensor> result;
-  for (size_t i = 0; i < program_.outputs.size(); ++i) {
-    Tensor t(outputs_[i].dtype, outputs_[i].dims);
-    std::memcpy(t.raw(), value_ptr(program_.outputs[i], static_cast<uint8_t*>(arena)), t.nbytes());
-    result.push_back(std::move(t));
+  for (int src : output_source_) {
+    result.push_back(src >= 0 ? program_output(static_cast<size_t>(src), base)
+                              : std::move(tail_outputs[static_cast<size_t>(-1 - src)]));
   }
   return result;
 }
@@ -386,15 +524,48 @@ Tensor CompiledModel::input_view(void* arena, size_t i) const {
 }
 
 void CompiledModel::run_in_place(void* arena) const {
-  run_steps(static_cast<uint8_t*>(arena), nullptr);
+  auto* base = static_cast<uint8_t*>(arena);
+  run_steps(base, nullptr);
+  if (!tail_) return;
+  for (int from : tail_->from_input) {
+    if (from >= 0) {
+      fail(ErrorCode::kUnsupported,
+           "input '{}' is read after the program (by its data-dependent part), where the arena "
+           "no longer holds it: use run()",
+           inputs_[static_cast<size_t>(from)].name);
+    }
+  }
+  std::vector<Tensor> out = run_tail({}, base);
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    const int src = output_source_[i];
+    if (src >= 0 || tail_slot_[i] == SIZE_MAX) continue;
+    const Tensor& t = out[static_cast<size_t>(-1 - src)];
+    if (t.dtype() != outputs_[i].dtype || t.dims() != outputs_[i].dims) {
+      fail(ErrorCode::kInvalidModel, "output '{}' came out {} {}, not the declared {} {}",
+           outputs_[i].name, dtype_name(t.dtype()), dims_str(t.dims()),
+           dtype_name(outputs_[i].dtype), dims_str(outputs_[i].dims));
+    }
+    std::memcpy(base + tail_slot_[i], t.raw(), t.nbytes());
+  }
 }
 
 Tensor CompiledModel::output_view(void* arena, size_t i) const {
   if (i >= outputs_.size()) {
     fail(ErrorCode::kInvalidArgument, "output {} of a model with {} outputs", i, outputs_.size());
   }
-  return Tensor::borrow(outputs_[i].dtype, outputs_[i].dims,
-                        value_ptr(program_.outputs[i], static_cast<uint8_t*>(arena)));
+  const int src = output_source_[i];
+  if (src < 0 && tail_slot_[i] != SIZE_MAX) {
+    return Tensor::borrow(outputs_[i].dtype, outputs_[i].dims,
+                          static_cast<uint8_t*>(arena) + tail_slot_[i]);
+  }
+  if (src < 0) {
+    fail(ErrorCode::kUnsupported,
+         "output '{}' has a data-dependent shape, known only once the model has run: use run()",
+         outputs_[i].name);
+  }
+  return Tensor::borrow(
+      outputs_[i].dtype, outputs_[i].dims,
+      value_ptr(program_.outputs[static_cast<size_t>(src)], static_cast<uint8_t*>(arena)));
 }
 
 void CompiledModel::detach_constants_from(const void* begin, size_t size) {

@@ -1,5 +1,9 @@
 // CompiledModel: an imported graph specialised to fixed input shapes, optimised, compiled by a
-// backend into a Program, with its activation arena planned. Session: a CompiledModel plus one
+// backend into a Program, with its activation arena planned. Nodes whose output shapes depend on
+// run-time values (NonMaxSuppression, NonZero, TopK with a computed k, Reshape/Expand/Slice/...
+// given a shape as a model input), and every node after them, form the model's data-dependent
+// part: run() evaluates it after the program, on the values the program produced, with the
+// reference kernels, its outputs allocated as they come. Session: a CompiledModel plus one
 // arena (see below). Models are loaded through runtime/model_loader.h, which resolves input
 // dims, uses the compiled-model cache and accounts every byte. Knows nothing about HTTP or the
 // model registry.
@@ -61,6 +65,9 @@ class CompiledModel {
   const MemoryReport& memory() const { return memory_; }
   const PassStats& pass_stats() const { return pass_stats_; }
   double flops() const { return flops_; }
+  // Nodes run after the program because their shapes depend on run-time values (0: none; then
+  // every output has fixed dims and the zero-copy form below serves every output).
+  size_t data_dependent_nodes() const { return tail_ ? tail_->nodes : 0; }
   const std::string& backend_name() const { return backend_name_; }
   size_t arena_bytes() const { return memory_.arena_bytes; }
 
@@ -72,7 +79,9 @@ class CompiledModel {
   // Zero-copy form: write input i straight into input_view(arena, i), call run_in_place(arena),
   // then read output i from output_view(arena, i). Views borrow the arena: inputs must be
   // written again before every run (the program may reuse their memory), and outputs are valid
-  // until the arena's next run.
+  // until the arena's next run. Outputs of the data-dependent part are copied into the arena
+  // when the model declares their dims fixed (e.g. detections padded to [1, 300, 6]); others come
+  // from run() only (output_view refuses them).
   Tensor input_view(void* arena, size_t i) const;
   void run_in_place(void* arena) const;
   Tensor output_view(void* arena, size_t i) const;
@@ -91,10 +100,29 @@ class CompiledModel {
   void run_steps(uint8_t* base, std::vector<double>* times) const;
   void run_steps_here(uint8_t* base, std::vector<double>* times) const;  // on a compute lane
   void* value_ptr(int v, uint8_t* base) const;  // a value's address in `base`'s arena
+  // Program output k copied out of the arena.
+  Tensor program_output(size_t k, uint8_t* base) const;
+
+  // The data-dependent part (see the top of this file).
+  struct Tail {
+    Graph graph;  // inputs: the values it reads from the model inputs or the program
+    std::vector<int> from_input;    // per tail input: model input index, or -1
+    std::vector<int> from_program;  // per tail input: program output index, or -1
+    size_t nodes = 0;
+  };
+  void split_tail(Graph& g, const std::vector<NodeId>& deferred);
+  std::vector<Tensor> run_tail(const std::vector<Tensor>& inputs, uint8_t* base) const;
 
   Program program_;
   std::vector<TensorInfo> inputs_;
   std::vector<TensorInfo> outputs_;
+  std::vector<TensorInfo> program_outputs_;  // parallel program_.outputs
+  // Per output: its program output index, or -1 - its index among the tail's outputs.
+  std::vector<int> output_source_;
+  std::shared_ptr<const Tail> tail_;
+  // Per output: its slot in the arena when it comes from the tail with fixed declared dims, else
+  // SIZE_MAX.
+  std::vector<size_t> tail_slot_;
   std::vector<size_t> offset_;  // per program value: byte offset in the arena (views included)
   MemoryReport memory_;
   PassStats pass_stats_;

@@ -161,7 +161,12 @@ std::map<std::string, Dims> resolve_input_dims(const std::vector<TensorInfo>& de
       }
     }
     for (size_t k = 0; k < d.size(); ++k) {
-      if (d[k] <= 0 || (t.dims[k] >= 0 && t.dims[k] != d[k])) {
+      if (d[k] == 0) {
+        fail(ErrorCode::kUnsupported,
+             "{}: input '{}' has an empty dim ({}): zero-size tensors are not supported", label,
+             t.name, dims_str(d));
+      }
+      if (d[k] < 0 || (t.dims[k] >= 0 && t.dims[k] != d[k])) {
         fail(ErrorCode::kInvalidArgument, "{}: dims {} do not fit input '{}' ({})", label,
              dims_str(d), t.name, declared_str(t));
       }
@@ -354,7 +359,8 @@ std::shared_ptr<const CompiledModel> LoadedModel::compile_plan(
   Graph optimized;
   std::shared_ptr<const CompiledModel> cm =
       CompiledModel::compile(*graph, request(dims), cache_path.empty() ? nullptr : &optimized);
-  if (!cache_path.empty()) {
+  // The cache holds one compiled program; a model with a data-dependent part compiles each time.
+  if (!cache_path.empty() && cm->data_dependent_nodes() == 0) {
     optimized.metadata[kDeclaredKey] = encode_declared(declared_);
     try {
       fs::create_directories(options_.cache_dir);

@@ -312,10 +312,16 @@ CaseResult run_data_set(const Graph& model, const fs::path& set_dir, const Confo
   std::vector<Tensor> outs;
   const char* stage = "specialize_shapes";
   try {
-    specialize_shapes(g,
-                      [&](const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
-                        reference_eval(n, static_cast<int>(g.opset), in, out);
-                      });
+    // The cpu path compiles through CompiledModel, which runs nodes whose shapes need run-time
+    // values (NonMaxSuppression, NonZero, ...) after its program: they are deferred here too.
+    SpecializeOptions specialize;
+    specialize.defer_data_dependent = be.name.rfind("cpu", 0) == 0;
+    specialize_shapes(
+        g,
+        [&](const Node& n, const std::vector<Tensor>& in, std::vector<Tensor>& out) {
+          reference_eval(n, static_cast<int>(g.opset), in, out);
+        },
+        specialize);
     stage = be.name.c_str();
     outs = be.eval(g, runtime);
   } catch (const Error& e) {

@@ -482,15 +482,15 @@ TEST(OnnxImport, GraphAttributeIsUnsupported) {
 TEST(OnnxImport, UnsupportedOpsAreAllListed) {
   TestModel t;
   t.input("X", onnx::TensorProto::FLOAT, {4});
-  t.node("NonMaxSuppression", "nms1", {"X"}, {"A"});
+  t.node("RoiAlign", "roi1", {"X"}, {"A"});
   t.node("Unique", "uniq", {"A"}, {"B"});
-  t.node("NonMaxSuppression", "nms2", {"B"}, {"C"});
+  t.node("RoiAlign", "roi2", {"B"}, {"C"});
   t.node("Relu", "ok", {"C"}, {"D"});
   auto* custom = t.node("FusedConv", "fc", {"D"}, {"Y"});
   custom->set_domain("com.microsoft");
   t.output("Y");
   expect_error([&] { t.import(); }, ErrorCode::kUnsupported,
-               {"unsupported ops: NonMaxSuppression (2 nodes: 'nms1', 'nms2'), Unique (1 node: "
+               {"unsupported ops: RoiAlign (2 nodes: 'roi1', 'roi2'), Unique (1 node: "
                 "'uniq')",
                 "com.microsoft.FusedConv (1 node: 'fc')"});
 }
