@@ -511,6 +511,31 @@ std::string class_names_metadata(int num_classes) {
   return s + "}";
 }
 
+std::string dota_names_metadata(int num_classes) {
+  static const std::array<const char*, 15> kDotaNames = {"plane",
+                                                         "ship",
+                                                         "storage tank",
+                                                         "baseball diamond",
+                                                         "tennis court",
+                                                         "basketball court",
+                                                         "ground track field",
+                                                         "harbor",
+                                                         "bridge",
+                                                         "large vehicle",
+                                                         "small vehicle",
+                                                         "helicopter",
+                                                         "roundabout",
+                                                         "soccer ball field",
+                                                         "swimming pool"};
+  std::string s = "{";
+  for (int i = 0; i < num_classes; ++i) {
+    if (i) s += ", ";
+    std::string name = i < 15 ? kDotaNames[static_cast<size_t>(i)] : fmt::format("class{}", i);
+    s += fmt::format("{}: '{}'", i, name);
+  }
+  return s + "}";
+}
+
 std::string build_yolo_detector_onnx(const BuilderOptions& o) {
   check_options(o, true);
   ModelBuilder b(o.seed, o.opset);
@@ -715,23 +740,44 @@ std::string build_head_onnx(const HeadModelOptions& o) {
   if (o.num_classes < 1 || o.num_classes > 10000) {
     fail(ErrorCode::kInvalidArgument, "head model: num_classes {} outside 1..10000", o.num_classes);
   }
-  if (o.kind != HeadKind::kYolov5 && (o.rows < 1 || o.rows > 10000)) {
+  const bool grid_rows = o.kind == HeadKind::kYolov5 || o.kind == HeadKind::kObb;
+  if (!grid_rows && (o.rows < 1 || o.rows > 10000)) {
     fail(ErrorCode::kInvalidArgument, "head model: rows {} outside 1..10000", o.rows);
   }
   const int nc = o.num_classes;
   const float S = static_cast<float>(o.imgsz);
   int64_t cells = 0;
   for (int s : {8, 16, 32}) cells += int64_t{o.imgsz / s} * (o.imgsz / s);
-  const int64_t rows = o.kind == HeadKind::kYolov5 ? 3 * cells : o.rows;
+  int64_t rows = o.kind == HeadKind::kYolov5 ? 3 * cells : o.rows;
   int64_t cols = 4 + nc;  // rtdetr
   if (o.kind == HeadKind::kYolov5) cols = 5 + nc;
   if (o.kind == HeadKind::kEnd2End) cols = 6;
+  // OBB: the table is built as rows of anchors, [cells, 4+nc+1], and transposed to the
+  // channels-first [4+nc+1, cells] Ultralytics exports.
+  if (o.kind == HeadKind::kObb) {
+    rows = cells;
+    cols = 4 + nc + 1;
+  }
 
   std::mt19937 rng(o.seed);
   auto uni = [&](float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(rng); };
   auto any_class = [&] { return std::uniform_int_distribution<int>(0, nc - 1)(rng); };
   std::vector<float> table(static_cast<size_t>(rows * cols), 0.f);
   std::vector<float> shift(table.size(), 0.f);
+  // OBB: the objects the anchors copy, each (cx, cy, w, h, angle, class).
+  constexpr float kPi = 3.14159265358979323846f;
+  struct Object {
+    float cx, cy, w, h, angle;
+    int cls;
+  };
+  std::vector<Object> objects;
+  if (o.kind == HeadKind::kObb) {
+    const int n = std::max(3, static_cast<int>(cells / 12));
+    for (int i = 0; i < n; ++i) {
+      objects.push_back({uni(S * 0.1f, S * 0.9f), uni(S * 0.1f, S * 0.9f), uni(S * 0.08f, S * 0.4f),
+                         uni(S * 0.04f, S * 0.2f), uni(-kPi / 4, 3 * kPi / 4), any_class()});
+    }
+  }
   for (int64_t r = 0; r < rows; ++r) {
     float* t = table.data() + r * cols;
     float* z = shift.data() + r * cols;
@@ -770,7 +816,46 @@ std::string build_head_onnx(const HeadModelOptions& o) {
         z[1] = uni(-0.01f, 0.01f);
         break;
       }
+      case HeadKind::kObb: {
+        const Object& ob =
+            objects[std::uniform_int_distribution<size_t>(0, objects.size() - 1)(rng)];
+        float w = ob.w * uni(0.85f, 1.15f), h = ob.h * uni(0.85f, 1.15f);
+        float angle = ob.angle + uni(-0.15f, 0.15f);
+        if (uni(0, 1) < 0.3f) {  // the same rectangle, sides swapped and a quarter turn on
+          std::swap(w, h);
+          angle += kPi / 2;
+        }
+        while (angle >= 3 * kPi / 4) angle -= kPi;  // Ultralytics' range [-pi/4, 3pi/4)
+        while (angle < -kPi / 4) angle += kPi;
+        t[0] = ob.cx + uni(-S * 0.03f, S * 0.03f);
+        t[1] = ob.cy + uni(-S * 0.03f, S * 0.03f);
+        t[2] = w;
+        t[3] = h;
+        for (int c = 0; c < nc; ++c) t[4 + c] = uni(0.f, 0.2f);
+        if (uni(0, 1) < 0.4f) {
+          const int cls = uni(0, 1) < 0.8f ? ob.cls : any_class();
+          t[4 + cls] = uni(0.25f, 1.f);
+        }
+        t[4 + nc] = angle;
+        z[0] = uni(-2, 2);
+        z[1] = uni(-2, 2);
+        z[4 + nc] = uni(-0.01f, 0.01f);
+        break;
+      }
     }
+  }
+  if (o.kind == HeadKind::kObb) {  // to channels first
+    auto transpose = [&](std::vector<float>& v) {
+      std::vector<float> out(v.size());
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c)
+          out[static_cast<size_t>(c * rows + r)] = v[static_cast<size_t>(r * cols + c)];
+      }
+      v = std::move(out);
+    };
+    transpose(table);
+    transpose(shift);
+    std::swap(rows, cols);
   }
 
   TestModel t(17, 8, "pytorch");
@@ -790,6 +875,15 @@ std::string build_head_onnx(const HeadModelOptions& o) {
     if (o.kind == HeadKind::kYolov5) {  // yolov5's export.py: {'stride': ..., 'names': ...}
       t.metadata("stride", "32");
       t.metadata("names", class_names_metadata(nc));
+    } else if (o.kind == HeadKind::kObb) {  // as Ultralytics exports YOLO11-obb
+      t.metadata("description", "Ultralytics YOLO11n-obb model (random weights)");
+      t.metadata("author", "Ultralytics");
+      t.metadata("task", "obb");
+      t.metadata("stride", "32");
+      t.metadata("batch", "1");
+      t.metadata("imgsz", fmt::format("[{}, {}]", o.imgsz, o.imgsz));
+      t.metadata("names", dota_names_metadata(nc));
+      t.metadata("args", "{'batch': 1, 'half': False, 'nms': False}");
     } else {
       const bool detr = o.kind == HeadKind::kRtdetr;
       t.metadata("description", detr ? "Ultralytics RT-DETR-l model (random weights)"

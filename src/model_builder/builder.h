@@ -49,15 +49,22 @@ enum class HeadKind {
              // scores descending as TopK leaves them
   kRtdetr,   // Ultralytics RT-DETR: [1, rows, 4+nc] (cx, cy, w, h of 0..1, sigmoid class scores),
              // queries unsorted; about a quarter have one class above 0.3
+  kObb,      // Ultralytics YOLOv8/11-obb: [1, 4+nc+1, cells] channels first (cx, cy, w, h pixels,
+             // sigmoid class scores, angle in radians in [-pi/4, 3pi/4)); every anchor is a
+             // jittered copy of one of a few rotated objects (some written with w and h swapped
+             // and the angle a quarter turn on, the same rectangle), so rotated NMS matters;
+             // about 40% have one class above 0.25, mostly the object's own
 };
 struct HeadModelOptions {
   HeadKind kind = HeadKind::kYolov5;
   uint32_t seed = 0;
   int imgsz = 64;        // a multiple of 32
-  int num_classes = 3;   // names are COCO's for the first 80, then "class<i>"
-  int rows = 300;        // end2end: max_det; rtdetr: queries; yolov5: ignored (3 x grid cells)
-  bool metadata = true;  // yolov5: stride and names as its export.py writes them; end2end and
-                         // rtdetr: Ultralytics' keys (end2end True; head RTDETRDecoder)
+  int num_classes = 3;   // names are COCO's for the first 80, then "class<i>" (obb: DOTA-v1's
+                         // 15, then "class<i>")
+  int rows = 300;        // end2end: max_det; rtdetr: queries; yolov5, obb: ignored (grid cells)
+  bool metadata = true;  // yolov5: stride and names as its export.py writes them; end2end,
+                         // rtdetr and obb: Ultralytics' keys (end2end True; head RTDETRDecoder;
+                         // task obb)
 };
 // Throws shoal::Error (kInvalidArgument) for options out of range.
 std::string build_head_onnx(const HeadModelOptions& opts);
@@ -71,6 +78,8 @@ std::string to_float16_onnx(const std::string& model_bytes);
 
 // Ultralytics' names dict string: "{0: 'person', 1: 'bicycle', ...}".
 std::string class_names_metadata(int num_classes);
+// The same with DOTA-v1's 15 names (Ultralytics' OBB models), then "class<i>".
+std::string dota_names_metadata(int num_classes);
 
 // Writes `bytes` to `path` (throws kInvalidArgument when the file cannot be written).
 void save_bytes(const std::string& path, const std::string& bytes);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <numbers>
 #include <opencv2/imgcodecs.hpp>
 #include <optional>
 
@@ -68,11 +69,13 @@ void print_table(const vision::Result& r, const vision::ModelInfo& info, bool ma
     }
   } else if (!r.detections.empty()) {
     const bool seg = info.task == vision::Task::kSegment && masks,
-               pose = info.task == vision::Task::kPose;
+               pose = info.task == vision::Task::kPose, obb = info.task == vision::Task::kObb;
+    // OBB: x1..y2 are the rotated box's bounds; the rotated box follows (angle in degrees).
     fmt::print("  {:>3}  {:<20} {:>6} {:>8} {:>8} {:>8} {:>8}{}\n", "#", "class", "score", "x1",
                "y1", "x2", "y2",
                seg    ? "  mask px"
                : pose ? "  keypoints>0.5"
+               : obb  ? "        cx       cy        w        h  angle"
                       : "");
     for (size_t i = 0; i < r.detections.size(); ++i) {
       const vision::Detection& d = r.detections[i];
@@ -82,6 +85,11 @@ void print_table(const vision::Result& r, const vision::ModelInfo& info, bool ma
         int vis = 0;
         for (const vision::Keypoint& k : d.keypoints) vis += k.v > 0.5f ? 1 : 0;
         extra = fmt::format("  {:>2}/{}", vis, d.keypoints.size());
+      }
+      if (obb && d.rbox) {
+        const vision::RotatedBox& rb = *d.rbox;
+        extra = fmt::format("  {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>6.1f}", rb.cx, rb.cy, rb.w,
+                            rb.h, rb.angle * 180.0 / std::numbers::pi);
       }
       fmt::print("  {:>3}  {:<20} {:>6.3f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f}{}\n", i + 1,
                  d.class_name, d.score, d.box.x1, d.box.y1, d.box.x2, d.box.y2, extra);
@@ -263,10 +271,11 @@ int run_detect(const DetectArgs& a) {
 void register_detect_command(CLI::App& app) {
   DetectArgs& a = g_args;
   CLI::App* sub =
-      app.add_subcommand("detect", "detect/segment/pose/classify images with a YOLO model");
-  sub->add_option("model", a.model,
-                  "ONNX model (YOLOv5u/v8/11 detect, seg, pose, cls; YOLOX; classic YOLOv5/v7; "
-                  "YOLOv10/YOLO26 end-to-end; RT-DETR)")
+      app.add_subcommand("detect", "detect/segment/pose/classify/obb images with a YOLO model");
+  sub->add_option(
+         "model", a.model,
+         "ONNX model (YOLOv5u/v8/11 detect, seg, pose, cls, obb; YOLOX; classic YOLOv5/v7; "
+         "YOLOv10/YOLO26 end-to-end; RT-DETR)")
       ->required();
   sub->add_option("images", a.images,
                   "image files or folders (JPEG, PNG, BMP); or video sources: video files, "
@@ -312,7 +321,8 @@ void register_detect_command(CLI::App& app) {
                   "(yolov5u, yolov8, yolo11), yolox, yolov5 (classic anchor-based, also yolov7), "
                   "end2end (yolov10, yolo26), rtdetr; refused when the output is not its layout");
   sub->add_option("--task", a.task,
-                  "task when metadata does not tell: detect, segment, pose, classify");
+                  "task when metadata does not tell: detect, segment, pose, classify, obb (an OBB "
+                  "output reads as detect with one more class without it)");
   sub->add_option(
       "--names", a.names,
       "class names: a file with one per line, {0: 'a', ...}, or Ultralytics' data.yaml");

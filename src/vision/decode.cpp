@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "vision/rotated_box.h"
 
 namespace shoal::vision {
 namespace {
@@ -459,6 +460,55 @@ std::vector<Detection> decode_pose(const Tensor& out, int b, const ModelInfo& in
   return dets;
 }
 
+std::vector<Detection> decode_obb(const Tensor& out, int b, const ModelInfo& info,
+                                  const LetterboxInfo& lb, const DecodeOptions& opt) {
+  check_output(out, 3, "OBB output");
+  check_batch(out, b, "OBB output");
+  const int64_t rows = out.dims()[1], A = out.dims()[2];
+  const int nc = info.num_classes;
+  if (nc < 1 || 4 + int64_t{nc} + 1 != rows) {
+    fail(ErrorCode::kInvalidArgument,
+         "OBB output {} does not hold 4 + {} classes + 1 angle rows (cx, cy, w, h, scores, angle)",
+         dims_str(out.dims()), nc);
+  }
+  std::vector<Candidate> cands = candidates_ultralytics(out, b, nc, opt.conf);
+  const float* base = out.data<float>() + b * rows * A;
+  std::erase_if(cands, [&](Candidate& c) {
+    const float* p = base + c.anchor;
+    c.rbox = {p[0], p[A], p[2 * A], p[3 * A], p[(4 + nc) * A]};
+    const RotatedBox& r = c.rbox;
+    if (!std::isfinite(r.cx) || !std::isfinite(r.cy) || !std::isfinite(r.w) ||
+        !std::isfinite(r.h) || !std::isfinite(r.angle)) {
+      return true;
+    }
+    c.box = rbox_bounds(r);
+    return false;
+  });
+  drop_other_classes(cands, opt);
+  const std::vector<int> keep = nms_rotated(cands, opt.nms);
+  const float W = static_cast<float>(lb.src_width), H = static_cast<float>(lb.src_height);
+  std::vector<Detection> dets;
+  dets.reserve(keep.size());
+  for (int i : keep) {
+    const Candidate& c = cands[static_cast<size_t>(i)];
+    RotatedBox r = regularize_rbox(c.rbox);
+    r.cx = lb.to_src_x(r.cx);
+    r.cy = lb.to_src_y(r.cy);
+    r.w = static_cast<float>(r.w / lb.scale);
+    r.h = static_cast<float>(r.h / lb.scale);
+    Detection d;
+    d.class_id = c.class_id;
+    d.class_name = class_name(info, c.class_id);
+    d.score = c.score;
+    d.rbox = r;
+    const Box bounds = rbox_bounds(r);
+    d.box = {std::clamp(bounds.x1, 0.f, W), std::clamp(bounds.y1, 0.f, H),
+             std::clamp(bounds.x2, 0.f, W), std::clamp(bounds.y2, 0.f, H)};
+    dets.push_back(std::move(d));
+  }
+  return dets;
+}
+
 std::vector<Classification> decode_classify(const Tensor& out, int b, const ModelInfo& info, int k,
                                             const std::vector<int>& classes) {
   check_output(out, 2, "classify output");
@@ -517,6 +567,9 @@ Result postprocess(const std::vector<Tensor>& outputs, int b, const ModelInfo& i
       break;
     case Task::kClassify:
       r.top5 = decode_classify(outputs[0], b, info, opt.top_k, opt.classes);
+      break;
+    case Task::kObb:
+      r.detections = decode_obb(outputs[0], b, info, lb, opt);
       break;
     case Task::kUnknown:
       fail(ErrorCode::kInvalidArgument, "postprocess: unknown task");

@@ -1,8 +1,8 @@
 // Decoders from raw model outputs (Tensors) to typed results in original-image pixels:
-// Ultralytics YOLOv5u/v8/11 detect, segment, pose, classify; YOLOX and classic anchor-based
-// YOLOv5/v7 detect (a threshold pass first so that only anchors above `conf` get boxes, then NMS
-// on those); and the NMS-free heads, end-to-end YOLOv10/YOLO26 and RT-DETR (threshold, max_det).
-// Knows nothing about sessions or files.
+// Ultralytics YOLOv5u/v8/11 detect, segment, pose, classify, obb (oriented boxes); YOLOX and
+// classic anchor-based YOLOv5/v7 detect (a threshold pass first so that only anchors above `conf`
+// get boxes, then NMS on those); and the NMS-free heads, end-to-end YOLOv10/YOLO26 and RT-DETR
+// (threshold, max_det). Knows nothing about sessions or files.
 #pragma once
 
 #include <vector>
@@ -73,6 +73,15 @@ std::vector<Detection> decode_segment(const Tensor& out, const Tensor& protos, i
 // Pose: as detect, plus kpt_count keypoints (x, y[, visibility]) per detection.
 std::vector<Detection> decode_pose(const Tensor& out, int b, const ModelInfo& info,
                                    const LetterboxInfo& lb, const DecodeOptions& opt);
+// OBB (Ultralytics oriented boxes), [B, 4 + nc + 1, A]: per anchor cx, cy, w, h in network-input
+// pixels, nc class scores (sigmoid applied), the angle in radians. As Ultralytics: anchors whose
+// best class score > conf (and in `classes`), rotated NMS (nms_rotated: probiou, class-aware
+// unless agnostic, max_det), boxes regularised (w >= h, angle in [0, pi)), centre and sides mapped
+// back through the letterbox (the angle unchanged). Detection::rbox holds the rotated box (not
+// clipped), Detection::box its axis-aligned bounds clipped to the image. Anchors whose box or angle
+// is not finite are dropped. Throws kInvalidArgument when the output is not 4 + nc + 1 rows.
+std::vector<Detection> decode_obb(const Tensor& out, int b, const ModelInfo& info,
+                                  const LetterboxInfo& lb, const DecodeOptions& opt);
 // Classify: top-k classes. Softmax is applied unless the row already holds probabilities
 // (values in [0, 1] summing to 1 within 1e-3).
 // `classes` (empty: all): the top k among these class ids only.

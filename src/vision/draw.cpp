@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "vision/model_info.h"
+#include "vision/rotated_box.h"
 #include "vision/text.h"
 
 namespace shoal::vision {
@@ -99,12 +100,28 @@ void draw_masks(cv::Mat& img, const Result& result) {
   }
 }
 
+// The outline of a rotated box: its four corners joined (OpenCV clips what leaves the image;
+// corners absurdly far out are pulled in to keep the integer maths safe).
+void draw_rotated_box(cv::Mat& img, const RotatedBox& r, cv::Scalar color, int lw) {
+  constexpr float kFar = 1 << 20;
+  std::vector<cv::Point> poly;
+  for (const cv::Point2f& p : rbox_corners(r)) {
+    poly.emplace_back(static_cast<int>(std::lround(std::clamp(p.x, -kFar, kFar))),
+                      static_cast<int>(std::lround(std::clamp(p.y, -kFar, kFar))));
+  }
+  cv::polylines(img, poly, true, color, lw, cv::LINE_AA);
+}
+
 void draw_boxes_and_keypoints(cv::Mat& img, const Result& result, int lw) {
   for (const Detection& d : result.detections) {
     const cv::Scalar c = class_color(d.class_id);
-    const cv::Point p1(static_cast<int>(d.box.x1), static_cast<int>(d.box.y1));
-    const cv::Point p2(static_cast<int>(d.box.x2), static_cast<int>(d.box.y2));
-    cv::rectangle(img, p1, p2, c, lw, cv::LINE_AA);
+    if (d.rbox) {
+      draw_rotated_box(img, *d.rbox, c, lw);
+    } else {
+      const cv::Point p1(static_cast<int>(d.box.x1), static_cast<int>(d.box.y1));
+      const cv::Point p2(static_cast<int>(d.box.x2), static_cast<int>(d.box.y2));
+      cv::rectangle(img, p1, p2, c, lw, cv::LINE_AA);
+    }
     if (d.keypoints.empty()) continue;
     const auto& kp = d.keypoints;
     if (kp.size() == 17) {

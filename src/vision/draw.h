@@ -1,6 +1,7 @@
-// Annotated images: boxes, labels, instance masks, pose skeletons and top-5 text drawn on a copy
-// of the original image (OpenCV imgproc; label text in UTF-8 through FreeType, vision/text.h).
-// Labels are kept inside the image and off each other where there is room. Knows nothing about
+// Annotated images: boxes (rotated boxes as their outline), labels, instance masks, pose skeletons
+// and top-5 text drawn on a copy of the original image (OpenCV imgproc; label text in UTF-8
+// through FreeType, vision/text.h). Labels are kept inside the image and off each other where
+// there is room (a rotated box's label goes by its axis-aligned bounds). Knows nothing about
 // models or sessions.
 #pragma once
 

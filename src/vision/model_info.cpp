@@ -41,6 +41,8 @@ const char* task_name(Task t) {
       return "pose";
     case Task::kClassify:
       return "classify";
+    case Task::kObb:
+      return "obb";
     case Task::kUnknown:
       break;
   }
@@ -211,8 +213,9 @@ Task parse_task(const std::string& s) {
   if (l == "segment" || l == "seg" || l == "segmentation") return Task::kSegment;
   if (l == "pose" || l == "keypoints") return Task::kPose;
   if (l == "classify" || l == "cls" || l == "classification") return Task::kClassify;
-  fail(ErrorCode::kInvalidArgument, "unknown task '{}': expected detect, segment, pose or classify",
-       s);
+  if (l == "obb" || l == "oriented") return Task::kObb;
+  fail(ErrorCode::kInvalidArgument,
+       "unknown task '{}': expected detect, segment, pose, classify or obb", s);
 }
 
 int64_t anchor_count(int64_t w, int64_t h, const std::vector<int>& strides) {
@@ -347,7 +350,8 @@ void check_layout(Family family, const std::vector<Dims>& outputs, int64_t w, in
   switch (family) {
     case Family::kUltralytics:
       if (o0.size() == 2) return;  // classify [B, nc]
-      expect = fmt::format("[B, 4+classes(+masks or keypoints), {}] (one column per grid cell)", a);
+      expect = fmt::format(
+          "[B, 4+classes(+masks, keypoints or angle), {}] (one column per grid cell)", a);
       ok = ok && is_grid(o0[2], w, h, 1) && o0[1] > 4;
       break;
     case Family::kYolox:
@@ -382,6 +386,46 @@ void check_layout(Family family, const std::vector<Dims>& outputs, int64_t w, in
   fail(source == "flags" ? ErrorCode::kInvalidArgument : ErrorCode::kInvalidModel,
        "family {} (from {}) expects the first output to be {} at input {}x{}, but it is {}{}",
        family_name(family), source, expect, w, h, dims_str(o0), hint);
+}
+
+// The class count of an OBB output [B, 4 + nc + 1, A]: the names' count when names are given (a
+// names file, else the metadata's; Ultralytics takes nc from the names too), else the rows less
+// 5. An output whose rows do not fit is refused, saying why (kInvalidArgument when the task came
+// from --task, kInvalidModel from the metadata).
+int obb_class_count(const Dims& o0, const std::vector<std::string>& file_names,
+                    const std::string& names_file, const std::map<int, std::string>& meta_names,
+                    const std::string& task_from) {
+  const int64_t rows = o0[1];
+  int64_t nc = rows - 5;
+  std::string names_from;
+  if (!file_names.empty()) {
+    nc = static_cast<int64_t>(file_names.size());
+    names_from = fmt::format("the {} names of '{}'", nc, names_file);
+  } else if (!meta_names.empty()) {
+    nc = meta_names.rbegin()->first + 1;
+    names_from = fmt::format("the metadata's {} names", nc);
+  }
+  if (nc >= 1 && rows == 4 + nc + 1) return static_cast<int>(nc);
+  std::string why;
+  if (names_from.empty()) {
+    why = ", which leaves no classes: it is not an OBB output";
+  } else if (rows == 4 + nc) {
+    why = fmt::format(
+        ": that is 4 + {} classes with no angle, a detect model's layout (--task detect)", nc);
+  } else if (rows > 5) {
+    why = fmt::format(
+        ": {} rows are not 4 + {} + 1; they fit {} classes ({})", rows, nc, rows - 5,
+        file_names.empty() ? "the metadata's names do not match the graph" : "check --names");
+  } else {
+    why = fmt::format(": {} rows leave no classes: it is not an OBB output", rows);
+  }
+  fail(task_from == "--task" ? ErrorCode::kInvalidArgument : ErrorCode::kInvalidModel,
+       "task obb (from {}) expects the first output to be [B, 4+classes+1, anchors] (cx, cy, w, h, "
+       "class scores, angle){}, but it is {}{}",
+       task_from,
+       names_from.empty() ? std::string()
+                          : fmt::format(", i.e. [B, {}, anchors] with {}", nc + 5, names_from),
+       dims_str(o0), why);
 }
 
 }  // namespace
@@ -447,16 +491,18 @@ ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, c
   if (detect_only && info.task != Task::kDetect) {
     fail(ErrorCode::kUnsupported,
          "{} models are detect-only here (task {} from {}; outputs {}): export a detect model, or "
-         "an anchor-free Ultralytics one (YOLOv5u/v8/11) for segment and pose",
+         "an anchor-free Ultralytics one (YOLOv5u/v8/11) for segment, pose and obb",
          family_name(info.family), task_name(info.task),
          hints.task.empty() ? (metadata.count("task") ? "metadata" : "the second output's shape")
                             : "--task",
          shapes);
   }
 
-  // 3. Metadata details.
+  // 3. Metadata details, and the names file (OBB class counts come from the names).
   std::map<int, std::string> meta_names;
   if (metadata.count("names")) meta_names = parse_names_dict(metadata.at("names"));
+  std::vector<std::string> file_names;
+  if (!hints.names_file.empty()) file_names = read_names_file(hints.names_file);
   if (metadata.count("stride")) {
     std::vector<int64_t> s = parse_int_list(metadata.at("stride"));
     if (!s.empty() && s.back() > 0 && s.back() <= 1024) info.stride = static_cast<int>(s.back());
@@ -534,6 +580,11 @@ ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, c
       }
       info.num_classes = static_cast<int>(o0[1] - 4 - int64_t{info.kpt_count} * info.kpt_dims);
       break;
+    case Task::kObb:
+      need_rank(o0, 3, "[batch, 4+classes+1, anchors]");
+      info.num_classes = obb_class_count(o0, file_names, hints.names_file, meta_names,
+                                         hints.task.empty() ? "metadata" : "--task");
+      break;
     case Task::kUnknown:
       break;
   }
@@ -544,7 +595,7 @@ ModelInfo infer_model_info(const std::map<std::string, std::string>& metadata, c
 
   // 5. Names: flag file, metadata, COCO for 80-class models, else the class ids.
   if (!hints.names_file.empty()) {
-    info.names = read_names_file(hints.names_file);
+    info.names = file_names;
     if (info.family == Family::kEnd2End && meta_names.empty()) {
       info.num_classes = static_cast<int>(info.names.size());
     }

@@ -18,7 +18,7 @@ struct ModelHints {
   // "ultralytics" (aliases yolov5u, yolov8, yolo11, v8), "yolox", "yolov5" (classic
   // anchor-based; alias yolov7), "end2end" (aliases yolov10, yolo26) or "rtdetr"
   std::string family;
-  std::string task;        // detect, segment, pose, classify
+  std::string task;        // detect, segment, pose, classify, obb (alias oriented)
   std::string names_file;  // see read_names_file
 };
 

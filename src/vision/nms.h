@@ -1,9 +1,11 @@
-// Non-maximum suppression with Ultralytics semantics (torchvision.ops.nms after a class offset)
-// and YOLOX's variant (+1 pixel areas). Knows nothing about models or images.
+// Non-maximum suppression with Ultralytics semantics (torchvision.ops.nms after a class offset),
+// YOLOX's variant (+1 pixel areas) and Ultralytics' rotated NMS for oriented boxes (Fast-NMS over
+// probabilistic IoU). Knows nothing about models or images.
 #pragma once
 
 #include <vector>
 
+#include "vision/rotated_box.h"
 #include "vision/types.h"
 
 namespace shoal::vision {
@@ -21,7 +23,8 @@ struct Candidate {
   Box box;  // xyxy in network-input pixels
   float score = 0;
   int class_id = 0;
-  int anchor = 0;  // row in the model output (for mask coefficients / keypoints)
+  int anchor = 0;   // row in the model output (for mask coefficients / keypoints)
+  RotatedBox rbox;  // OBB heads: the rotated box in network-input pixels (`box` is its bounds)
 };
 
 // IoU of two boxes (0 when both are empty).
@@ -33,5 +36,14 @@ float box_iou(const Box& a, const Box& b, bool plus_one = false);
 // boxes of different classes never overlap). Returns indices into `cands` in kept order.
 // O(n log n + n * kept).
 std::vector<int> nms(const std::vector<Candidate>& cands, const NmsOptions& opt);
+
+// Rotated NMS on Candidate::rbox as Ultralytics runs it for OBB models (Fast-NMS, its
+// nms_rotated): candidates sorted by score (descending, stable), cut to max_nms; a candidate is
+// kept when no higher-scoring candidate of its class (of any class when agnostic) has a probiou
+// >= iou with it, whether that one was kept or was itself suppressed; stops at max_det.
+// (Ultralytics offsets centres by class_id * max_wh to keep classes apart; comparing class ids is
+// the same.) Returns indices into `cands` in kept order. At worst O(n^2) probiou evaluations, most
+// skipped by a distance bound that cannot change the outcome.
+std::vector<int> nms_rotated(const std::vector<Candidate>& cands, const NmsOptions& opt);
 
 }  // namespace shoal::vision

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "vision/result_json.h"
+#include "vision/rotated_box.h"
 
 namespace shoal::vision {
 namespace {
@@ -44,7 +45,11 @@ std::string to_yolo_txt(const Result& r, bool with_conf) {
   for (const Detection& d : r.detections) {
     std::string line = std::to_string(d.class_id);
     const std::vector<cv::Point> poly = outline(d);
-    if (poly.size() >= 3) {
+    if (d.rbox) {
+      for (const cv::Point2f& p : rbox_corners(*d.rbox)) {
+        line += fmt::format(" {:.6f} {:.6f}", p.x / w, p.y / h);
+      }
+    } else if (poly.size() >= 3) {
       for (const cv::Point& p : poly) line += fmt::format(" {:.6f} {:.6f}", p.x / w, p.y / h);
     } else {
       const double bw = d.box.x2 - d.box.x1, bh = d.box.y2 - d.box.y1;
@@ -60,9 +65,15 @@ std::string to_yolo_txt(const Result& r, bool with_conf) {
   return out;
 }
 
-std::vector<YoloTxtBox> parse_yolo_txt(const std::string& text) {
-  constexpr int kMaxClassId = 1'000'000;
-  std::vector<YoloTxtBox> boxes;
+namespace {
+
+constexpr int kMaxClassId = 1'000'000;
+
+// The non-blank lines of a YOLO txt file as numbers, each line `fields` or `fields + 1` numbers
+// long starting with an integer class id; throws kInvalidArgument naming the line and `form`.
+std::vector<std::vector<double>> yolo_txt_rows(const std::string& text, size_t fields,
+                                               const char* form) {
+  std::vector<std::vector<double>> rows;
   std::istringstream lines(text);
   std::string line;
   int n = 0;
@@ -73,12 +84,22 @@ std::vector<YoloTxtBox> parse_yolo_txt(const std::string& text) {
     std::vector<double> v;
     double x;
     while (f >> x) v.push_back(x);
-    if (!f.eof() || (v.size() != 5 && v.size() != 6) || !(v[0] >= 0 && v[0] <= kMaxClassId) ||
-        v[0] != std::floor(v[0])) {
+    if (!f.eof() || (v.size() != fields && v.size() != fields + 1) ||
+        !(v[0] >= 0 && v[0] <= kMaxClassId) || v[0] != std::floor(v[0])) {
       fail(ErrorCode::kInvalidArgument,
-           "YOLO txt line {}: '{}' is not 'class cx cy w h [conf]' with an integer class 0..{}", n,
-           line, kMaxClassId);
+           "YOLO txt line {}: '{}' is not '{}' with an integer class 0..{}", n, line, form,
+           kMaxClassId);
     }
+    rows.push_back(std::move(v));
+  }
+  return rows;
+}
+
+}  // namespace
+
+std::vector<YoloTxtBox> parse_yolo_txt(const std::string& text) {
+  std::vector<YoloTxtBox> boxes;
+  for (const std::vector<double>& v : yolo_txt_rows(text, 5, "class cx cy w h [conf]")) {
     YoloTxtBox b;
     b.class_id = static_cast<int>(v[0]);
     b.cx = static_cast<float>(v[1]);
@@ -86,6 +107,21 @@ std::vector<YoloTxtBox> parse_yolo_txt(const std::string& text) {
     b.w = static_cast<float>(v[3]);
     b.h = static_cast<float>(v[4]);
     if (v.size() == 6) b.conf = static_cast<float>(v[5]);
+    boxes.push_back(b);
+  }
+  return boxes;
+}
+
+std::vector<YoloTxtObb> parse_yolo_txt_obb(const std::string& text) {
+  std::vector<YoloTxtObb> boxes;
+  for (const std::vector<double>& v :
+       yolo_txt_rows(text, 9, "class x1 y1 x2 y2 x3 y3 x4 y4 [conf]")) {
+    YoloTxtObb b;
+    b.class_id = static_cast<int>(v[0]);
+    for (size_t k = 0; k < 4; ++k) {
+      b.corners[k] = {static_cast<float>(v[1 + 2 * k]), static_cast<float>(v[2 + 2 * k])};
+    }
+    if (v.size() == 10) b.conf = static_cast<float>(v[9]);
     boxes.push_back(b);
   }
   return boxes;

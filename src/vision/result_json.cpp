@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "vision/rotated_box.h"
+
 namespace shoal::vision {
 
 Rle mask_to_rle(const Detection& d, int image_width, int image_height) {
@@ -55,6 +57,7 @@ cv::Mat rle_to_mask(const Rle& rle) {
 
 double round_px(double v) { return std::round(v * 100) / 100; }
 double round_score(double v) { return std::round(v * 1e4) / 1e4; }
+double round_angle(double v) { return std::round(v * 1e4) / 1e4; }
 
 nlohmann::json result_to_json(const Result& r, bool include_masks) {
   nlohmann::json j;
@@ -82,6 +85,14 @@ nlohmann::json result_to_json(const Result& r, bool include_masks) {
         k.push_back({round_px(p.x), round_px(p.y), round_score(p.v)});
       }
       o["keypoints"] = k;
+    }
+    if (d.rbox) {
+      const RotatedBox& rb = *d.rbox;
+      o["rbox"] = {round_px(rb.cx), round_px(rb.cy), round_px(rb.w), round_px(rb.h),
+                   round_angle(rb.angle)};
+      nlohmann::json poly = nlohmann::json::array();
+      for (const cv::Point2f& p : rbox_corners(rb)) poly.push_back({round_px(p.x), round_px(p.y)});
+      o["polygon"] = poly;
     }
     dets.push_back(std::move(o));
   }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <opencv2/core.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,8 @@ namespace shoal::vision {
 //                 [B, max_det, 6] (x1, y1, x2, y2 pixels, score, class id)
 //   kRtdetr       Ultralytics RT-DETR: [B, queries, 4+nc] (cx, cy, w, h of 0..1, class scores)
 enum class Family { kUnknown, kUltralytics, kYolox, kYolov5, kEnd2End, kRtdetr };
-enum class Task { kUnknown, kDetect, kSegment, kPose, kClassify };
+// kObb: Ultralytics oriented boxes, [B, 4 + nc + 1, anchors] (cx, cy, w, h, class scores, angle).
+enum class Task { kUnknown, kDetect, kSegment, kPose, kClassify, kObb };
 
 const char* family_name(Family f);
 const char* task_name(Task t);
@@ -29,6 +31,13 @@ struct Box {
   float height() const { return y2 - y1; }
 };
 
+// Rotated rectangle of an OBB model: centre, side lengths and the angle in radians by which the
+// `w` side is turned from the x axis (clockwise on screen: y points down). Decoders regularise it
+// as Ultralytics does: w >= h and angle in [0, pi). vision/rotated_box.h has its corners.
+struct RotatedBox {
+  float cx = 0, cy = 0, w = 0, h = 0, angle = 0;
+};
+
 struct Keypoint {
   float x = 0, y = 0;
   float v = 1;  // visibility/confidence (sigmoid already applied); 1 when the model has none
@@ -38,7 +47,9 @@ struct Detection {
   int class_id = 0;
   std::string class_name;
   float score = 0;
-  Box box;  // original-image pixels, clipped to the image
+  Box box;  // original-image pixels, clipped to the image (OBB: the rotated box's bounds)
+  // OBB models: the rotated box in original-image pixels, not clipped (as Ultralytics).
+  std::optional<RotatedBox> rbox;
   // Segment models: the instance mask (CV_8U, 0 or 1) covering `mask_rect` of the image, i.e.
   // cropped to the box's pixels (keeps 300 masks of a large photo small). full_mask() expands it.
   cv::Mat mask;

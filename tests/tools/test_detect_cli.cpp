@@ -3,8 +3,9 @@
 // document with a result or an "error" per file, a non-zero exit code, and every good file still
 // processed; --save writes annotated images; numbers print short; `shoal` alone shows its help;
 // the classic YOLOv5, end-to-end and RT-DETR heads print the boxes the library's Detector finds,
-// and a --family that does not fit is refused with the reason; `shoal quantize` writes a QDQ
-// model that runs on int8 data, skipping and counting images it cannot decode, and the real
+// and a --family that does not fit is refused with the reason; an OBB model prints, writes and
+// draws its rotated boxes, and a --task obb that does not fit is refused; `shoal quantize` writes a
+// QDQ model that runs on int8 data, skipping and counting images it cannot decode, and the real
 // YOLOv8n quantized on the photos finds what the float model finds. Uses small generated models
 // (no ../shared needed, except where a test says so).
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@
 #include "vision/detector.h"
 #include "vision/nms.h"
 #include "vision/result_export.h"
+#include "vision/rotated_box.h"
 
 namespace shoal {
 namespace {
@@ -348,6 +350,94 @@ TEST_F(VisionCli, OtherHeadsPrintTheirBoxes) {
     EXPECT_NE(r.err.find(h.reason), std::string::npos) << h.name << ": " << r.err;
     EXPECT_NE(r.err.find(std::string("family ") + h.wrong), std::string::npos) << r.err;
   }
+}
+
+// An OBB model (Ultralytics' YOLO11-obb export layout): the table shows the rotated boxes, --json
+// their rbox and polygon as the library's Detector finds them, --save-txt Ultralytics' OBB labels
+// and --save an annotated image. Without metadata it needs --task obb; a detect model forced to
+// obb is refused with the reason.
+TEST_F(VisionCli, ObbModelPrintsRotatedBoxes) {
+  HeadModelOptions ho;
+  ho.kind = HeadKind::kObb;
+  ho.seed = 23;
+  ho.num_classes = 15;
+  ho.imgsz = 128;
+  const std::string path = f("head_obb.onnx");
+  save_bytes(path, build_head_onnx(ho));
+  vision::Detector det = vision::Detector::open(path);
+  const vision::Result want = det.detect_file(f("good.jpg"));
+  ASSERT_GT(want.detections.size(), 3u);
+
+  ProcessRun r = run_shoal("detect " + path + " " + f("good.jpg") + " --max-det 3");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("ultralytics obb, 15 classes"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3 detections"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("angle"), std::string::npos) << r.out;
+  for (size_t i = 0; i < 3; ++i) {  // each row ends with its rotated box, the angle in degrees
+    const vision::RotatedBox& rb = *want.detections[i].rbox;
+    const std::string tail = fmt::format("{:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f} {:>6.1f}\n", rb.cx,
+                                         rb.cy, rb.w, rb.h, rb.angle * 180 / 3.14159265358979);
+    EXPECT_NE(r.out.find(want.detections[i].class_name), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(tail), std::string::npos) << tail << " not in\n" << r.out;
+  }
+
+  const std::string txt = f("obb_txt"), saved = f("obb_saved");
+  r = run_shoal("detect " + path + " " + f("good.jpg") + " --json --save-txt " + txt +
+                " --save-conf --save " + saved);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json dets = nlohmann::json::parse(r.out).at(0).at("detections");
+  ASSERT_EQ(dets.size(), want.detections.size()) << r.out;
+  for (size_t i = 0; i < dets.size(); ++i) {
+    const vision::Detection& w = want.detections[i];
+    EXPECT_EQ(dets[i]["class_name"], w.class_name) << i;
+    EXPECT_NEAR(dets[i]["score"].get<double>(), w.score, 5e-5 + 1e-7) << i;
+    const float rb[5] = {w.rbox->cx, w.rbox->cy, w.rbox->w, w.rbox->h, w.rbox->angle};
+    for (size_t k = 0; k < 5; ++k) {
+      EXPECT_NEAR(dets[i]["rbox"][k].get<double>(), rb[k], 0.005 + 1e-4) << i << " " << k;
+    }
+    const auto corners = vision::rbox_corners(*w.rbox);
+    ASSERT_EQ(dets[i]["polygon"].size(), 4u);
+    for (size_t k = 0; k < 4; ++k) {
+      EXPECT_NEAR(dets[i]["polygon"][k][0].get<double>(), corners[k].x, 0.005 + 1e-4);
+      EXPECT_NEAR(dets[i]["polygon"][k][1].get<double>(), corners[k].y, 0.005 + 1e-4);
+    }
+  }
+  std::ifstream labels(txt + "/good.txt");
+  const std::string text((std::istreambuf_iterator<char>(labels)),
+                         std::istreambuf_iterator<char>());
+  const std::vector<vision::YoloTxtObb> lines = vision::parse_yolo_txt_obb(text);
+  ASSERT_EQ(lines.size(), want.detections.size()) << text;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const vision::Detection& w = want.detections[i];
+    EXPECT_EQ(lines[i].class_id, w.class_id);
+    EXPECT_NEAR(lines[i].conf, w.score, 1e-6);
+    const auto corners = vision::rbox_corners(*w.rbox);
+    for (size_t k = 0; k < 4; ++k) {
+      EXPECT_NEAR(lines[i].corners[k].x * 80, corners[k].x, 1e-4) << i;
+      EXPECT_NEAR(lines[i].corners[k].y * 48, corners[k].y, 1e-4) << i;
+    }
+  }
+  const cv::Mat drawn = cv::imread(saved + "/good.jpg");
+  EXPECT_EQ(drawn.size(), cv::Size(80, 48));
+
+  // Without metadata the shape reads as a 16-class detect model; --task obb decodes it.
+  ho.metadata = false;
+  const std::string bare = f("head_obb_bare.onnx");
+  save_bytes(bare, build_head_onnx(ho));
+  r = run_shoal("detect " + bare + " " + f("good.jpg") + " --json --task obb");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json bare_dets = nlohmann::json::parse(r.out).at(0).at("detections");
+  ASSERT_EQ(bare_dets.size(), want.detections.size());
+  EXPECT_EQ(bare_dets[0]["rbox"], dets[0]["rbox"]);
+  r = run_shoal("detect " + bare + " " + f("good.jpg"));
+  EXPECT_NE(r.out.find("ultralytics detect, 16 classes"), std::string::npos) << r.out;
+
+  // A detect model forced to obb: refused, naming the shape and what it looks like.
+  r = run_shoal("detect " + model() + " " + f("good.jpg") + " --task obb");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("task obb (from --task)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[1,7,84]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--task detect"), std::string::npos) << r.err;
 }
 
 // Quantizing the generated detector: undecodable files are skipped and counted, the table says

@@ -1,11 +1,12 @@
 // YOLO txt, COCO results and CSV (vision/result_export.h): written and read back, they give the
-// detections they were written from.
+// detections they were written from (rotated boxes of OBB models too).
 #include <gtest/gtest.h>
 
 #include <sstream>
 
 #include "core/error.h"
 #include "vision/result_export.h"
+#include "vision/rotated_box.h"
 
 namespace shoal::vision {
 namespace {
@@ -88,6 +89,76 @@ TEST(VisionResultExport, YoloTxtSegmentIsTheMaskOutline) {
   EXPECT_NEAR(x1 * 200, 109, 1e-3);
   EXPECT_NEAR(y0 * 100, 25, 1e-3);
   EXPECT_NEAR(y1 * 100, 64, 1e-3);
+}
+
+// OBB models: Ultralytics' label format `class x1 y1 x2 y2 x3 y3 x4 y4`, the rotated box's
+// corners normalised (not clipped: a box may reach out of the image).
+TEST(VisionResultExport, YoloTxtObbRoundTrip) {
+  Result r;
+  r.width = 200;
+  r.height = 100;
+  auto add = [&](int cls, float score, RotatedBox rb) {
+    Detection d;
+    d.class_id = cls;
+    d.score = score;
+    d.rbox = rb;
+    d.box = rbox_bounds(rb);
+    r.detections.push_back(d);
+  };
+  add(0, 0.875f, {100, 50, 40, 20, 0});
+  add(11, 0.5f, {30.5f, 70.25f, 64, 12, 2.1f});
+  add(4, 0.3f, {190, 5, 50, 30, 0.7f});  // partly outside the image
+  // By hand: u = (20, 0), v = (0, 10); corners c+u+v, c+u-v, c-u-v, c-u+v.
+  EXPECT_EQ(to_yolo_txt(r, false).substr(0, to_yolo_txt(r, false).find('\n')),
+            "0 0.600000 0.600000 0.600000 0.400000 0.400000 0.400000 0.400000 0.600000");
+  for (bool conf : {false, true}) {
+    const std::vector<YoloTxtObb> got = parse_yolo_txt_obb(to_yolo_txt(r, conf));
+    ASSERT_EQ(got.size(), r.detections.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      const Detection& d = r.detections[i];
+      EXPECT_EQ(got[i].class_id, d.class_id);
+      // The rotated box back from its corners: centre their mean, w = |p1 - p4| along the
+      // angle, h = |p1 - p2|.
+      std::array<cv::Point2d, 4> p;
+      for (size_t k = 0; k < 4; ++k) {
+        p[k] = {got[i].corners[k].x * 200.0, got[i].corners[k].y * 100.0};
+      }
+      const cv::Point2d c = (p[0] + p[1] + p[2] + p[3]) / 4;
+      const cv::Point2d u = (p[0] - p[3]) / 2;
+      EXPECT_NEAR(c.x, d.rbox->cx, 2e-4) << i;
+      EXPECT_NEAR(c.y, d.rbox->cy, 2e-4) << i;
+      EXPECT_NEAR(cv::norm(p[0] - p[3]), d.rbox->w, 2e-4) << i;
+      EXPECT_NEAR(cv::norm(p[0] - p[1]), d.rbox->h, 2e-4) << i;
+      EXPECT_NEAR(std::atan2(u.y, u.x), d.rbox->angle, 1e-5) << i;
+      if (conf) {
+        EXPECT_NEAR(got[i].conf, d.score, 1e-6);
+      } else {
+        EXPECT_EQ(got[i].conf, -1);
+      }
+    }
+    EXPECT_GT(got[2].corners[1].x, 1.f) << "corners are not clipped";
+    EXPECT_LT(got[2].corners[2].y, 0.f) << "corners are not clipped";
+  }
+  // Each reader refuses the other's lines, naming the line.
+  try {
+    parse_yolo_txt_obb("0 0.5 0.5 0.1 0.1\n");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("line 1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("x4 y4"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(parse_yolo_txt(to_yolo_txt(r, false)), Error);
+  EXPECT_THROW(parse_yolo_txt_obb("2.5 0 0 1 0 1 1 0 1\n"), Error);
+  EXPECT_THROW(parse_yolo_txt_obb("1 0 0 1 0 1 1 0 1 0.5 0.5\n"), Error);
+  EXPECT_EQ(parse_yolo_txt_obb("\n1 0 0 1 0 1 1 0 1 0.5\n").at(0).conf, 0.5f);
+  // CSV and COCO results keep the axis-aligned bounds.
+  const std::vector<std::vector<std::string>> rows = parse_csv(to_csv_rows(r));
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_NEAR(std::stod(rows[1][4]), r.detections[1].box.x1, 0.005 + 1e-9);
+  EXPECT_NEAR(std::stod(rows[1][7]), r.detections[1].box.y2, 0.005 + 1e-9);
+  const nlohmann::json coco = to_coco_results(r, 1, false);
+  EXPECT_NEAR(coco[1]["bbox"][2].get<double>(), r.detections[1].box.x2 - r.detections[1].box.x1,
+              0.01);
 }
 
 TEST(VisionResultExport, CocoResults) {
