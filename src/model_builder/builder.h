@@ -69,6 +69,21 @@ struct HeadModelOptions {
 // Throws shoal::Error (kInvalidArgument) for options out of range.
 std::string build_head_onnx(const HeadModelOptions& opts);
 
+// A detector (build_yolo_detector_onnx's bytes: one output [1, 4+nc, anchors]) with its
+// post-processing in the graph: NonMaxSuppression (center_point_box 1, per class) on the boxes and
+// scores, then Gather/GatherND of the selected rows. Unpadded: outputs `selected` [K, 3] int64
+// (batch, class, box) and `detections` [K, 6] (x1, y1, x2, y2, score, class), K known only after
+// the run. Padded: the best max_det of them by score (TopK with a computed k), zero rows after, as
+// Ultralytics' nms=True export writes `output0` [1, max_det, 6] (with 'nms': True in its args).
+struct NmsGraphOptions {
+  int64_t max_boxes_per_class = 100;
+  float iou = 0.45f;
+  float score = 0.25f;
+  bool padded = false;
+  int64_t max_det = 300;
+};
+std::string with_nms_graph_onnx(const std::string& detector, const NmsGraphOptions& opts);
+
 // The model rewritten in half precision as Ultralytics' `half=True` and onnxconverter-common's
 // convert_float_to_float16 write it: float32 initializers, Constants, graph inputs, outputs and
 // value_info become float16, Casts to float become Casts to float16; Resize's roi and scales and

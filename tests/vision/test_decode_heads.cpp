@@ -274,6 +274,32 @@ TEST(VisionHeads, End2EndMatchesIndependentDecodeWithoutNms) {
   EXPECT_TRUE(decode_end2end(t, 0, info, lb, DecodeOptions{}).empty());
 }
 
+// Ultralytics' nms=True export: NMS in the graph (the engine runs that part after its program)
+// padded to [1, max_det, 6]; the metadata's args make it end-to-end, and the Detector's
+// zero-copy path reads the padded rows.
+TEST(VisionHeads, NmsInTheGraphDecodesAsEndToEnd) {
+  BuilderOptions b;
+  b.imgsz = 64;
+  b.num_classes = 3;
+  b.seed = 21;
+  NmsGraphOptions n;
+  n.score = 0.05f;
+  n.padded = true;
+  n.max_det = 300;
+  const std::string path = testing::TempDir() + "/vision_head_nms_graph.onnx";
+  save_bytes(path, with_nms_graph_onnx(build_yolo_detector_onnx(b), n));
+  for (const float conf : {0.1f, 0.3f}) {
+    HeadRun r = run_head(path, with(conf, 300));
+    EXPECT_EQ(r.info.family, Family::kEnd2End);
+    EXPECT_EQ(r.info.source, "metadata");
+    ASSERT_EQ(r.raw.dims(), (Dims{1, 300, 6}));
+    size_t above = 0;
+    const std::vector<RefDet> want = ref_end2end(r.raw, conf, 300, r.lb, &above);
+    EXPECT_GT(want.size(), 1u) << conf;
+    expect_same(r.got, want, r.info, fmt::format("conf {}", conf));
+  }
+}
+
 TEST(VisionHeads, End2EndRefusesRowsThatAreNotClassIds) {
   ModelInfo info;
   info.family = Family::kEnd2End;
