@@ -257,9 +257,14 @@ std::vector<NodeId> specialize_shapes(Graph& g, const NodeEvaluator& eval,
     for (ValueId o : node.outputs) {
       if (o == kNoValue) continue;
       const Value& v = g.value(o);
-      if (checked_mul(num_elements(v.dims), static_cast<int64_t>(dtype_size(v.dtype))) >
-          kMaxFoldBytes) {
-        fits = false;
+      const int64_t bytes =
+          checked_mul(num_elements(v.dims), static_cast<int64_t>(dtype_size(v.dtype)));
+      if (bytes > kMaxFoldBytes) fits = false;
+      if (opt.fold_everything && bytes > kMaxRunTimeValueBytes) {
+        fail(ErrorCode::kLimit,
+             "{}: output '{}' {} would take {} bytes, above the {} MiB a value computed after the "
+             "program may take",
+             g.node_label(n), v.name, dims_str(v.dims), bytes, kMaxRunTimeValueBytes >> 20);
       }
     }
     if (!opt.fold_everything && (!fits || fold_work(g, node) > static_cast<double>(kMaxFoldMacs))) {

@@ -60,6 +60,9 @@ using NodeEvaluator =
 
 // Largest tensor the folding pass materialises as a constant.
 inline constexpr int64_t kMaxFoldBytes = int64_t{64} << 20;
+// Largest value folding may compute when everything must fold (SpecializeOptions::fold_everything,
+// a data-dependent part at run time): past it, an error (kLimit) instead of an allocation.
+inline constexpr int64_t kMaxRunTimeValueBytes = int64_t{256} << 20;
 // Most multiply-adds (or pooling window reads) one folded node may take: a contraction or pooling
 // past it stays for run time.
 inline constexpr int64_t kMaxFoldMacs = int64_t{1} << 26;

@@ -159,6 +159,7 @@ int cmd_inspect(const CommonOptions& o, bool json) {
     j["arena_bytes"] = m.arena_bytes;
     j["steps"] = cm->program().steps.size();
     j["views"] = views;
+    j["data_dependent_nodes"] = cm->data_dependent_nodes();
     j["passes"] = cm->pass_stats();
     nlohmann::json ins = nlohmann::json::array(), outs = nlohmann::json::array();
     for (const TensorInfo& t : cm->inputs())
@@ -191,6 +192,10 @@ int cmd_inspect(const CommonOptions& o, bool json) {
   fmt::print("\n");
   fmt::print("program    {} steps on the {} backend, {} zero-copy views\n",
              cm->program().steps.size(), cm->backend_name(), views);
+  if (cm->data_dependent_nodes() > 0) {
+    fmt::print("after it   {} nodes whose shapes depend on the data (run by reference kernels)\n",
+               cm->data_dependent_nodes());
+  }
   fmt::print("parameters {} ({} bytes)\n", mib(params), params);
   fmt::print("weights    {} held at run time ({} packed by kernels)\n", mib(m.weights_bytes),
              mib(m.packed_weight_bytes));
