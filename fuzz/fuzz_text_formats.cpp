@@ -1,7 +1,8 @@
 // libFuzzer target for the text formats users hand to `shoal detect` or read back from it
 // (vision/model_info.h, vision/result_export.h). The first byte picks the parser, the rest is its
 // text: 'N' a names file (lines, a {id: 'name'} dict, or Ultralytics' data.yaml through
-// yaml-cpp), 'Y' a YOLO txt label file, 'C' a CSV results file. shoal::Error is the only
+// yaml-cpp), 'Y' a YOLO txt label file, 'O' an oriented-box (OBB) YOLO txt label file, 'C' a CSV
+// results file. shoal::Error is the only
 // acceptable failure; anything else (another exception, a crash, a hang, a sanitizer report) is
 // a bug.
 #include <cstddef>
@@ -22,6 +23,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case 'Y':
         shoal::vision::parse_yolo_txt(text);
+        break;
+      case 'O':
+        shoal::vision::parse_yolo_txt_obb(text);
         break;
       case 'C':
         shoal::vision::parse_csv(text);
