@@ -8,7 +8,7 @@
 //   models:
 //     - name: obstacles            # required, unique: [A-Za-z0-9_.-]+
 //       path: models/yolo11n-seg.onnx   # required; relative to this file's folder
-//       task: segment              # optional: detect | segment | pose | classify
+//       task: segment              # optional: detect | segment | pose | classify | obb
 //       family: ultralytics        # optional: ultralytics | yolox | yolov5 | end2end | rtdetr
 //       precision: fp32            # optional: fp32 (bf16, int8: not implemented yet)
 //       pinned: false              # loaded at start, never evicted
