@@ -141,6 +141,9 @@ int run_video_sources(const std::vector<std::string>& sources, const VideoRunOpt
       } catch (const Error& e) {
         error = fmt::format("frame {}: {} ({})", frame.index, e.what(), error_code_name(e.code()));
         break;
+      } catch (const std::exception& e) {  // e.g. OpenCV's, from drawing
+        error = fmt::format("frame {}: {}", frame.index, e.what());
+        break;
       }
       st.latency_ms.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
@@ -159,7 +162,7 @@ int run_video_sources(const std::vector<std::string>& sources, const VideoRunOpt
                              src->fps() > 0 ? src->fps() : 30.0, out.annotated.size());
           }
           sink->write(out.annotated);
-        } catch (const Error& e) {
+        } catch (const std::exception& e) {
           error = e.what();
           break;
         }
