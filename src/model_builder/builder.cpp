@@ -501,14 +501,25 @@ std::string concat(ModelBuilder& b, int idx, const std::vector<std::string>& xs)
 
 }  // namespace
 
-std::string class_names_metadata(int num_classes) {
+namespace {
+
+// Ultralytics' names dict string for `num_classes` classes: `known`'s names, then "class<i>".
+template <size_t N>
+std::string names_metadata(const std::array<const char*, N>& known, int num_classes) {
   std::string s = "{";
   for (int i = 0; i < num_classes; ++i) {
     if (i) s += ", ";
-    std::string name = i < 80 ? kCocoNames[static_cast<size_t>(i)] : fmt::format("class{}", i);
+    std::string name =
+        static_cast<size_t>(i) < N ? known[static_cast<size_t>(i)] : fmt::format("class{}", i);
     s += fmt::format("{}: '{}'", i, name);
   }
   return s + "}";
+}
+
+}  // namespace
+
+std::string class_names_metadata(int num_classes) {
+  return names_metadata(kCocoNames, num_classes);
 }
 
 std::string dota_names_metadata(int num_classes) {
@@ -527,13 +538,7 @@ std::string dota_names_metadata(int num_classes) {
                                                          "roundabout",
                                                          "soccer ball field",
                                                          "swimming pool"};
-  std::string s = "{";
-  for (int i = 0; i < num_classes; ++i) {
-    if (i) s += ", ";
-    std::string name = i < 15 ? kDotaNames[static_cast<size_t>(i)] : fmt::format("class{}", i);
-    s += fmt::format("{}: '{}'", i, name);
-  }
-  return s + "}";
+  return names_metadata(kDotaNames, num_classes);
 }
 
 std::string build_yolo_detector_onnx(const BuilderOptions& o) {

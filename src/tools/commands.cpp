@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/error.h"
+#include "tools/video_run.h"
 #include "vision/image_io.h"
 
 namespace shoal {
@@ -77,6 +78,14 @@ std::vector<std::string> image_paths(const std::vector<std::string>& args) {
   if (paths.empty())
     fail(ErrorCode::kInvalidArgument, "no images found in {}", fmt::join(args, ", "));
   return paths;
+}
+
+void add_video_options(CLI::App* cmd, VideoRunOptions& o) {
+  cmd->add_flag("--realtime", o.realtime,
+                "video files: read at the file's frame rate, dropping frames when behind (as a "
+                "camera would); default: every frame");
+  cmd->add_option("--frames", o.max_frames, "video sources: stop after N frames each")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
 }
 
 void make_output_dir(const std::string& flag, const std::string& dir) {

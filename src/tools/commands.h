@@ -8,6 +8,8 @@
 
 namespace shoal {
 
+struct VideoRunOptions;  // tools/video_run.h
+
 void register_extra_commands(CLI::App& app);
 // Runs whichever extra subcommand was parsed; returns the process exit code.
 int run_extra_commands(CLI::App& app);
@@ -21,6 +23,8 @@ void print_progress(size_t done, size_t total, const std::string& current);
 void clear_progress();
 // The image files IMAGE|FOLDER arguments name (vision::expand_image_args); none is an error.
 std::vector<std::string> image_paths(const std::vector<std::string>& args);
+// The video options detect and pipeline share: --realtime and --frames, into `o`.
+void add_video_options(CLI::App* cmd, VideoRunOptions& o);
 // Creates output folder `dir` given by option `flag` (nothing when `dir` is empty); an error
 // naming both when it cannot.
 void make_output_dir(const std::string& flag, const std::string& dir);

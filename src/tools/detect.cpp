@@ -43,8 +43,7 @@ struct DetectArgs {
   int threads = 0;
   std::string backend = "cpu";
   bool no_masks = false;
-  bool realtime = false;
-  int64_t frames = 0;
+  VideoRunOptions video;  // --realtime, --frames
 };
 
 DetectArgs g_args;
@@ -126,10 +125,8 @@ int run_detect_video(const DetectArgs& a, vision::Detector& det, const std::stri
   }
   make_output_dir("--save-txt", a.save_txt_dir);
   if (format == "csv") std::cout << vision::csv_header() << std::flush;
-  VideoRunOptions vo;
+  VideoRunOptions vo = a.video;
   vo.command = "detect";
-  vo.realtime = a.realtime;
-  vo.max_frames = a.frames;
   vo.save_dir = a.save_dir;
   const auto on_frame = [&](const std::string& source, const vision::VideoFrame& f, bool draw) {
     vision::Result r = det.detect(f.image);
@@ -137,8 +134,7 @@ int run_detect_video(const DetectArgs& a, vision::Detector& det, const std::stri
     FrameOutput out;
     if (format == "json") {
       nlohmann::json j = vision::result_to_json(r, !a.no_masks);
-      j["frame"] = f.index;
-      j["time_s"] = vision::round_score(f.time_s);  // to 0.1 ms
+      add_frame_fields(j, f);
       out.stdout_text = j.dump() + "\n";
     } else if (format == "csv") {
       r.image = fmt::format("{}#{}", source, f.index);
@@ -311,11 +307,7 @@ void register_detect_command(CLI::App& app) {
       ->check(CLI::Range(32, 8192));
   sub->add_option("--save", a.save_dir,
                   "write annotated images (or one annotated video per video source) into DIR");
-  sub->add_flag("--realtime", a.realtime,
-                "video files: read at the file's frame rate, dropping frames when behind (as a "
-                "camera would); default: every frame");
-  sub->add_option("--frames", a.frames, "video sources: stop after N frames each")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  add_video_options(sub, a.video);
   sub->add_option("--family", a.family,
                   "model family (head) when metadata and output shapes do not tell: ultralytics "
                   "(yolov5u, yolov8, yolo11), yolox, yolov5 (classic anchor-based, also yolov7), "

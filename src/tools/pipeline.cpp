@@ -36,8 +36,7 @@ struct PipelineOptions {
   int max_det = 300;
   bool json = false, no_masks = false;
   std::vector<int> classes;
-  bool realtime = false;
-  int64_t frames = 0;
+  VideoRunOptions video;  // --realtime, --frames
 };
 
 PipelineOptions g_opts;
@@ -87,10 +86,8 @@ cv::Mat annotate_run(const cv::Mat& img, const service::PipelineRun& run) {
 // per source (every model drawn).
 int run_pipeline_video(const PipelineOptions& a, ModelManager& mgr,
                        const vision::DetectorOptions& opt) {
-  VideoRunOptions vo;
+  VideoRunOptions vo = a.video;
   vo.command = "pipeline";
-  vo.realtime = a.realtime;
-  vo.max_frames = a.frames;
   vo.save_dir = a.save_dir;
   const auto on_frame = [&](const std::string& source, const vision::VideoFrame& f, bool draw) {
     const service::PipelineRun run = service::run_pipeline(mgr, a.name, f.image, opt);
@@ -98,8 +95,7 @@ int run_pipeline_video(const PipelineOptions& a, ModelManager& mgr,
     if (a.json) {
       nlohmann::json item;
       item["image"] = source;
-      item["frame"] = f.index;
-      item["time_s"] = vision::round_score(f.time_s);  // to 0.1 ms
+      add_frame_fields(item, f);
       item.update(run_json(run, f.image, opt.masks));
       out.stdout_text = item.dump() + "\n";
     } else {
@@ -150,10 +146,7 @@ void register_pipeline_command(CLI::App& app) {
   g_cmd->add_option("--save", o.save_dir,
                     "write annotated images (all models drawn; one video per video source) into "
                     "DIR");
-  g_cmd->add_flag("--realtime", o.realtime,
-                  "video files: read at the file's frame rate, dropping frames when behind");
-  g_cmd->add_option("--frames", o.frames, "video sources: stop after N frames each")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  add_video_options(g_cmd, o.video);
 }
 
 std::optional<int> run_pipeline_command() {

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "tools/commands.h"
+#include "vision/result_json.h"
 
 namespace shoal {
 namespace {
@@ -92,6 +93,11 @@ void print_status(const vision::VideoSource& src, const SourceStats& st) {
 }
 
 }  // namespace
+
+void add_frame_fields(nlohmann::json& j, const vision::VideoFrame& f) {
+  j["frame"] = f.index;
+  j["time_s"] = vision::round_score(f.time_s);
+}
 
 bool only_video_sources(const std::vector<std::string>& args, const std::string& command) {
   std::string video, image;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
@@ -31,6 +32,10 @@ struct FrameOutput {
 // `draw`: whether the callback must fill FrameOutput::annotated.
 using FrameCallback =
     std::function<FrameOutput(const std::string& source, const vision::VideoFrame&, bool draw)>;
+
+// A frame's place in its source, added to its JSON line: "frame" (its index) and "time_s" (to
+// 0.1 ms).
+void add_frame_fields(nlohmann::json& j, const vision::VideoFrame& f);
 
 // Runs every source; returns the number of sources that failed to open or ended with an error.
 int run_video_sources(const std::vector<std::string>& sources, const VideoRunOptions& opt,

@@ -19,7 +19,10 @@ float box_iou(const Box& a, const Box& b, bool plus_one) {
   return uni > 0.f ? inter / uni : 0.f;
 }
 
-std::vector<int> nms(const std::vector<Candidate>& cands, const NmsOptions& opt) {
+namespace {
+
+// Candidate indices by descending score (ties in input order), at most opt.max_nms of them.
+std::vector<int> ranked(const std::vector<Candidate>& cands, const NmsOptions& opt) {
   std::vector<int> order(cands.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
@@ -27,6 +30,13 @@ std::vector<int> nms(const std::vector<Candidate>& cands, const NmsOptions& opt)
   if (opt.max_nms > 0 && order.size() > static_cast<size_t>(opt.max_nms)) {
     order.resize(static_cast<size_t>(opt.max_nms));
   }
+  return order;
+}
+
+}  // namespace
+
+std::vector<int> nms(const std::vector<Candidate>& cands, const NmsOptions& opt) {
+  const std::vector<int> order = ranked(cands, opt);
   const size_t max_det = opt.max_det > 0 ? static_cast<size_t>(opt.max_det) : 0;
   std::vector<int> keep;
   std::vector<Box> kept_boxes;  // offset boxes of `keep`
@@ -87,13 +97,7 @@ double max_distance_for(float iou) {
 }  // namespace
 
 std::vector<int> nms_rotated(const std::vector<Candidate>& cands, const NmsOptions& opt) {
-  std::vector<int> order(cands.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int a, int b) { return cands[a].score > cands[b].score; });
-  if (opt.max_nms > 0 && order.size() > static_cast<size_t>(opt.max_nms)) {
-    order.resize(static_cast<size_t>(opt.max_nms));
-  }
+  const std::vector<int> order = ranked(cands, opt);
   const size_t max_det = opt.max_det > 0 ? static_cast<size_t>(opt.max_det) : 0;
   // Distance bound: for two boxes whose areas are not tiny (w*h >= 0.012, so the 1e-7 terms of
   // probiou change little), the Bhattacharyya distance is at least
